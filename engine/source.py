@@ -1,0 +1,63 @@
+"""Source text and spans: where a thing is in a rule file, and how to show it with a caret."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of a file: 1-based line and column, end exclusive (columns count code points)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    text: str
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+    def snippet(self, span: Span) -> str:
+        return render_snippet(self.line_text(span.line), span)
+
+
+def read_sources(root: str | Path) -> list[SourceFile]:
+    """A ruleset is one `.promo` file or a directory of them, read in sorted path order."""
+    root = Path(root)
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.promo") if p.is_file())
+    return [SourceFile(str(p), p.read_bytes().decode("utf-8", errors="replace")) for p in paths]
+
+
+def display_width(text: str) -> int:
+    """Terminal columns taken by `text`: wide (CJK) characters take two, combining marks none."""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def render_snippet(line_text: str, span: Span) -> str:
+    """The source line and a caret/underline under `span`, aligned under wide characters."""
+    shown = line_text.replace("\t", " ")
+    start = max(span.column - 1, 0)
+    end = span.end_column - 1 if span.end_line == span.line else len(shown)
+    end = max(min(end, len(shown)), start + 1)
+    pad = display_width(shown[:start])
+    marks = max(display_width(shown[start:end]), 1)
+    gutter = f"{span.line} | "
+    return f"{gutter}{shown}\n{' ' * (len(gutter) - 2)}| {' ' * pad}{'^' * marks}"
