@@ -1,0 +1,104 @@
+"""Exact money: integers of minor units inside, decimal strings outside, never binary floats.
+
+Allocation splits a discount over lines by largest remainder, so the parts always sum to it.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Sequence
+
+# ISO-4217 minor units for the currencies a checkout is likely to see; others default to 2.
+_MINOR_DIGITS = {
+    "CNY": 2, "HKD": 2, "TWD": 2, "MOP": 2, "USD": 2, "EUR": 2, "GBP": 2, "SGD": 2, "MYR": 2,
+    "THB": 2, "PHP": 2, "IDR": 2, "INR": 2, "AUD": 2, "CAD": 2, "NZD": 2, "CHF": 2, "SEK": 2,
+    "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "RUB": 2, "TRY": 2, "BRL": 2, "MXN": 2,
+    "ZAR": 2, "AED": 2, "SAR": 2, "ILS": 2, "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0,
+    "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3, "TND": 3,
+}
+KNOWN_CURRENCIES = frozenset(_MINOR_DIGITS)
+
+ROUNDING_MODES = ("half_up", "half_even", "down")
+
+
+def minor_digits(currency: str) -> int:
+    return _MINOR_DIGITS.get(currency, 2)
+
+
+class MoneyError(ValueError):
+    """A money string that is not a plain non-negative decimal with at most the minor digits."""
+
+
+_MONEY_TEXT = re.compile(r"\d+(\.\d+)?")
+
+
+def decimal_to_minor(value: Decimal, digits: int) -> int:
+    """Exact conversion; raises MoneyError if `value` has more decimals than the minor unit."""
+    scaled = value.scaleb(digits)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"`{value}` has more than {digits} decimals")
+    return int(scaled)
+
+
+def parse_money(text: str, digits: int) -> int:
+    """"110", "110.0", "110.00" -> 11000 (digits=2). No signs, exponents, NaN or extra decimals."""
+    if not isinstance(text, str) or not _MONEY_TEXT.fullmatch(text):
+        raise MoneyError(f"`{text}` is not a decimal amount like \"110.00\"")
+    try:
+        return decimal_to_minor(Decimal(text), digits)
+    except InvalidOperation as err:  # pragma: no cover - the pattern excludes it
+        raise MoneyError(str(err)) from None
+
+
+def format_money(minor: int, digits: int) -> str:
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def round_fraction(value: Fraction, mode: str) -> int:
+    """Round a non-negative exact fraction to an integer with the ruleset's rounding mode."""
+    floor = value.numerator // value.denominator
+    rest = value - floor
+    if mode == "down" or rest == 0:
+        return floor
+    half = Fraction(1, 2)
+    if rest > half or (rest == half and (mode == "half_up" or floor % 2 == 1)):
+        return floor + 1
+    return floor
+
+
+def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = None) -> tuple[list[int], int]:
+    """Split `total` minor units in proportion to `weights` by largest remainder.
+
+    `room` caps each part (a line's distance to its floor). What a capped part cannot take is
+    split again over the parts that still have room, in proportion to the same weights.
+    Returns the parts (same order as `weights`) and what no part could take. Remainder ties go
+    to the earlier index, so callers pass lines in a canonical order.
+    """
+    n = len(weights)
+    parts = [0] * n
+    room = list(room) if room is not None else [total] * n
+    left = total
+    while left > 0:
+        open_ = [i for i in range(n) if room[i] - parts[i] > 0 and weights[i] > 0]
+        if not open_:
+            break
+        weight_sum = sum(weights[i] for i in open_)
+        shares = {i: Fraction(left * weights[i], weight_sum) for i in open_}
+        floors = {i: int(shares[i]) for i in open_}
+        extra = left - sum(floors.values())
+        by_remainder = sorted(open_, key=lambda i: (-(shares[i] - floors[i]), i))
+        for i in by_remainder[:extra]:
+            floors[i] += 1
+        placed = 0
+        for i in open_:
+            take = min(floors[i], room[i] - parts[i])
+            parts[i] += take
+            placed += take
+        left -= placed
+        if placed == 0:  # pragma: no cover - every round places at least one unit
+            break
+    return parts, left
