@@ -6,14 +6,16 @@ so one broken promotion reports its error and every other block still reaches th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import gc
 import re
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from engine import ast
@@ -36,13 +38,18 @@ _TERMINAL_NAMES = {
 @functools.cache
 def _lark() -> Lark:
     grammar = resources.files("grammar").joinpath("promo.lark").read_text(encoding="utf-8")
+    # Positions come from the tokens (keep_all_tokens keeps keywords, so a clause's span starts
+    # at its keyword) and the tree is built inline, which is several times faster than Lark's
+    # propagate_positions on large rulesets.
     return Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
         strict=True,
-        propagate_positions=True,
+        keep_all_tokens=True,
+        transformer=_BUILDER,
         lexer_callbacks={"COMMENT": _keep_comment},
+        cache=True,
     )
 
 
@@ -53,6 +60,16 @@ class ParsedFile:
 
 
 def parse_source(source: SourceFile) -> ParsedFile:
+    gc_was_on = gc.isenabled()
+    gc.disable()  # a parse allocates many small acyclic objects; collection passes only slow it
+    try:
+        return _parse_source(source)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _parse_source(source: SourceFile) -> ParsedFile:
     comments: list[ast.Comment] = []
     try:
         items = _parse_block(source.path, source.text, 0, 0, comments)
@@ -79,21 +96,27 @@ def parse_text(text: str, path: str = "<input>") -> ParsedFile:
     return parse_source(SourceFile(path, text))
 
 
-def _parse_block(path: str, text: str, line0: int, col0: int, comments: list) -> list:
-    _comment_sink.tokens = []
-    tree = _lark().parse(text)
-    comments.extend(ast.Comment(t.value, span=_token_span(path, t, line0, col0)) for t in _comment_sink.tokens)
-    return list(_Builder(path, line0, col0).transform(tree).children)
-
-
-# Comments are ignored by the grammar but kept for the formatter: the lexer hands each one to
-# this per-thread sink while the shared parser runs.
-_comment_sink = threading.local()
+# The parser is shared; where the text sits in its file (for blocks parsed alone during recovery)
+# and where comments go are per call, so calls are serialized.
+_parse_lock = threading.Lock()
+_comment_tokens: list[Token] = []
 
 
 def _keep_comment(tok: Token) -> Token:
-    _comment_sink.tokens.append(tok)
+    _comment_tokens.append(tok)
     return tok
+
+
+def _parse_block(path: str, text: str, line0: int, col0: int, comments: list) -> list:
+    with _parse_lock:
+        _BUILDER.place(path, line0, col0)
+        _comment_tokens.clear()
+        try:
+            tree = _lark().parse(text)
+        finally:
+            found = list(_comment_tokens)
+    comments.extend(ast.Comment(t.value, span=_token_span(path, t, line0, col0)) for t in found)
+    return list(tree.children)
 
 
 # ---- positions ---------------------------------------------------------------------------------
@@ -110,10 +133,9 @@ def _token_span(path: str, tok: Token, line0: int, col0: int) -> Span:
 
 
 def _top_level_blocks(text: str):
-    """(start, end, line offset, column offset) of each top-level `... { ... }` block.
-
-    Strings and comments are skipped; a block ends at its matching `}` or at the next line
-    that starts a new top-level keyword while braces are still open (a missing `}`)."""
+    """(start, end, line offset, column offset) of each top-level block: a block runs from a
+    line that starts with a block keyword to the next such line, so a missing `}` or a stray
+    token stays inside the block that has it."""
     starts = [m.start() for m in _BLOCK_START.finditer(text)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
@@ -189,296 +211,419 @@ def _expected(terminals) -> str:
 
 # ---- tree -> AST --------------------------------------------------------------------------------
 
+# Tokens that carry a value; the rest (keywords, punctuation) only count for positions.
+_VALUE_TOKENS = frozenset({"STRING", "NUMBER", "NAME", "DATETIME", "COMPARE", "ADD", "EACH"})
+
 
 def _unquote(raw: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), raw[1:-1])
 
 
-@v_args(meta=True)
-class _Builder(Transformer):
-    def __init__(self, path: str, line0: int, col0: int):
-        super().__init__()
-        self._file, self.line0, self.col0 = path, line0, col0
+@dataclass(frozen=True)
+class _Part:
+    """An intermediate result that is not an AST node (e.g. `8.8折` before its clause)."""
 
-    def _span(self, meta) -> Span:
-        line, col = _shift(meta.line, meta.column, self.line0, self.col0)
-        end_line, end_col = _shift(meta.end_line, meta.end_column, self.line0, self.col0)
-        return Span(self._file, line, col, end_line, end_col)
+    value: object
+    span: Span
+
+
+def _rule(build):
+    """Wrap a builder method: it receives the value children (keywords dropped) and the span
+    from the first to the last token of the rule, keywords included."""
+
+    def callback(self, children):
+        parts = [c for c in children if not (isinstance(c, Token) and c.type not in _VALUE_TOKENS)]
+        return build(self, parts, self._span_of(children))
+
+    callback.__name__ = build.__name__
+    return callback
+
+
+class _Builder:
+    """Lark's inline callbacks, one per grammar rule or alias, building `engine.ast` nodes."""
+
+    def place(self, path: str, line0: int, col0: int) -> None:
+        self._file, self._line0, self._col0 = path, line0, col0
+
+    def _span_of(self, children) -> Span:
+        present = [c for c in children if c is not None]
+        first, last = present[0], present[-1]
+        if isinstance(first, Token):
+            line, col = first.line, first.column
+        else:
+            line, col = first.span.line - self._line0, None
+        if isinstance(last, Token):
+            end_line, end_col = last.end_line, last.end_column
+        else:
+            end_line, end_col = last.span.end_line - self._line0, None
+        start = (first.span.line, first.span.column) if col is None else _shift(line, col, self._line0, self._col0)
+        end = (last.span.end_line, last.span.end_column) if end_col is None else _shift(end_line, end_col, self._line0, self._col0)
+        return Span(self._file, *start, *end)
 
     def _tok(self, tok: Token) -> Span:
-        return _token_span(self._file, tok, self.line0, self.col0)
+        return _token_span(self._file, tok, self._line0, self._col0)
 
     def _name(self, tok: Token) -> ast.Name:
         value = _unquote(tok.value) if tok.type == "STRING" else tok.value
         return ast.Name(value, span=self._tok(tok))
 
-    def _number(self, tok: Token) -> ast.Number:
+    def _number(self, tok: Token | None) -> ast.Number | None:
+        if tok is None:
+            return None
         return ast.Number(Decimal(tok.value), tok.value, span=self._tok(tok))
 
     def _datetime(self, tok: Token) -> ast.DateTime:
         return ast.DateTime(tok.value, span=self._tok(tok))
 
     # blocks
-    def ruleset(self, meta, c):
-        return ast.Ruleset(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def ruleset(self, c, span):
+        return ast.Ruleset(self._name(c[0]), tuple(c[1:]), span=span)
 
-    def promotion(self, meta, c):
-        return ast.Promotion("promotion", self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def promotion(self, c, span):
+        return ast.Promotion("promotion", self._name(c[0]), tuple(c[1:]), span=span)
 
-    def coupon(self, meta, c):
-        return ast.Promotion("coupon", self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def coupon(self, c, span):
+        return ast.Promotion("coupon", self._name(c[0]), tuple(c[1:]), span=span)
 
-    def presale(self, meta, c):
-        return ast.Presale(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def presale(self, c, span):
+        return ast.Presale(self._name(c[0]), tuple(c[1:]), span=span)
 
-    def guard(self, meta, c):
-        return ast.Guard(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def guard(self, c, span):
+        return ast.Guard(self._name(c[0]), tuple(c[1:]), span=span)
 
-    def warning(self, meta, c):
-        return ast.WarningLine(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def warning(self, c, span):
+        return ast.WarningLine(self._name(c[0]), tuple(c[1:]), span=span)
 
-    def test(self, meta, c):
-        return ast.RuleTest(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def test(self, c, span):
+        return ast.RuleTest(self._name(c[0]), tuple(c[1:]), span=span)
 
     # ruleset settings
-    def currency(self, meta, c):
-        return ast.Currency(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def currency(self, c, span):
+        return ast.Currency(self._name(c[0]), span=span)
 
-    def timezone(self, meta, c):
-        return ast.Timezone(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def timezone(self, c, span):
+        return ast.Timezone(self._name(c[0]), span=span)
 
-    def stacking(self, meta, c):
-        return ast.Stacking(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def stacking(self, c, span):
+        return ast.Stacking(self._name(c[0]), span=span)
 
-    def rounding(self, meta, c):
-        return ast.Rounding(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def rounding(self, c, span):
+        return ast.Rounding(self._name(c[0]), span=span)
 
-    def min_payment(self, meta, c):
-        return ast.MinPayment(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def min_payment(self, c, span):
+        return ast.MinPayment(self._number(c[0]), span=span)
 
-    def group_decl(self, meta, c):
-        return ast.GroupDecl(self._name(c[0]), self._number(c[1]), span=self._span(meta))
+    @_rule
+    def group_decl(self, c, span):
+        return ast.GroupDecl(self._name(c[0]), self._number(c[1]), span=span)
 
-    def attribute_decl(self, meta, c):
-        return ast.AttributeDecl(c[0], self._name(c[1]), span=self._span(meta))
+    @_rule
+    def attribute_decl(self, c, span):
+        return ast.AttributeDecl(c[0], self._name(c[1]), span=span)
 
     # clauses
-    def title(self, meta, c):
-        return ast.Title(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def title(self, c, span):
+        return ast.Title(self._name(c[0]), span=span)
 
-    def level(self, meta, c):
-        return ast.Level(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def level(self, c, span):
+        return ast.Level(self._name(c[0]), span=span)
 
-    def window(self, meta, c):
-        return ast.Window(self._datetime(c[0]), self._datetime(c[1]), span=self._span(meta))
+    @_rule
+    def window(self, c, span):
+        return ast.Window(self._datetime(c[0]), self._datetime(c[1]), span=span)
 
-    def active(self, meta, c):
-        return ast.Active(c[0], span=self._span(meta))
+    @_rule
+    def active(self, c, span):
+        return ast.Active(c[0], span=span)
 
-    def scope(self, meta, c):
-        return ast.Scope(c[0], span=self._span(meta))
+    @_rule
+    def scope(self, c, span):
+        return ast.Scope(c[0], span=span)
 
-    def when(self, meta, c):
-        return ast.When(c[0], span=self._span(meta))
+    @_rule
+    def when(self, c, span):
+        return ast.When(c[0], span=span)
 
-    def group_ref(self, meta, c):
-        return ast.GroupRef(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def group_ref(self, c, span):
+        return ast.GroupRef(self._name(c[0]), span=span)
 
-    def priority(self, meta, c):
-        return ast.Priority(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def priority(self, c, span):
+        return ast.Priority(self._number(c[0]), span=span)
 
-    def exclusive(self, meta, c):
-        return ast.Exclusive(span=self._span(meta))
+    @_rule
+    def exclusive(self, c, span):
+        return ast.Exclusive(span=span)
 
-    def limit(self, meta, c):
-        return ast.Limit(self._number(c[0]), self._name(c[1]), span=self._span(meta))
+    @_rule
+    def limit(self, c, span):
+        return ast.Limit(self._number(c[0]), self._name(c[1]), span=span)
 
     # benefits
-    def discount_amount(self, meta, c):
-        return ast.DiscountAmount(self._number(c[0]), c[1] is not None, span=self._span(meta))
+    @_rule
+    def discount_amount(self, c, span):
+        return ast.DiscountAmount(self._number(c[0]), c[1] is not None, span=span)
 
-    def discount_percent(self, meta, c):
-        (off, zhe, percent_span), cap = c
-        return ast.DiscountPercent(off, zhe, cap, percent_span, span=self._span(meta))
+    @_rule
+    def discount_percent(self, c, span):
+        percent, cap = c
+        off, zhe = percent.value
+        return ast.DiscountPercent(off, zhe, cap, percent.span, span=span)
 
-    def percent_off(self, meta, c):
-        return Decimal(c[0].value), None, self._span(meta)
+    @_rule
+    def percent_off(self, c, span):
+        return _Part((Decimal(c[0].value), None), span)
 
-    def zhe(self, meta, c):
+    @_rule
+    def zhe(self, c, span):
         figure = self._number(c[0])
-        # 8.8折 pays 88%: 12% off. 8折 pays 80%; a figure of 10 or more is a checker error.
-        return Decimal(100) - figure.value * 10, figure, self._span(meta)
+        # 8.8折 pays 88%: 12% off; 8折 pays 80%. A figure outside (0, 10) is a checker error.
+        return _Part((Decimal(100) - figure.value * 10, figure), span)
 
-    def cap(self, meta, c):
+    @_rule
+    def cap(self, c, span):
         return self._number(c[0])
 
-    def discount_every(self, meta, c):
-        return ast.DiscountEvery(self._number(c[0]), self._number(c[1]), c[2], span=self._span(meta))
+    @_rule
+    def discount_every(self, c, span):
+        return ast.DiscountEvery(self._number(c[0]), self._number(c[1]), c[2], span=span)
 
-    def price_each(self, meta, c):
-        return ast.PriceEach(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def price_each(self, c, span):
+        return ast.PriceEach(self._number(c[0]), span=span)
 
-    def tiers(self, meta, c):
-        return ast.Tiers(tuple(c), span=self._span(meta))
+    @_rule
+    def tiers(self, c, span):
+        return ast.Tiers(tuple(c), span=span)
 
-    def tier(self, meta, c):
-        return ast.Tier(c[0], c[1], span=self._span(meta))
+    @_rule
+    def tier(self, c, span):
+        return ast.Tier(c[0], c[1], span=span)
 
-    def nth(self, meta, c):
-        return ast.Nth(self._number(c[0]), c[1], span=self._span(meta))
+    @_rule
+    def nth(self, c, span):
+        return ast.Nth(self._number(c[0]), c[1], span=span)
 
-    def gift(self, meta, c):
-        qty = self._number(c[1]) if c[1] is not None else None
-        return ast.Gift(self._name(c[0]), qty, span=self._span(meta))
+    @_rule
+    def gift(self, c, span):
+        return ast.Gift(self._name(c[0]), self._number(c[1]), span=span)
 
-    def free_shipping(self, meta, c):
-        return ast.FreeShipping(span=self._span(meta))
+    @_rule
+    def free_shipping(self, c, span):
+        return ast.FreeShipping(span=span)
 
     # presale
-    def presale_price(self, meta, c):
-        return ast.PresalePrice(self._number(c[0]), tuple(c[1] or ()), span=self._span(meta))
+    @_rule
+    def presale_price(self, c, span):
+        tiers = c[1].value if c[1] is not None else ()
+        return ast.PresalePrice(self._number(c[0]), tiers, span=span)
 
-    def presale_tiers(self, meta, c):
-        return c
+    @_rule
+    def presale_tiers(self, c, span):
+        return _Part(tuple(c), span)
 
-    def presale_tier(self, meta, c):
-        return ast.PresaleTier(c[0], self._number(c[1]), span=self._span(meta))
+    @_rule
+    def presale_tier(self, c, span):
+        return ast.PresaleTier(c[0], self._number(c[1]), span=span)
 
-    def deposit(self, meta, c):
-        worth = self._number(c[1]) if c[1] is not None else None
-        return ast.Deposit(self._number(c[0]), worth, span=self._span(meta))
+    @_rule
+    def deposit(self, c, span):
+        return ast.Deposit(self._number(c[0]), self._number(c[1]), span=span)
 
-    def balance(self, meta, c):
-        return ast.BalanceDiscount(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def balance(self, c, span):
+        return ast.BalanceDiscount(self._number(c[0]), span=span)
 
-    def deposit_window(self, meta, c):
-        return ast.DepositWindow(c[0], span=self._span(meta))
+    @_rule
+    def deposit_window(self, c, span):
+        return ast.DepositWindow(c[0], span=span)
 
-    def balance_window(self, meta, c):
-        return ast.BalanceWindow(c[0], span=self._span(meta))
+    @_rule
+    def balance_window(self, c, span):
+        return ast.BalanceWindow(c[0], span=span)
 
-    def ships(self, meta, c):
-        return ast.Ships(self._datetime(c[0]), span=self._span(meta))
+    @_rule
+    def ships(self, c, span):
+        return ast.Ships(self._datetime(c[0]), span=span)
 
     # guards and warnings
-    def floor_percent(self, meta, c):
-        return ast.FloorPercent(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def floor_percent(self, c, span):
+        return ast.FloorPercent(self._number(c[0]), span=span)
 
-    def floor_each(self, meta, c):
-        return ast.FloorEach(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def floor_each(self, c, span):
+        return ast.FloorEach(self._number(c[0]), span=span)
 
-    def below_percent(self, meta, c):
-        return ast.BelowPercent(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def below_percent(self, c, span):
+        return ast.BelowPercent(self._number(c[0]), span=span)
 
-    def below_each(self, meta, c):
-        return ast.BelowEach(self._number(c[0]), span=self._span(meta))
+    @_rule
+    def below_each(self, c, span):
+        return ast.BelowEach(self._number(c[0]), span=span)
 
     # tests
-    def field(self, meta, c):
-        return ast.Field(self._name(c[0]), c[1], span=self._span(meta))
+    @_rule
+    def field(self, c, span):
+        return ast.Field(self._name(c[0]), c[1], span=span)
 
-    def t_at(self, meta, c):
-        return ast.AtStmt(self._datetime(c[0]), span=self._span(meta))
+    @_rule
+    def t_at(self, c, span):
+        return ast.AtStmt(self._datetime(c[0]), span=span)
 
-    def t_user(self, meta, c):
-        return ast.UserStmt(tuple(c), span=self._span(meta))
+    @_rule
+    def t_user(self, c, span):
+        return ast.UserStmt(tuple(c), span=span)
 
-    def t_channel(self, meta, c):
-        return ast.ChannelStmt(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def t_channel(self, c, span):
+        return ast.ChannelStmt(self._name(c[0]), span=span)
 
-    def t_region(self, meta, c):
-        return ast.RegionStmt(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def t_region(self, c, span):
+        return ast.RegionStmt(self._name(c[0]), span=span)
 
-    def t_line(self, meta, c):
-        return ast.LineStmt(self._name(c[0]), tuple(c[1:]), span=self._span(meta))
+    @_rule
+    def t_line(self, c, span):
+        return ast.LineStmt(self._name(c[0]), tuple(c[1:]), span=span)
 
-    def t_shipping(self, meta, c):
-        return ast.ShippingStmt(self._name(c[0]), self._number(c[1]), span=self._span(meta))
+    @_rule
+    def t_shipping(self, c, span):
+        return ast.ShippingStmt(self._name(c[0]), self._number(c[1]), span=span)
 
-    def t_wallet(self, meta, c):
-        return ast.WalletStmt(tuple(self._name(t) for t in c), span=self._span(meta))
+    @_rule
+    def t_wallet(self, c, span):
+        return ast.WalletStmt(tuple(self._name(t) for t in c), span=span)
 
-    def t_selected(self, meta, c):
-        return ast.SelectedStmt(tuple(self._name(t) for t in c), span=self._span(meta))
+    @_rule
+    def t_selected(self, c, span):
+        return ast.SelectedStmt(tuple(self._name(t) for t in c), span=span)
 
-    def t_stage(self, meta, c):
-        return ast.StageStmt(self._name(c[0]), span=self._span(meta))
+    @_rule
+    def t_stage(self, c, span):
+        return ast.StageStmt(self._name(c[0]), span=span)
 
-    def t_sold(self, meta, c):
-        return ast.SoldStmt(self._name(c[0]), self._number(c[1]), span=self._span(meta))
+    @_rule
+    def t_sold(self, c, span):
+        return ast.SoldStmt(self._name(c[0]), self._number(c[1]), span=span)
 
-    def _expect(self, what, meta, subject=None, value=None, code=None):
+    def _expect(self, what, span, subject=None, value=None, code=None):
         return ast.Expect(
             what,
             self._name(subject) if subject is not None else None,
-            self._number(value) if value is not None else None,
+            self._number(value),
             self._name(code) if code is not None else None,
-            span=self._span(meta),
+            span=span,
         )
 
-    def expect_payable(self, meta, c):
-        return self._expect("payable", meta, value=c[0])
+    @_rule
+    def expect_payable(self, c, span):
+        return self._expect("payable", span, value=c[0])
 
-    def expect_discount(self, meta, c):
-        return self._expect("discount", meta, value=c[0])
+    @_rule
+    def expect_discount(self, c, span):
+        return self._expect("discount", span, value=c[0])
 
-    def expect_shipping(self, meta, c):
-        return self._expect("shipping", meta, value=c[0])
+    @_rule
+    def expect_shipping(self, c, span):
+        return self._expect("shipping", span, value=c[0])
 
-    def expect_applied(self, meta, c):
-        return self._expect("applied", meta, subject=c[0], value=c[1])
+    @_rule
+    def expect_applied(self, c, span):
+        return self._expect("applied", span, subject=c[0], value=c[1])
 
-    def expect_not_applied(self, meta, c):
-        return self._expect("not_applied", meta, subject=c[0], code=c[1])
+    @_rule
+    def expect_not_applied(self, c, span):
+        return self._expect("not_applied", span, subject=c[0], code=c[1])
 
-    def expect_line(self, meta, c):
-        return self._expect("line", meta, subject=c[0], value=c[1])
+    @_rule
+    def expect_line(self, c, span):
+        return self._expect("line", span, subject=c[0], value=c[1])
 
-    def expect_hint(self, meta, c):
-        return self._expect("hint", meta, subject=c[0], value=c[1])
+    @_rule
+    def expect_hint(self, c, span):
+        return self._expect("hint", span, subject=c[0], value=c[1])
 
     # expressions
-    def or_(self, meta, c):
-        return ast.Or(c[0], c[1], span=self._span(meta))
+    @_rule
+    def or_(self, c, span):
+        return ast.Or(c[0], c[1], span=span)
 
-    def and_(self, meta, c):
-        return ast.And(c[0], c[1], span=self._span(meta))
+    @_rule
+    def and_(self, c, span):
+        return ast.And(c[0], c[1], span=span)
 
-    def not_(self, meta, c):
-        return ast.Not(c[0], span=self._span(meta))
+    @_rule
+    def not_(self, c, span):
+        return ast.Not(c[0], span=span)
 
-    def compare(self, meta, c):
-        return ast.Compare(c[1].value, c[0], c[2], span=self._span(meta))
+    @_rule
+    def compare(self, c, span):
+        return ast.Compare(c[1].value, c[0], c[2], span=span)
 
-    def in_(self, meta, c):
-        return ast.In(c[0], c[1], span=self._span(meta))
+    @_rule
+    def in_(self, c, span):
+        return ast.In(c[0], c[1], span=span)
 
-    def has(self, meta, c):
-        return ast.Has(c[0], c[1], span=self._span(meta))
+    @_rule
+    def has(self, c, span):
+        return ast.Has(c[0], c[1], span=span)
 
-    def arith(self, meta, c):
-        return ast.Arith(c[1].value, c[0], c[2], span=self._span(meta))
+    @_rule
+    def arith(self, c, span):
+        return ast.Arith(c[1].value, c[0], c[2], span=span)
 
-    def path(self, meta, c):
-        return ast.Path(tuple(t.value for t in c), span=self._span(meta))
+    @_rule
+    def paren(self, c, span):
+        return dataclasses.replace(c[0], span=span)
 
-    def string(self, meta, c):
-        return ast.String(_unquote(c[0].value), span=self._span(meta))
+    @_rule
+    def path(self, c, span):
+        return ast.Path(tuple(t.value for t in c), span=span)
 
-    def number(self, meta, c):
+    @_rule
+    def string(self, c, span):
+        return ast.String(_unquote(c[0].value), span=span)
+
+    @_rule
+    def number(self, c, span):
         return self._number(c[0])
 
-    def percent_lit(self, meta, c):
-        return ast.Percent(Decimal(c[0].value), span=self._span(meta))
+    @_rule
+    def percent_lit(self, c, span):
+        return ast.Percent(Decimal(c[0].value), span=span)
 
-    def datetime(self, meta, c):
+    @_rule
+    def datetime(self, c, span):
         return self._datetime(c[0])
 
-    def true(self, meta, c):
-        return ast.Bool(True, span=self._span(meta))
+    @_rule
+    def true(self, c, span):
+        return ast.Bool(True, span=span)
 
-    def false(self, meta, c):
-        return ast.Bool(False, span=self._span(meta))
+    @_rule
+    def false(self, c, span):
+        return ast.Bool(False, span=span)
 
-    def list(self, meta, c):
-        return ast.ListLit(tuple(x for x in c if x is not None), span=self._span(meta))
+    @_rule
+    def list(self, c, span):
+        return ast.ListLit(tuple(x for x in c if x is not None), span=span)
+
+
+_BUILDER = _Builder()
