@@ -187,19 +187,27 @@ def _syntax_diagnostic(path: str, text: str, err: UnexpectedInput, line0: int, c
     return diagnostic("syntax", span, message, help=help)
 
 
+def _terminal_pattern(terminal: str):
+    try:
+        return _lark().get_terminal(terminal).pattern
+    except KeyError:  # $END and other parser-internal names
+        return None
+
+
 def _keyword(terminal: str) -> str | None:
-    pattern = _lark().get_terminal(terminal).pattern
-    return pattern.value if pattern.type == "str" and pattern.value.isidentifier() else None
+    pattern = _terminal_pattern(terminal)
+    if pattern is not None and pattern.type == "str" and pattern.value.isidentifier():
+        return pattern.value
+    return None
 
 
 def _describe(terminal: str) -> str:
     if terminal in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[terminal]
-    try:
-        pattern = _lark().get_terminal(terminal).pattern
-    except KeyError:
-        return terminal.lower()
-    return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
+    pattern = _terminal_pattern(terminal)
+    if pattern is not None and pattern.type == "str":
+        return f"`{pattern.value}`"
+    return terminal.lower()
 
 
 def _expected(terminals) -> str:
