@@ -35,10 +35,20 @@ class SourceFile:
 
 
 def read_sources(root: str | Path) -> list[SourceFile]:
-    """A ruleset is one `.promo` file or a directory of them, read in sorted path order."""
+    """A ruleset is one `.promo` file or the `.promo` files of one directory, in sorted order."""
     root = Path(root)
-    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*.promo") if p.is_file())
+    paths = [root] if root.is_file() else sorted(p for p in root.glob("*.promo") if p.is_file())
     return [SourceFile(str(p), p.read_bytes().decode("utf-8", errors="replace")) for p in paths]
+
+
+def ruleset_roots(path: str | Path) -> list[Path]:
+    """The rulesets at or below `path`: a file, or every directory that holds `.promo` files
+    (so `promo check examples/` checks each example pack as its own ruleset)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    dirs = {p.parent for p in path.rglob("*.promo") if p.is_file()}
+    return sorted(dirs)
 
 
 def display_width(text: str) -> int:

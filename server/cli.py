@@ -9,22 +9,25 @@ from pathlib import Path
 
 from engine.diagnostics import render, to_json
 from engine.load import load_ruleset
+from engine.source import ruleset_roots
 
 
 def _check(args) -> int:
-    loaded = load_ruleset(args.rules)
-    if not loaded.sources:
+    rulesets = [load_ruleset(root) for root in ruleset_roots(args.rules)]
+    if not rulesets:
         print(f"error: no .promo files at `{args.rules}`", file=sys.stderr)
         return 2
+    diagnostics = [d for loaded in rulesets for d in loaded.diagnostics]
     if args.format == "json":
-        print(json.dumps([to_json(d) for d in loaded.diagnostics], ensure_ascii=False, indent=2))
+        print(json.dumps([to_json(d) for d in diagnostics], ensure_ascii=False, indent=2))
     else:
-        for diag in loaded.diagnostics:
-            print(render(diag, loaded.sources) + "\n")
-        errors = sum(d.is_error for d in loaded.diagnostics)
-        warnings = len(loaded.diagnostics) - errors
-        print(f"{len(loaded.sources)} files checked: {errors} errors, {warnings} warnings")
-    return 0 if loaded.ok else 1
+        sources = {path: src for loaded in rulesets for path, src in loaded.sources.items()}
+        for diag in diagnostics:
+            print(render(diag, sources) + "\n")
+        errors = sum(d.is_error for d in diagnostics)
+        print(f"{len(rulesets)} rulesets, {len(sources)} files checked: "
+              f"{errors} errors, {len(diagnostics) - errors} warnings")
+    return 0 if all(loaded.ok for loaded in rulesets) else 1
 
 
 def _fmt(args) -> int:

@@ -1,0 +1,146 @@
+"""Benefit forms as data, and what each one takes off.
+
+At level item a benefit is computed on one line; at shop and platform level on the promotion's
+base, once. Percentages are exact fractions; the discount is rounded once, never the price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Union
+
+from engine.money import round_fraction
+
+
+@dataclass(frozen=True)
+class AmountOff:
+    amount: int
+    each: bool = False  # `discount M each`: M off every eligible unit
+
+
+@dataclass(frozen=True)
+class PercentOff:
+    rate: Fraction  # 12% -> 3/25
+    cap: int | None = None
+
+
+@dataclass(frozen=True)
+class EveryOff:
+    amount: int
+    step: int
+    cap: int | None = None
+
+
+@dataclass(frozen=True)
+class PriceEach:
+    price: int
+
+
+@dataclass(frozen=True)
+class Tier:
+    test: Callable  # OrderFacts -> bool
+    benefit: "Simple"
+    threshold: object  # engine.compiler.Threshold | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Tiers:
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True)
+class NthUnit:
+    n: int
+    benefit: "Simple"
+
+
+@dataclass(frozen=True)
+class Gift:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class FreeShipping:
+    pass
+
+
+Simple = Union[AmountOff, PercentOff, PriceEach]
+Benefit = Union[AmountOff, PercentOff, EveryOff, PriceEach, Tiers, NthUnit, Gift, FreeShipping]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One eligible line as a benefit sees it: its amount at this promotion's base and units."""
+
+    amount: int
+    quantity: int
+
+
+def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tuple[int, list[int] | None]:
+    """What `benefit` (not tiers) takes off `parts`.
+
+    `whole` is True at shop/platform level (one computation on the sum) and False at item level
+    (one part). Returns the discount and, for forms that belong to particular units (`each`,
+    `price … each`, `nth`), the share of each part; otherwise None (allocate by amounts).
+    """
+    base = sum(p.amount for p in parts)
+    if isinstance(benefit, AmountOff):
+        if not benefit.each:
+            return min(benefit.amount, base), None
+        shares = [min(benefit.amount * p.quantity, p.amount) for p in parts]
+        return sum(shares), shares
+    if isinstance(benefit, PercentOff):
+        off = round_fraction(base * benefit.rate, rounding)
+        return min(off, benefit.cap if benefit.cap is not None else off, base), None
+    if isinstance(benefit, EveryOff):
+        off = benefit.amount * (base // benefit.step)
+        return min(off, benefit.cap if benefit.cap is not None else off, base), None
+    if isinstance(benefit, PriceEach):
+        shares = [max(0, p.amount - benefit.price * p.quantity) for p in parts]
+        return sum(shares), shares
+    if isinstance(benefit, NthUnit):
+        return _nth(benefit, parts, rounding)
+    return 0, None
+
+
+def _nth(benefit: NthUnit, parts: list[Part], rounding: str) -> tuple[int, list[int]]:
+    """Every n-th unit gets the inner benefit; the discounted units are the cheapest ones."""
+    units = [(Fraction(p.amount, p.quantity), i) for i, p in enumerate(parts) for _ in range(p.quantity)]
+    units.sort()
+    exact = [Fraction(0)] * len(parts)
+    for unit_price, i in units[: len(units) // benefit.n]:
+        inner = benefit.benefit
+        if isinstance(inner, PercentOff):
+            exact[i] += unit_price * inner.rate
+        elif isinstance(inner, AmountOff):
+            exact[i] += min(Fraction(inner.amount), unit_price)
+        else:  # PriceEach
+            exact[i] += max(Fraction(0), unit_price - inner.price)
+    total = round_fraction(sum(exact, Fraction(0)), rounding)
+    if isinstance(benefit.benefit, PercentOff) and benefit.benefit.cap is not None:
+        total = min(total, benefit.benefit.cap)
+    return total, _round_shares(exact, total)
+
+
+def _round_shares(exact: list[Fraction], total: int) -> list[int]:
+    """Integer shares of `total` following exact per-part amounts, by largest remainder."""
+    weight = sum(exact, Fraction(0))
+    if weight == 0:
+        return [0] * len(exact)
+    scaled = [e * total / weight for e in exact]
+    shares = [int(s) for s in scaled]
+    order = sorted(range(len(exact)), key=lambda i: (-(scaled[i] - shares[i]), i))
+    for i in order[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def next_every_step(benefit: EveryOff, base: int) -> int | None:
+    """The base at which an every-S benefit next grows, or None once it is at its cap."""
+    current = benefit.amount * (base // benefit.step)
+    if benefit.cap is not None and current >= benefit.cap:
+        return None
+    return (base // benefit.step + 1) * benefit.step

@@ -1,0 +1,444 @@
+"""Checked syntax trees -> an immutable evaluation `Plan`, in ordered named stages.
+
+Stages: settings (currency, timezone, modes) -> promotions (predicates compiled to closures,
+windows resolved to instants, benefits to data) -> presales, guards, warnings -> index (which
+promotions a line with a given sku / shop / category can touch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from engine import ast, benefits as b
+from engine.load import Loaded
+from engine.money import decimal_to_minor, minor_digits
+from engine.predicates import ExpressionCompiler, OrderFacts, resolve_datetime
+from engine.schema import AttrInfo, declared_info
+from engine.source import SourceFile, Span
+
+LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
+THRESHOLD_ATTRS = {"amount": "amount", "quantity": "quantity", "cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}
+INDEX_ATTRS = ("sku", "shop", "category")
+
+
+class CompileError(ValueError):
+    """Raised when asked to compile a ruleset that has errors."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """`amount >= 100`: a comparison of an amount or a quantity with a constant."""
+
+    attr: str  # amount | quantity | cart.amount | cart.quantity
+    strict: bool  # `>` rather than `>=`
+    value: int  # minor units for amounts, units for quantities
+
+    @property
+    def is_money(self) -> bool:
+        return self.attr.endswith("amount")
+
+    def needed(self) -> int:
+        return self.value + 1 if self.strict else self.value
+
+    def gap(self, facts: OrderFacts) -> int:
+        return max(0, self.needed() - getattr(facts, THRESHOLD_ATTRS[self.attr]))
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One top-level conjunct of a `when`: checked on its own so a failure can name it."""
+
+    test: Callable[[OrderFacts], bool]
+    text: str
+    span: Span
+    threshold: Threshold | None
+    reads: tuple[str, ...]  # attributes it reads, for explanations
+
+
+@dataclass(frozen=True)
+class Promotion:
+    name: str
+    kind: str  # promotion | coupon
+    level: str
+    title: str
+    priority: int
+    window: tuple[datetime, datetime] | None
+    scope: Callable
+    scope_text: str
+    clauses: tuple[Clause, ...]
+    benefit: b.Benefit
+    group: str | None
+    exclusive: bool
+    limit: int | None
+    span: Span
+
+    @property
+    def is_coupon(self) -> bool:
+        return self.kind == "coupon"
+
+    @property
+    def order_key(self) -> tuple:
+        """Level, then higher priority, then name: the order of evaluation and of every list."""
+        return (LEVEL_ORDER[self.level], -self.priority, self.name)
+
+
+@dataclass(frozen=True)
+class Presale:
+    name: str
+    title: str
+    priority: int
+    scope: Callable
+    price: int
+    price_tiers: tuple[tuple[Callable, int], ...]  # (test on OrderFacts.sold, unit price)
+    deposit: int | None
+    worth: int | None
+    balance_discount: int
+    active: tuple[datetime, datetime] | None
+    deposit_window: tuple[datetime, datetime] | None
+    balance_window: tuple[datetime, datetime] | None
+    ships: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    scope: Callable
+    window: tuple[datetime, datetime] | None
+    percent: Fraction | None  # floor as a share of the list price
+    each: int | None  # floor per unit
+
+    def floor(self, price: int, quantity: int) -> int:
+        if self.each is not None:
+            return self.each * quantity
+        # a floor is a price the line must not go below: round it up to the minor unit
+        exact = price * quantity * self.percent
+        return -((-exact.numerator) // exact.denominator)
+
+
+@dataclass(frozen=True)
+class WarningLine:
+    name: str
+    scope: Callable
+    percent: Fraction | None
+    each: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    revision: str
+    currency: str
+    digits: int
+    timezone: ZoneInfo
+    stacking: str
+    rounding: str
+    min_payment: int
+    groups: dict[str, int]
+    promotions: tuple[Promotion, ...]  # in order_key order
+    by_name: dict[str, Promotion]
+    presales: tuple[Presale, ...]
+    guards: tuple[Guard, ...]
+    warnings: tuple[WarningLine, ...]
+    index: dict[tuple[str, str], tuple[Promotion, ...]]
+    everywhere: tuple[Promotion, ...]  # promotions whose scope no index key narrows
+    tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
+    sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)
+
+    def candidates_for(self, lines) -> list[Promotion]:
+        """The promotions that may touch any of `lines`, in evaluation order."""
+        found = {p.name: p for p in self.everywhere}
+        for line in lines:
+            for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
+                for p in self.index.get(key, ()):
+                    found[p.name] = p
+        return sorted(found.values(), key=lambda p: p.order_key)
+
+
+# ---- stages ------------------------------------------------------------------------------------
+
+
+def compile_plan(loaded: Loaded) -> Plan:
+    if not loaded.ok:
+        raise CompileError("the ruleset has errors; run `promo check`")
+    blocks = [item for f in loaded.files for item in f.items]
+    header = next((x for x in blocks if isinstance(x, ast.Ruleset)), None)
+    settings = _settings(header)
+    text_of = _text_reader(loaded.sources)
+    exprs = ExpressionCompiler(settings["digits"], settings["timezone"], settings["declared"])
+    ctx = _Context(settings["digits"], settings["timezone"], exprs, text_of)
+
+    promotions = sorted((_promotion(x, ctx) for x in blocks if isinstance(x, ast.Promotion)), key=lambda p: p.order_key)
+    index, everywhere = _index(promotions, [x for x in blocks if isinstance(x, ast.Promotion)])
+    revision = hashlib.sha256()
+    for path in sorted(loaded.sources):
+        revision.update(path.encode() + b"\0" + loaded.sources[path].text.encode() + b"\0")
+    return Plan(
+        name=header.name.value if header else "default",
+        revision=revision.hexdigest(),
+        currency=settings["currency"],
+        digits=settings["digits"],
+        timezone=settings["timezone"],
+        stacking=settings["stacking"],
+        rounding=settings["rounding"],
+        min_payment=settings["min_payment"],
+        groups=settings["groups"],
+        promotions=tuple(promotions),
+        by_name={p.name: p for p in promotions},
+        presales=tuple(sorted((_presale(x, ctx) for x in blocks if isinstance(x, ast.Presale)), key=lambda p: (-p.priority, p.name))),
+        guards=tuple(_guard(x, ctx) for x in blocks if isinstance(x, ast.Guard)),
+        warnings=tuple(_warning(x, ctx) for x in blocks if isinstance(x, ast.WarningLine)),
+        index=index,
+        everywhere=everywhere,
+        tests=tuple(x for x in blocks if isinstance(x, ast.RuleTest)),
+        sources=dict(loaded.sources),
+    )
+
+
+def _settings(header: ast.Ruleset | None) -> dict:
+    get = (lambda kind: ast.first(header, kind)) if header else (lambda kind: None)
+    currency = get(ast.Currency).code.value if get(ast.Currency) else "CNY"
+    digits = minor_digits(currency)
+    declared: dict[str, AttrInfo] = {}
+    for decl in ast.clauses_of(header, ast.AttributeDecl) if header else ():
+        declared[decl.path.dotted] = declared_info(decl.path.dotted, decl.type.value)
+    min_payment = get(ast.MinPayment)
+    return {
+        "currency": currency,
+        "digits": digits,
+        "timezone": ZoneInfo(get(ast.Timezone).name.value if get(ast.Timezone) else "UTC"),
+        "stacking": get(ast.Stacking).mode.value if get(ast.Stacking) else "parallel",
+        "rounding": get(ast.Rounding).mode.value if get(ast.Rounding) else "half_up",
+        "min_payment": decimal_to_minor(min_payment.amount.value, digits) if min_payment else 0,
+        "groups": {g.name.value: int(g.max.value) for g in (ast.clauses_of(header, ast.GroupDecl) if header else ())},
+        "declared": declared,
+    }
+
+
+@dataclass(frozen=True)
+class _Context:
+    digits: int
+    tz: ZoneInfo
+    exprs: ExpressionCompiler
+    text_of: Callable[[Span], str]
+
+    def money(self, number: ast.Number | None) -> int | None:
+        return None if number is None else decimal_to_minor(number.value, self.digits)
+
+    def window(self, window: ast.Window | None) -> tuple[datetime, datetime] | None:
+        if window is None:
+            return None
+        return resolve_datetime(window.start.text, self.tz), resolve_datetime(window.end.text, self.tz)
+
+    def scope(self, block) -> tuple[Callable, str]:
+        scope = ast.first(block, ast.Scope)
+        if scope is None:
+            return (lambda line: True), "every line"
+        return self.exprs.predicate(scope.expr, line_level=True), self.text_of(scope.expr.span)
+
+
+def _text_reader(sources: dict[str, SourceFile]) -> Callable[[Span], str]:
+    lines = {path: src.text.splitlines() for path, src in sources.items()}
+
+    def text_of(span: Span) -> str:
+        rows = lines.get(span.file, [])[span.line - 1 : span.end_line]
+        if not rows:
+            return ""
+        if len(rows) == 1:
+            return rows[0][span.column - 1 : span.end_column - 1]
+        return " ".join([rows[0][span.column - 1 :], *(r.strip() for r in rows[1:-1]), rows[-1][: span.end_column - 1].strip()])
+
+    return text_of
+
+
+def _conjuncts(expr) -> list:
+    return _conjuncts(expr.left) + _conjuncts(expr.right) if isinstance(expr, ast.And) else [expr]
+
+
+def _paths(expr) -> list[str]:
+    if isinstance(expr, ast.Path):
+        return [expr.dotted]
+    found = []
+    for name in ("left", "right", "operand"):
+        if hasattr(expr, name):
+            found += _paths(getattr(expr, name))
+    for item in getattr(expr, "items", ()):
+        found += _paths(item)
+    return found
+
+
+def threshold_of(expr, ctx: _Context) -> Threshold | None:
+    if (
+        isinstance(expr, ast.Compare)
+        and expr.op in (">=", ">")
+        and isinstance(expr.left, ast.Path)
+        and expr.left.dotted in THRESHOLD_ATTRS
+        and isinstance(expr.right, ast.Number)
+    ):
+        attr = expr.left.dotted
+        value = ctx.money(expr.right) if attr.endswith("amount") else int(expr.right.value)
+        return Threshold(attr, expr.op == ">", value)
+    return None
+
+
+def _clause(expr, ctx: _Context) -> Clause:
+    return Clause(
+        test=ctx.exprs.predicate(expr, line_level=False),
+        text=ctx.text_of(expr.span),
+        span=expr.span,
+        threshold=threshold_of(expr, ctx),
+        reads=tuple(dict.fromkeys(_paths(expr))),
+    )
+
+
+def _simple_benefit(node, ctx: _Context):
+    if isinstance(node, ast.DiscountAmount):
+        return b.AmountOff(ctx.money(node.amount), node.each)
+    if isinstance(node, ast.DiscountPercent):
+        return b.PercentOff(Fraction(node.off) / 100, ctx.money(node.cap))
+    if isinstance(node, ast.PriceEach):
+        return b.PriceEach(ctx.money(node.amount))
+    raise AssertionError(node)
+
+
+def _benefit(node, ctx: _Context) -> b.Benefit:
+    if isinstance(node, ast.DiscountEvery):
+        return b.EveryOff(ctx.money(node.amount), ctx.money(node.every), ctx.money(node.cap))
+    if isinstance(node, ast.Tiers):
+        return b.Tiers(tuple(
+            b.Tier(ctx.exprs.predicate(t.condition, line_level=False), _simple_benefit(t.benefit, ctx),
+                   threshold_of(t.condition, ctx), ctx.text_of(t.condition.span))
+            for t in node.tiers
+        ))
+    if isinstance(node, ast.Nth):
+        return b.NthUnit(int(node.n.value), _simple_benefit(node.benefit, ctx))
+    if isinstance(node, ast.Gift):
+        return b.Gift(node.sku.value, int(node.qty.value) if node.qty else 1)
+    if isinstance(node, ast.FreeShipping):
+        return b.FreeShipping()
+    return _simple_benefit(node, ctx)
+
+
+def _promotion(node: ast.Promotion, ctx: _Context) -> Promotion:
+    scope, scope_text = ctx.scope(node)
+    when = ast.first(node, ast.When)
+    clauses = [_clause(e, ctx) for e in _conjuncts(when.expr)] if when else []
+    # Plain conditions are checked before thresholds (CONDITION_FAILED comes first).
+    clauses.sort(key=lambda c: c.threshold is not None)
+    title = ast.first(node, ast.Title)
+    priority = ast.first(node, ast.Priority)
+    group = ast.first(node, ast.GroupRef)
+    limit = ast.first(node, ast.Limit)
+    active = ast.first(node, ast.Active)
+    benefit_node = next(c for c in node.clauses if isinstance(c, ast.BENEFIT_TYPES))
+    level = ast.first(node, ast.Level)
+    return Promotion(
+        name=node.name.value,
+        kind=node.kind,
+        level=level.value.value if level else ("shipping" if isinstance(benefit_node, ast.FreeShipping) else "shop"),
+        title=title.text.value if title else node.name.value,
+        priority=int(priority.value.value) if priority else 0,
+        window=ctx.window(active.window if active else None),
+        scope=scope,
+        scope_text=scope_text,
+        clauses=tuple(clauses),
+        benefit=_benefit(benefit_node, ctx),
+        group=group.name.value if group else None,
+        exclusive=ast.first(node, ast.Exclusive) is not None,
+        limit=int(limit.count.value) if limit else None,
+        span=node.name.span,
+    )
+
+
+def _presale(node: ast.Presale, ctx: _Context) -> Presale:
+    scope, _ = ctx.scope(node)
+    price = ast.first(node, ast.PresalePrice)
+    deposit = ast.first(node, ast.Deposit)
+    balance = ast.first(node, ast.BalanceDiscount)
+    title = ast.first(node, ast.Title)
+    priority = ast.first(node, ast.Priority)
+    ships = ast.first(node, ast.Ships)
+    window = lambda kind: ctx.window(ast.first(node, kind).window) if ast.first(node, kind) else None  # noqa: E731
+    return Presale(
+        name=node.name.value,
+        title=title.text.value if title else node.name.value,
+        priority=int(priority.value.value) if priority else 0,
+        scope=scope,
+        price=ctx.money(price.price),
+        price_tiers=tuple((ctx.exprs.predicate(t.condition, line_level=False), ctx.money(t.price)) for t in price.tiers),
+        deposit=ctx.money(deposit.amount) if deposit else None,
+        worth=ctx.money(deposit.worth or deposit.amount) if deposit else None,
+        balance_discount=ctx.money(balance.amount) if balance else 0,
+        active=window(ast.Active),
+        deposit_window=window(ast.DepositWindow),
+        balance_window=window(ast.BalanceWindow),
+        ships=ships.date.text if ships else None,
+        span=node.name.span,
+    )
+
+
+def _guard(node: ast.Guard, ctx: _Context) -> Guard:
+    scope, _ = ctx.scope(node)
+    percent = ast.first(node, ast.FloorPercent)
+    each = ast.first(node, ast.FloorEach)
+    active = ast.first(node, ast.Active)
+    return Guard(
+        name=node.name.value,
+        scope=scope,
+        window=ctx.window(active.window if active else None),
+        percent=Fraction(percent.percent.value) / 100 if percent else None,
+        each=ctx.money(each.amount) if each else None,
+    )
+
+
+def _warning(node: ast.WarningLine, ctx: _Context) -> WarningLine:
+    scope, _ = ctx.scope(node)
+    percent = ast.first(node, ast.BelowPercent)
+    each = ast.first(node, ast.BelowEach)
+    return WarningLine(
+        name=node.name.value,
+        scope=scope,
+        percent=Fraction(percent.percent.value) / 100 if percent else None,
+        each=ctx.money(each.amount) if each else None,
+    )
+
+
+def _index(promotions: list[Promotion], nodes: list[ast.Promotion]):
+    """Index each promotion under the sku / shop / category values its scope requires."""
+    keys_by_name = {n.name.value: _index_keys(ast.first(n, ast.Scope)) for n in nodes}
+    index: dict[tuple[str, str], list[Promotion]] = {}
+    everywhere = []
+    for p in promotions:
+        keys = keys_by_name.get(p.name)
+        if not keys:
+            everywhere.append(p)
+        for key in keys or ():
+            index.setdefault(key, []).append(p)
+    return {k: tuple(v) for k, v in index.items()}, tuple(everywhere)
+
+
+def _index_keys(scope: ast.Scope | None) -> list[tuple[str, str]] | None:
+    """The keys one of which every matching line must have, from the scope's top-level conjuncts."""
+    if scope is None:
+        return None
+    options = {}
+    for conjunct in _conjuncts(scope.expr):
+        if isinstance(conjunct, (ast.Compare, ast.In)) and isinstance(conjunct.left, ast.Path):
+            attr = conjunct.left.dotted
+            if attr not in INDEX_ATTRS:
+                continue
+            if isinstance(conjunct, ast.Compare) and conjunct.op == "==" and isinstance(conjunct.right, ast.String):
+                options.setdefault(attr, [(attr, conjunct.right.value)])
+            elif isinstance(conjunct, ast.In) and isinstance(conjunct.right, ast.ListLit):
+                values = [i.value for i in conjunct.right.items if isinstance(i, ast.String)]
+                if len(values) == len(conjunct.right.items):
+                    options.setdefault(attr, [(attr, v) for v in values])
+    for attr in INDEX_ATTRS:
+        if attr in options:
+            return options[attr]
+    return None

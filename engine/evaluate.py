@@ -1,0 +1,522 @@
+"""Pricing one cart for one choice of promotions: item level, shop and platform levels in either
+stacking mode, allocation with floors, shipping, presale stages and the payable floor.
+
+`prepare` does what does not depend on which coupons are used (candidates, floors, presale
+stages); `run` prices one choice and is called once per choice the combination search tries.
+Lines are kept in the code-point order of their ids, so the cart's order never changes a price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from engine import benefits as b
+from engine.compiler import Plan, Presale, Promotion
+from engine.explain import HintData, Minor, Reason, Trace
+from engine.money import allocate, round_fraction
+from engine.predicates import OrderFacts
+from engine.request import Line, Request, WalletEntry
+
+DEPOSIT, BALANCE, FULL = "deposit", "balance", "full"
+
+
+@dataclass(frozen=True)
+class PresaleLine:
+    presale: Presale
+    stage: str  # deposit | balance | full
+    base: int  # what the line costs before coupons: (price - expansion - balance discount) x qty
+    deposit: int  # deposit paid (or due now) for the line
+    worth: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A promotion that passed the request-level checks, with the lines its scope matches."""
+
+    promotion: Promotion
+    lines: tuple[int, ...]  # indices into Prepared.lines
+    groups: tuple[tuple[int, ...], ...]  # per shop at level shop and shipping, else one group
+    wallet: WalletEntry | None
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    request: Request
+    lines: list[Line]  # sorted by id
+    floors: list[int]
+    presale: dict[int, PresaleLine]
+    candidates: list[Candidate]
+    blocked: dict[str, Reason]  # promotions that are not candidates, with why
+    trace: Trace
+
+    def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
+        r = self.request
+        return OrderFacts(amount, quantity, cart_amount, self.cart_quantity, r.user, r.channel, r.region, r.at)
+
+    @property
+    def cart_quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+@dataclass
+class Pricing:
+    """The outcome of one choice."""
+
+    base: list[int]
+    final: list[int]
+    discounts: list[dict[str, int]]  # per line: promotion -> amount, in application order
+    applied: dict[str, int] = field(default_factory=dict)  # promotion -> total discount
+    capped: set[str] = field(default_factory=set)
+    failed: dict[str, Reason] = field(default_factory=dict)
+    hints: list[HintData] = field(default_factory=list)
+    shipping: dict[str, int] = field(default_factory=dict)  # shop -> fee charged
+    gifts: list[tuple[str, b.Gift, str]] = field(default_factory=list)  # (promotion, gift, shop)
+    payable: int = 0
+
+    @property
+    def saving(self) -> int:
+        return sum(self.applied.values())
+
+
+def _within(window, now) -> bool:
+    return window is None or window[0] <= now < window[1]
+
+
+# ---- preparation -------------------------------------------------------------------------------
+
+
+def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepared:
+    trace = trace or Trace(False)
+    lines = sorted(request.lines, key=lambda line: line.id)
+    now = request.at
+    floors = [_floor(plan, line, now) for line in lines]
+    presale = {i: p for i, line in enumerate(lines) if (p := _presale_line(plan, request, line)) is not None}
+    wallet = {}
+    for entry in request.wallet:
+        wallet.setdefault(entry.coupon, entry)
+    if request.selected:
+        wallet = {name: wallet.get(name, WalletEntry(name)) for name in request.selected}
+
+    candidates, blocked = [], {}
+    for promo in plan.candidates_for(lines):
+        matched = tuple(i for i, line in enumerate(lines) if line.price > 0 and promo.scope(line))
+        reason = _blocked(promo, matched, presale, wallet, request, now)
+        if reason is None and not matched and promo.is_coupon is False and not _any_scope(promo, lines):
+            continue  # indexed under a key of the cart but its scope matches nothing: not relevant
+        if reason is None and not matched:
+            reason = _condition_failure(promo, plan, request) or Reason("NO_ELIGIBLE_ITEMS")
+        if reason is not None:
+            if promo.is_coupon and promo.name not in wallet and not matched:
+                continue  # a coupon the buyer does not hold, for goods not in the cart: not relevant
+            blocked[promo.name] = reason
+            trace.event("candidate", promotion=promo.name, result=reason.code)
+            continue
+        if presale and promo.level != "item":
+            matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != DEPOSIT)
+        groups = _groups(promo, matched, lines)
+        candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name)))
+        trace.event("candidate", promotion=promo.name, lines=[lines[i].id for i in matched], result="candidate")
+    for name in wallet:
+        if name not in plan.by_name:
+            trace.event("candidate", promotion=name, result="unknown coupon")
+    return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace)
+
+
+def _any_scope(promo: Promotion, lines: list[Line]) -> bool:
+    return any(promo.scope(line) for line in lines)
+
+
+def _blocked(promo, matched, presale, wallet, request, now) -> Reason | None:
+    if not _within(promo.window, now):
+        start, end = promo.window
+        return Reason("OUTSIDE_WINDOW", {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
+    if matched and presale and promo.level != "item" and all(i in presale and presale[i].stage == DEPOSIT for i in matched):
+        return Reason("STAGE_MISMATCH", {"stage": DEPOSIT})
+    if promo.is_coupon and promo.name not in wallet:
+        return Reason("NOT_IN_WALLET")
+    if promo.limit is not None and request.user.usage.get(promo.name, 0) >= promo.limit:
+        return Reason("LIMIT_REACHED", {"limit": promo.limit, "used": request.user.usage.get(promo.name, 0)})
+    return None
+
+
+def _condition_failure(promo: Promotion, plan: Plan, request: Request) -> Reason | None:
+    facts = OrderFacts(0, 0, 0, 0, request.user, request.channel, request.region, request.at)
+    for clause in promo.clauses:
+        if clause.threshold is None and not clause.test(facts):
+            return Reason("CONDITION_FAILED", _clause_detail(clause, facts))
+    return None
+
+
+def _groups(promo: Promotion, matched: tuple[int, ...], lines: list[Line]) -> tuple[tuple[int, ...], ...]:
+    # Shop-level promotions (and free shipping) apply per shop: each shop is its own sub-order.
+    if promo.level in ("shop", "shipping"):
+        by_shop: dict[str, list[int]] = {}
+        for i in matched:
+            by_shop.setdefault(lines[i].shop, []).append(i)
+        return tuple(tuple(v) for _, v in sorted(by_shop.items()))
+    if promo.level == "item":
+        return tuple((i,) for i in matched)
+    return (matched,) if matched else ()
+
+
+def _floor(plan: Plan, line: Line, now) -> int:
+    floor = 0
+    for guard in plan.guards:
+        if _within(guard.window, now) and guard.scope(line):
+            floor = max(floor, guard.floor(line.price, line.quantity))
+    return min(floor, line.list_amount)
+
+
+def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | None:
+    now = request.at
+    for presale in plan.presales:
+        if not presale.scope(line):
+            continue
+        if presale.deposit is None:  # 全款预售
+            if _within(presale.active, now):
+                return PresaleLine(presale, FULL, _unit_price(presale, request) * line.quantity, 0, 0)
+            continue
+        stage = {"STAGE_DEPOSIT": DEPOSIT, "STAGE_BALANCE": BALANCE}.get(request.stage)
+        if stage is None:
+            stage = DEPOSIT if _within(presale.deposit_window, now) and presale.deposit_window else (
+                BALANCE if presale.balance_window and _within(presale.balance_window, now) else None)
+        if stage is None:
+            continue
+        unit = _unit_price(presale, request)
+        per_unit = max(0, unit - (presale.worth - presale.deposit) - presale.balance_discount)
+        return PresaleLine(presale, stage, per_unit * line.quantity, presale.deposit * line.quantity,
+                           presale.worth * line.quantity)
+    return None
+
+
+def _unit_price(presale: Presale, request: Request) -> int:
+    sold = request.presale_sold.get(presale.name, 0)
+    facts = OrderFacts(0, 0, 0, 0, request.user, request.channel, request.region, request.at, sold)
+    prices = [price for test, price in presale.price_tiers if test(facts)]
+    return min(prices + [presale.price])
+
+
+# ---- one choice --------------------------------------------------------------------------------
+
+
+def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricing:
+    """Price the cart with the candidates named in `enabled` (automatic ones included)."""
+    lines = prep.lines
+    n = len(lines)
+    base = [line.list_amount for line in lines]
+    out = Pricing(base=base, final=[], discounts=[{} for _ in range(n)])
+    active = [c for c in prep.candidates if c.promotion.name in enabled]
+    _item_level(prep, active, out, explain)
+    cart_amount = sum(out.base)
+    amounts = list(out.base)
+    order = [c for c in active if c.promotion.level in ("shop", "platform")]
+    for cand in order:
+        _order_level(prep, cand, amounts, cart_amount, out, explain)
+    out.final = amounts
+    _shipping(prep, [c for c in active if c.promotion.level == "shipping"], out, explain)
+    _gifts_at_item_level(prep, active, out)
+    _min_payment(prep, out)
+    return out
+
+
+def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
+    rounding = prep.plan.rounding
+    offers: dict[int, list[tuple[int, Promotion]]] = {}
+    tried: dict[str, Reason] = {}
+    for cand in active:
+        promo = cand.promotion
+        if promo.level != "item" or isinstance(promo.benefit, b.Gift):
+            continue
+        for i in cand.lines:
+            if i in prep.presale and prep.presale[i].stage != FULL:
+                continue  # a deposit presale fixes the line's price
+            line = prep.lines[i]
+            facts = prep.facts(line.list_amount, line.quantity, line.list_amount)
+            benefit, reason = _qualify(prep, promo, facts, [b.Part(line.list_amount, line.quantity)], explain)
+            if benefit is None:
+                tried.setdefault(promo.name, reason)
+                continue
+            off, _ = b.discount_parts(benefit, [b.Part(line.list_amount, line.quantity)], rounding, whole=False)
+            room = line.list_amount - prep.floors[i]
+            if off > room:
+                out.capped.add(promo.name)
+            offers.setdefault(i, []).append((min(off, room), promo))
+    for i, line in enumerate(prep.lines):
+        options = offers.get(i, [])
+        presale = prep.presale.get(i)
+        if presale is not None:
+            options.append((line.list_amount - presale.base, None))
+        if not options:
+            continue
+        off, winner = max(options, key=lambda o: (o[0], o[1].priority if o[1] else 10**9, _neg_name(o[1])))
+        out.base[i] = line.list_amount - off
+        if winner is not None and off > 0:
+            out.discounts[i][winner.name] = off
+            out.applied[winner.name] = out.applied.get(winner.name, 0) + off
+        prep.trace.event("item", line=line.id, winner=winner.name if winner else "presale", discount=Minor(off))
+    for cand in active:
+        name = cand.promotion.name
+        if cand.promotion.level == "item" and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
+            out.failed[name] = tried.get(name) or Reason("NOT_BEST_COMBINATION", {"why": "another item-level price is lower on every eligible line"})
+            out.capped.discard(name)
+
+
+def _neg_name(promo: Promotion | None):
+    # max() picks the lexicographically first name on ties: invert the comparison.
+    return tuple(-ord(ch) for ch in promo.name) if promo else ()
+
+
+def _qualify(prep: Prepared, promo: Promotion, facts: OrderFacts, parts, explain: bool):
+    """The benefit to apply if `promo`'s conditions hold at `facts`, else (None, reason)."""
+    trace = prep.trace
+    for clause in promo.clauses:
+        ok = clause.test(facts)
+        if trace.on:
+            trace.event("clause", promotion=promo.name, clause=clause.text, at=str(clause.span),
+                        values=_values(clause.reads, facts), result=ok)
+        if not ok:
+            if clause.threshold is None:
+                return None, Reason("CONDITION_FAILED", _clause_detail(clause, facts) if explain else {})
+            return None, _threshold_reason(prep, promo, clause.threshold, facts, parts, explain)
+    benefit = promo.benefit
+    if isinstance(benefit, b.Tiers):
+        met = [t for t in benefit.tiers if t.test(facts)]
+        if trace.on:
+            trace.event("tiers", promotion=promo.name, met=[t.text for t in met], values=_values(("amount", "quantity"), facts))
+        if not met:
+            lowest = _nearest_tier(benefit, facts)
+            if lowest is None:
+                return None, Reason("CONDITION_FAILED", {"clause": " / ".join(t.text for t in benefit.tiers)})
+            return None, _threshold_reason(prep, promo, lowest.threshold, facts, parts, explain, lowest.benefit)
+        rounding = prep.plan.rounding
+        return max(met, key=lambda t: b.discount_parts(t.benefit, parts, rounding, whole=True)[0]).benefit, None
+    if isinstance(benefit, b.EveryOff) and facts.amount < benefit.step:
+        reason = Reason("THRESHOLD_NOT_MET", {"threshold": "amount", "needed": Minor(benefit.step), "seen": Minor(facts.amount)},
+                        gap=benefit.step - facts.amount, would_save=benefit.amount)
+        return None, reason
+    return benefit, None
+
+
+def _nearest_tier(tiers: b.Tiers, facts: OrderFacts):
+    with_gap = [(t.threshold.gap(facts), i, t) for i, t in enumerate(tiers.tiers) if t.threshold is not None]
+    return min(with_gap)[2] if with_gap else None
+
+
+def _threshold_reason(prep, promo, threshold, facts, parts, explain, benefit=None) -> Reason:
+    gap = threshold.gap(facts)
+    reason = Reason("THRESHOLD_NOT_MET", gap=gap, gap_is_money=threshold.is_money)
+    if explain:
+        wrap = Minor if threshold.is_money else int
+        reason.detail = {"threshold": threshold.attr, "needed": wrap(threshold.needed()),
+                         "seen": wrap(getattr(facts, threshold.attr.replace(".", "_")))}
+        reason.would_save = _saving_at(prep, benefit or promo.benefit, parts, gap, threshold.is_money, facts)
+    return reason
+
+
+def _saving_at(prep, benefit, parts, gap: int, is_money: bool, facts: OrderFacts) -> int:
+    """The discount once a gap is closed: parts grown by the missing amount or units."""
+    amount = sum(p.amount for p in parts)
+    units = sum(p.quantity for p in parts) or 1
+    if is_money:
+        grown = [*parts, b.Part(gap, max(1, -(-gap * units // max(amount, 1))))] if gap else parts
+    else:
+        unit_price = amount // units if units else 0
+        grown = [*parts, b.Part(unit_price * gap, gap)] if gap else parts
+    if isinstance(benefit, b.Tiers):
+        new_facts = OrderFacts(sum(p.amount for p in grown), sum(p.quantity for p in grown), facts.cart_amount,
+                               facts.cart_quantity, facts.user, facts.channel, facts.region, facts.now)
+        met = [t.benefit for t in benefit.tiers if t.test(new_facts)]
+        return max((b.discount_parts(x, grown, prep.plan.rounding, True)[0] for x in met), default=0)
+    if isinstance(benefit, (b.Gift, b.FreeShipping)):
+        return 0
+    return b.discount_parts(benefit, grown, prep.plan.rounding, whole=True)[0]
+
+
+def _values(reads, facts: OrderFacts) -> dict:
+    values = {}
+    for name in reads:
+        attr = {"cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}.get(name, name)
+        if "." in attr:
+            head, _, rest = attr.partition(".")
+            obj = facts.user if head == "user" else None
+            value = getattr(obj, rest, None) if obj is not None and rest in ("id", "level", "tags", "new") else (
+                obj.attributes.get(rest) if obj is not None else None)
+        else:
+            value = getattr(facts, attr, None)
+        values[name] = sorted(value) if isinstance(value, frozenset) else (value.isoformat() if hasattr(value, "isoformat") else value)
+    return values
+
+
+def _clause_detail(clause, facts: OrderFacts) -> dict:
+    return {"clause": clause.text, "at": str(clause.span), "values": _values(clause.reads, facts)}
+
+
+def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amount: int, out: Pricing, explain: bool) -> None:
+    promo = cand.promotion
+    progressive = prep.plan.stacking == "progressive"
+    total, reasons = 0, []
+    for group in cand.groups:
+        idx = [i for i in group if (amounts[i] if progressive else out.base[i]) > 0]
+        if not idx:
+            reasons.append(Reason("NO_ELIGIBLE_ITEMS"))
+            continue
+        weights = [amounts[i] if progressive else out.base[i] for i in idx]
+        parts = [b.Part(w, prep.lines[i].quantity) for w, i in zip(weights, idx)]
+        facts = prep.facts(sum(weights), sum(p.quantity for p in parts), cart_amount)
+        benefit, reason = _qualify(prep, promo, facts, parts, explain)
+        if explain:
+            _next_step_hint(prep, promo, benefit, facts, parts, out)
+        if benefit is None:
+            reasons.append(reason)
+            continue
+        if isinstance(benefit, b.Gift):
+            out.gifts.append((promo.name, benefit, prep.lines[idx[0]].shop if promo.level == "shop" else ""))
+            out.applied.setdefault(promo.name, 0)
+            continue
+        off, shares = b.discount_parts(benefit, parts, prep.plan.rounding, whole=True)
+        placed = _place(off, shares, weights, [amounts[i] - prep.floors[i] for i in idx])
+        for i, part in zip(idx, placed):
+            if part:
+                amounts[i] -= part
+                out.discounts[i][promo.name] = out.discounts[i].get(promo.name, 0) + part
+        if sum(placed) < off:
+            out.capped.add(promo.name)
+        total += sum(placed)
+        prep.trace.event("apply", promotion=promo.name, base=Minor(facts.amount), discount=Minor(off), placed=Minor(sum(placed)),
+                         lines=[prep.lines[i].id for i in idx])
+    if total > 0:
+        out.applied[promo.name] = total
+    elif promo.name not in out.applied:
+        out.failed[promo.name] = _most_telling(reasons) or Reason("ZERO_BENEFIT")
+
+
+def _most_telling(reasons: list[Reason]) -> Reason | None:
+    """Of one promotion's failures in several shops, the one closest to applying."""
+    if not reasons:
+        return None
+    thresholds = [r for r in reasons if r.code == "THRESHOLD_NOT_MET" and r.gap is not None]
+    if thresholds:
+        return min(thresholds, key=lambda r: r.gap)
+    return reasons[0]
+
+
+def _place(off: int, shares: list[int] | None, weights: list[int], room: list[int]) -> list[int]:
+    """Allocate `off` within each line's room; unit-bound shares first, the rest by weight."""
+    room = [max(0, r) for r in room]
+    if shares is None:
+        parts, _ = allocate(off, weights, room)
+        return parts
+    first = [min(s, r) for s, r in zip(shares, room)]
+    rest, _ = allocate(off - sum(first), weights, [r - f for r, f in zip(room, first)])
+    return [f + r for f, r in zip(first, rest)]
+
+
+def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, out: Pricing) -> None:
+    """For an applied tiered or every-S promotion: what the next tier or step would save."""
+    if benefit is None:
+        return
+    rounding = prep.plan.rounding
+    now_off = b.discount_parts(benefit, parts, rounding, whole=True)[0] if not isinstance(benefit, b.Tiers) else 0
+    if isinstance(promo.benefit, b.EveryOff):
+        step = b.next_every_step(promo.benefit, facts.amount)
+        if step is not None:
+            gap = step - facts.amount
+            save = _saving_at(prep, promo.benefit, parts, gap, True, facts)
+            if save > now_off:
+                out.hints.append(HintData(promo.name, gap, True, save))
+    elif isinstance(promo.benefit, b.Tiers):
+        higher = []
+        for tier in promo.benefit.tiers:
+            if tier.threshold is None or tier.test(facts):
+                continue
+            gap = tier.threshold.gap(facts)
+            save = _saving_at(prep, promo.benefit, parts, gap, tier.threshold.is_money, facts)
+            if save > now_off:
+                higher.append((gap, save, tier.threshold.is_money))
+        if higher:
+            gap, save, is_money = min(higher)
+            out.hints.append(HintData(promo.name, gap, is_money, save))
+
+
+def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
+    fees = dict(prep.request.shipping)
+    if prep.presale:
+        # shipping of a shop whose lines are all at the deposit stage is charged with the balance
+        for shop in list(fees):
+            lines = [i for i, line in enumerate(prep.lines) if line.shop == shop]
+            if lines and all(i in prep.presale and prep.presale[i].stage == DEPOSIT for i in lines):
+                fees[shop] = 0
+    for cand in active:
+        promo = cand.promotion
+        waived, reasons = 0, []
+        for group in cand.groups:
+            shop = prep.lines[group[0]].shop
+            amount = sum(out.final[i] for i in group)
+            parts = [b.Part(out.final[i], prep.lines[i].quantity) for i in group]
+            facts = prep.facts(amount, sum(p.quantity for p in parts), sum(out.base))
+            benefit, reason = _qualify(prep, promo, facts, parts, explain)
+            if benefit is None:
+                reasons.append(reason)
+            elif fees.get(shop, 0) > 0:
+                waived += fees[shop]
+                fees[shop] = 0
+        if waived:
+            out.applied[promo.name] = waived
+        else:
+            out.failed[promo.name] = _most_telling(reasons) or Reason("ZERO_BENEFIT", {"why": "no shipping fee to waive"})
+    out.shipping = fees
+
+
+def _gifts_at_item_level(prep: Prepared, active: list[Candidate], out: Pricing) -> None:
+    for cand in active:
+        promo = cand.promotion
+        if promo.level != "item" or not isinstance(promo.benefit, b.Gift):
+            continue
+        reasons = []
+        for i in cand.lines:
+            line = prep.lines[i]
+            facts = prep.facts(line.list_amount, line.quantity, sum(out.base))
+            benefit, reason = _qualify(prep, promo, facts, [b.Part(line.list_amount, line.quantity)], True)
+            if benefit is None:
+                reasons.append(reason)
+            else:
+                out.gifts.append((promo.name, benefit, line.shop))
+                out.applied.setdefault(promo.name, 0)
+        if promo.name not in out.applied:
+            out.failed[promo.name] = _most_telling(reasons) or Reason("ZERO_BENEFIT")
+
+
+def payable_now(prep: Prepared, i: int, final: int) -> int:
+    """What line `i` is charged in this checkout: its final, its deposit, or its balance."""
+    presale = prep.presale.get(i)
+    if presale is None or presale.stage == FULL:
+        return final
+    if presale.stage == DEPOSIT:
+        return presale.deposit
+    return final - presale.deposit
+
+
+def _min_payment(prep: Prepared, out: Pricing) -> None:
+    """Keep the payable of a non-empty order at or above min_payment by taking discounts back:
+    the last applied first (platform, then shop, then item), lines in id order."""
+    out.payable = sum(payable_now(prep, i, f) for i, f in enumerate(out.final)) + sum(out.shipping.values())
+    need = prep.plan.min_payment - out.payable
+    if need <= 0 or not prep.lines:
+        return
+    order = sorted(out.applied, key=lambda name: prep.plan.by_name[name].order_key, reverse=True)
+    for name in order:
+        for i in range(len(prep.lines)):
+            part = out.discounts[i].get(name, 0)
+            if need <= 0 or part == 0 or (i in prep.presale and prep.presale[i].stage == DEPOSIT):
+                continue
+            back = min(part, need)
+            out.discounts[i][name] = part - back
+            out.final[i] += back
+            if name in prep.plan.by_name and prep.plan.by_name[name].level == "item":
+                out.base[i] += back
+            out.applied[name] -= back
+            out.capped.add(name)
+            need -= back
+            out.payable += back

@@ -1,0 +1,219 @@
+"""Expressions -> Python closures, built once when a ruleset is compiled.
+
+A line predicate takes a `Line`; an order predicate takes an `OrderFacts`. Money literals next to
+money attributes become minor units here, date-times become instants in the ruleset timezone,
+so evaluation never walks the syntax tree and never touches floats. A missing custom attribute
+is a missing value: every comparison with it is false (as NULL in SQL).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo
+
+from engine import ast
+from engine.money import decimal_to_minor, parse_money
+from engine.request import Line, User
+from engine.schema import AttrInfo, attribute_type
+
+MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """What an order predicate can see for one promotion at one point of evaluation."""
+
+    amount: int  # the promotion's base, minor units
+    quantity: int  # eligible units
+    cart_amount: int
+    cart_quantity: int
+    user: User
+    channel: str
+    region: str
+    now: datetime
+    sold: int = 0
+
+
+def resolve_datetime(text: str, tz: ZoneInfo) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+_LINE_GETTERS: dict[str, Callable[[Line], Any]] = {
+    "sku": lambda l: l.sku,
+    "shop": lambda l: l.shop,
+    "category": lambda l: l.category,
+    "brand": lambda l: l.brand,
+    "tags": lambda l: l.tags,
+    "price": lambda l: l.price,
+}
+_ORDER_GETTERS: dict[str, Callable[[OrderFacts], Any]] = {
+    "amount": lambda f: f.amount,
+    "quantity": lambda f: f.quantity,
+    "cart.amount": lambda f: f.cart_amount,
+    "cart.quantity": lambda f: f.cart_quantity,
+    "user.id": lambda f: f.user.id,
+    "user.level": lambda f: f.user.level,
+    "user.tags": lambda f: f.user.tags,
+    "user.new": lambda f: f.user.new,
+    "channel": lambda f: f.channel,
+    "region": lambda f: f.region,
+    "now": lambda f: f.now,
+    "sold": lambda f: f.sold,
+}
+
+
+class ExpressionCompiler:
+    """Compiles the expressions of one ruleset (its currency digits, timezone, declarations)."""
+
+    def __init__(self, digits: int, tz: ZoneInfo, declared: Mapping[str, AttrInfo]):
+        self.digits, self.tz, self.declared = digits, tz, declared
+
+    # -- types ---------------------------------------------------------------------------------
+    def type_of(self, expr) -> str:
+        if isinstance(expr, ast.Path):
+            info = attribute_type(expr.dotted, self.declared)
+            return info.type if info else "unknown"
+        if isinstance(expr, ast.Arith):
+            types = {self.type_of(expr.left), self.type_of(expr.right)}
+            return "money" if "money" in types else "number"
+        return {ast.Number: "number", ast.String: "string", ast.Bool: "bool", ast.DateTime: "datetime",
+                ast.Percent: "number", ast.ListLit: "list"}.get(type(expr), "bool")
+
+    # -- values ------------------------------------------------------------------------------------
+    def constant(self, expr, as_type: str) -> Any:
+        if isinstance(expr, ast.Number):
+            if as_type == "money":
+                return decimal_to_minor(expr.value, self.digits)
+            return int(expr.value) if expr.value == expr.value.to_integral_value() else expr.value
+        if isinstance(expr, ast.Percent):
+            return expr.value / Decimal(100)
+        if isinstance(expr, (ast.String, ast.Bool)):
+            return expr.value
+        if isinstance(expr, ast.DateTime):
+            return resolve_datetime(expr.text, self.tz)
+        if isinstance(expr, ast.ListLit):
+            return frozenset(self.constant(item, as_type) for item in expr.items)
+        return MISSING
+
+    def value(self, expr, line_level: bool, as_type: str = "unknown") -> Callable[[Any], Any]:
+        """A getter for `expr`'s value; literals are folded to constants of `as_type`."""
+        const = self.constant(expr, as_type)
+        if const is not MISSING:
+            return lambda _env, c=const: c
+        if isinstance(expr, ast.Path):
+            return self._path(expr.dotted, line_level)
+        if isinstance(expr, ast.Arith):
+            left = self.value(expr.left, line_level, as_type)
+            right = self.value(expr.right, line_level, as_type)
+            op = operator.add if expr.op == "+" else operator.sub
+
+            def arith(env):
+                a, b = left(env), right(env)
+                return MISSING if a is MISSING or b is MISSING else op(a, b)
+
+            return arith
+        return self.predicate(expr, line_level)
+
+    def _path(self, name: str, line_level: bool) -> Callable[[Any], Any]:
+        getters = _LINE_GETTERS if line_level else _ORDER_GETTERS
+        if name in getters:
+            return getters[name]
+        prefix, _, key = name.partition(".")
+        info = attribute_type(name, self.declared)
+        convert = self._converter(info.type if info else "string")
+        if prefix == "line":
+            return lambda l: convert(l.attributes.get(key, MISSING))
+        return lambda f: convert(f.user.attributes.get(key, MISSING))
+
+    def _converter(self, type_name: str) -> Callable[[Any], Any]:
+        """Custom attributes arrive as JSON values; read them as their declared type."""
+
+        def convert(raw):
+            try:
+                if raw is MISSING or raw is None:
+                    return MISSING
+                if type_name == "money":
+                    return parse_money(raw, self.digits) if isinstance(raw, str) else MISSING
+                if type_name == "datetime":
+                    return resolve_datetime(raw, self.tz)
+                if type_name == "set":
+                    return frozenset(raw)
+                if type_name in ("number", "integer"):
+                    return Decimal(str(raw)) if not isinstance(raw, bool) else MISSING
+                return raw
+            except (ValueError, TypeError, ArithmeticError):
+                return MISSING
+
+        return convert
+
+    # -- predicates --------------------------------------------------------------------------
+    def predicate(self, expr, line_level: bool) -> Callable[[Any], bool]:
+        if isinstance(expr, ast.And):
+            a, b = self.predicate(expr.left, line_level), self.predicate(expr.right, line_level)
+            return lambda env: a(env) and b(env)
+        if isinstance(expr, ast.Or):
+            a, b = self.predicate(expr.left, line_level), self.predicate(expr.right, line_level)
+            return lambda env: a(env) or b(env)
+        if isinstance(expr, ast.Not):
+            a = self.predicate(expr.operand, line_level)
+            return lambda env: not a(env)
+        if isinstance(expr, ast.Compare):
+            return self._compare(expr, line_level)
+        if isinstance(expr, (ast.In, ast.Has)):
+            return self._membership(expr, line_level)
+        if isinstance(expr, ast.Bool):
+            return lambda _env, v=expr.value: v
+        getter = self.value(expr, line_level)
+        return lambda env: getter(env) is True
+
+    def _compare(self, expr: ast.Compare, line_level: bool):
+        types = {self.type_of(expr.left), self.type_of(expr.right)}
+        as_type = "money" if "money" in types else "unknown"
+        left = self.value(expr.left, line_level, as_type)
+        right = self.value(expr.right, line_level, as_type)
+        op = _COMPARE[expr.op]
+        if isinstance(expr.left, ast.Path) and isinstance(expr.right, (ast.Number, ast.String, ast.Bool)):
+            const = right(None)  # the common case, `sku == "x"`: one call per evaluation
+
+            def compare_const(env):
+                value = left(env)
+                return value is not MISSING and op(value, const)
+
+            return compare_const
+
+        def compare(env):
+            a, b = left(env), right(env)
+            if a is MISSING or b is MISSING:
+                return False
+            try:
+                return op(a, b)
+            except TypeError:
+                return False
+
+        return compare
+
+    def _membership(self, expr, line_level: bool):
+        # `x in [..]`: x is one of the list; `set has x`: the set contains x.
+        container, member = (expr.right, expr.left) if isinstance(expr, ast.In) else (expr.left, expr.right)
+        types = {self.type_of(container), self.type_of(member)}
+        as_type = "money" if "money" in types else "unknown"
+        get_container = self.value(container, line_level, as_type)
+        get_member = self.value(member, line_level, as_type)
+
+        def membership(env):
+            c, m = get_container(env), get_member(env)
+            if c is MISSING or m is MISSING:
+                return False
+            try:
+                return m in c
+            except TypeError:
+                return False
+
+        return membership

@@ -1,0 +1,222 @@
+"""What a checkout asks: the cart and its context, validated, with money in minor units.
+
+`request_from_json` reads the JSON form of service.md's EvaluateRequest (proto3 JSON mapping);
+every problem names its field path, so the server can turn it into a BadRequest violation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from engine.money import MoneyError, parse_money
+
+EXPLAIN_MODES = ("EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE")
+STAGES = ("STAGE_UNSPECIFIED", "STAGE_DEPOSIT", "STAGE_BALANCE")
+MAX_QUANTITY = 1_000_000
+
+
+class RequestError(ValueError):
+    """A malformed request: `field` is the path of the offending value (`lines[0].price`)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    sku: str
+    shop: str
+    category: str
+    brand: str
+    tags: frozenset[str]
+    price: int  # unit list price, minor units
+    quantity: int
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def list_amount(self) -> int:
+        return self.price * self.quantity
+
+
+@dataclass(frozen=True)
+class User:
+    id: str = ""
+    level: int = 0
+    tags: frozenset[str] = frozenset()
+    new: bool = False
+    usage: Mapping[str, int] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WalletEntry:
+    coupon: str
+    id: str = ""
+    expires: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    at: datetime
+    lines: tuple[Line, ...]
+    user: User = User()
+    channel: str = ""
+    region: str = ""
+    shipping: Mapping[str, int] = field(default_factory=dict)  # shop -> fee, minor units
+    wallet: tuple[WalletEntry, ...] = ()
+    selected: tuple[str, ...] = ()
+    stage: str = "STAGE_UNSPECIFIED"
+    presale_sold: Mapping[str, int] = field(default_factory=dict)
+    explain: str = "EXPLAIN_REASONS"
+
+
+# ---- JSON -> Request ---------------------------------------------------------------------------
+
+
+def parse_datetime(text: Any, field_path: str, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """ISO-8601; a date-time without an offset is read in `tz` (the ruleset's timezone)."""
+    if not isinstance(text, str) or not text:
+        raise RequestError(field_path, "expected an ISO-8601 date-time string")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RequestError(field_path, f"`{text}` is not an ISO-8601 date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _str(obj: Mapping, key: str, path: str, required: bool = False) -> str:
+    value = obj.get(key, "")
+    if not isinstance(value, str):
+        raise RequestError(f"{path}{key}", "expected a string")
+    if required and not value:
+        raise RequestError(f"{path}{key}", "must not be empty")
+    return value
+
+
+def _int(value: Any, field_path: str, low: int = 0, high: int = 2**53) -> int:
+    # proto3 JSON writes 64-bit integers as strings; accept both forms.
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(field_path, "expected a whole number")
+    if not low <= value <= high:
+        raise RequestError(field_path, f"must be between {low} and {high}")
+    return value
+
+
+def _money(value: Any, field_path: str, digits: int) -> int:
+    try:
+        return parse_money(value, digits)
+    except MoneyError as err:
+        raise RequestError(field_path, str(err)) from None
+
+
+def _strings(value: Any, field_path: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RequestError(field_path, "expected a list of strings")
+    return frozenset(value)
+
+
+def _object(value: Any, field_path: str) -> Mapping:
+    if not isinstance(value, dict):
+        raise RequestError(field_path, "expected an object")
+    return value
+
+
+def _line(obj: Any, i: int, digits: int) -> Line:
+    path = f"lines[{i}]."
+    obj = _object(obj, f"lines[{i}]")
+    if "price" not in obj:
+        raise RequestError(f"{path}price", "is required")
+    attributes = _object(obj.get("attributes", {}), f"{path}attributes")
+    return Line(
+        id=_str(obj, "id", path, required=True),
+        sku=_str(obj, "sku", path, required=True),
+        shop=_str(obj, "shop", path),
+        category=_str(obj, "category", path),
+        brand=_str(obj, "brand", path),
+        tags=_strings(obj.get("tags", []), f"{path}tags"),
+        price=_money(obj["price"], f"{path}price", digits),
+        quantity=_int(obj.get("quantity", 0), f"{path}quantity", 1, MAX_QUANTITY),
+        attributes=dict(attributes),
+    )
+
+
+def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
+    path = f"{field_name}[{i}]"
+    if isinstance(value, str):  # the command line's shorthand: a coupon name
+        value = {"coupon": value}
+    value = _object(value, path)
+    expires = value.get("expires")
+    return WalletEntry(
+        coupon=_str(value, "coupon", f"{path}.", required=True),
+        id=_str(value, "id", f"{path}."),
+        expires=parse_datetime(expires, f"{path}.expires", tz) if expires else None,
+    )
+
+
+def _enum(value: Any, field_path: str, allowed: tuple[str, ...], default: str) -> str:
+    if value in ("", None):
+        return default
+    if value not in allowed:
+        raise RequestError(field_path, f"`{value}` is not one of {', '.join(allowed)}")
+    return value
+
+
+def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = timezone.utc,
+                      max_lines: int = 10_000) -> Request:
+    data = _object(data, "request")
+    lines_json = data.get("lines", [])
+    if not isinstance(lines_json, list):
+        raise RequestError("lines", "expected a list")
+    if len(lines_json) > max_lines:
+        raise RequestError("lines", f"at most {max_lines} lines per cart")
+    lines = tuple(_line(obj, i, digits) for i, obj in enumerate(lines_json))
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.id in seen:
+            raise RequestError(f"lines[{i}].id", f"`{line.id}` is used by an earlier line")
+        seen.add(line.id)
+
+    user_json = _object(data.get("user", {}), "user")
+    usage = _object(user_json.get("usage", {}), "user.usage")
+    user = User(
+        id=_str(user_json, "id", "user."),
+        level=_int(user_json.get("level", 0), "user.level", 0, 10**9),
+        tags=_strings(user_json.get("tags", []), "user.tags"),
+        new=_bool(user_json.get("new", False), "user.new"),
+        usage={k: _int(v, f"user.usage.{k}") for k, v in usage.items()},
+        attributes=dict(_object(user_json.get("attributes", {}), "user.attributes")),
+    )
+    shipping = _object(data.get("shipping", {}), "shipping")
+    sold = _object(data.get("presale_sold", {}), "presale_sold")
+    wallet = data.get("wallet", [])
+    selected = data.get("selected", [])
+    for name, value in (("wallet", wallet), ("selected", selected)):
+        if not isinstance(value, list):
+            raise RequestError(name, "expected a list")
+    return Request(
+        at=parse_datetime(data.get("at"), "at", tz) if data.get("at") else datetime.now(timezone.utc),
+        lines=lines,
+        user=user,
+        channel=_str(data, "channel", ""),
+        region=_str(data, "region", ""),
+        shipping={shop: _money(fee, f"shipping.{shop}", digits) for shop, fee in shipping.items()},
+        wallet=tuple(_wallet_entry(v, i, "wallet", tz) for i, v in enumerate(wallet)),
+        selected=tuple(_wallet_entry(v, i, "selected", tz).coupon for i, v in enumerate(selected)),
+        stage=_enum(data.get("stage"), "stage", STAGES, "STAGE_UNSPECIFIED"),
+        presale_sold={k: _int(v, f"presale_sold.{k}") for k, v in sold.items()},
+        explain=_enum(data.get("explain"), "explain", EXPLAIN_MODES, "EXPLAIN_REASONS"),
+    )
+
+
+def _bool(value: Any, field_path: str) -> bool:
+    if not isinstance(value, bool):
+        raise RequestError(field_path, "expected true or false")
+    return value
