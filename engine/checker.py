@@ -158,6 +158,10 @@ def _decimals(num: ast.Number) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+def _decimals_text(n: int) -> str:
+    return "1 decimal" if n == 1 else f"{n} decimals"
+
+
 def _is_whole(value: Decimal) -> bool:
     return value == value.to_integral_value()
 
@@ -256,9 +260,9 @@ class _Checker:
             return
         d = _decimals(num)
         if d > self.digits:
-            unit = f"{self.digits} decimals" if self.digits else "no decimals"
+            unit = _decimals_text(self.digits) if self.digits else "no decimals"
             self.emit("money-precision", num.span,
-                      f"`{num.text or num.value}` has {d} decimals but {what} in {self.currency} has {unit}",
+                      f"`{num.text or num.value}` has {_decimals_text(d)} but {what} in {self.currency} has {unit}",
                       help=f"write at most {self.digits} decimals" if self.digits else "write a whole amount")
 
     def whole(self, num: ast.Number | None, what: str, minimum: int = 0) -> bool:
@@ -519,8 +523,8 @@ class _Checker:
                 self.money(c.worth)
                 self.positive(c.amount, "a deposit")
                 if c.worth is not None and c.worth.value < c.amount.value:
-                    self.emit("invalid-number", c.worth.span, f"a deposit of `{c.amount.text}` cannot be worth "
-                              f"less, `{c.worth.text}`", help="`worth` is what the deposit counts for at the "
+                    self.emit("invalid-number", c.worth.span, f"`worth {c.worth.text}` is less than the deposit "
+                              f"`{c.amount.text}`", help="`worth` is what the deposit counts for at the "
                               "balance stage: at least the deposit")
                 if price is not None:
                     top = c.worth if c.worth is not None else c.amount
@@ -780,8 +784,8 @@ class _Checker:
         for end, token in self.windows:
             others_end = second if end == first else first
             if end <= others_end - STALE_GAP:
-                self.emit("stale-window", token.span, f"this window ends at `{token.text}`, long before every "
-                          "other window of the ruleset ends", help="the other windows end on or after "
+                self.emit("stale-window", token.span, f"this window ends at `{token.text}`, at least 90 days "
+                          "before any other window of the ruleset ends", help="the other windows end on or after "
                           f"{others_end.date().isoformat()}; check the year")
 
     def shadowed(self) -> None:
