@@ -65,6 +65,8 @@ def _expiry(c: Candidate) -> datetime:
 def choose(prep: Prepared, explain: bool) -> Choice:
     groups = prep.plan.groups
     cands = prep.candidates
+    # With `selected` coupons the buyer has chosen: they are tried like automatic promotions.
+    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
     members: dict[str, int] = {}
     for c in cands:
         if c.promotion.group:
@@ -72,12 +74,12 @@ def choose(prep: Prepared, explain: bool) -> Choice:
 
     def is_free(c: Candidate) -> bool:
         oversubscribed = c.promotion.group and members[c.promotion.group] > groups.get(c.promotion.group, 1)
-        return c.promotion.is_coupon or oversubscribed or any(_conflict(c, o, groups) for o in cands if o is not c)
+        return optional(c) or oversubscribed or any(_conflict(c, o, groups) for o in cands if o is not c)
 
     free = [c for c in cands if is_free(c)]
     fixed = [c for c in cands if not is_free(c)]
     best = None
-    for chosen in _choices(free, fixed, groups):
+    for chosen in _choices(free, fixed, groups, optional):
         enabled = frozenset(c.promotion.name for c in fixed + chosen)
         pricing = run(prep, enabled, explain)
         key = (pricing.payable, sum(c.promotion.is_coupon for c in chosen),
@@ -91,11 +93,11 @@ def choose(prep: Prepared, explain: bool) -> Choice:
         for c in free:
             if c.promotion.name in enabled:
                 continue
-            left_out[c.promotion.name] = _why_left_out(prep, c, chosen, groups, pricing, explain)
+            left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, groups, pricing)
     return Choice(enabled, pricing, left_out)
 
 
-def _choices(free: list[Candidate], fixed: list[Candidate], groups: dict[str, int]):
+def _choices(free: list[Candidate], fixed: list[Candidate], groups: dict[str, int], optional):
     """Feasible subsets of the free candidates in which no automatic promotion is left out
     that could have been added: the buyer cannot refuse an automatic promotion."""
     n = len(free)
@@ -106,7 +108,7 @@ def _choices(free: list[Candidate], fixed: list[Candidate], groups: dict[str, in
         chosen = [free[i] for i in range(n) if mask >> i & 1]
         if not _feasible(fixed + chosen, groups):
             continue
-        if any(not c.promotion.is_coupon and c not in chosen and _feasible(fixed + chosen + [c], groups) for c in free):
+        if any(not optional(c) and c not in chosen and _feasible(fixed + chosen + [c], groups) for c in free):
             continue
         yield chosen
 
@@ -119,7 +121,13 @@ def _greedy(free, fixed, groups):
     yield chosen
 
 
-def _why_left_out(prep, cand: Candidate, chosen: list[Candidate], groups, pricing: Pricing, explain) -> Reason:
+def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], groups, pricing: Pricing) -> Reason:
+    """Why a candidate is not in the chosen set, in the order of language.md §5: its own
+    conditions first, then the constraint that excluded it, then the better set."""
+    name = cand.promotion.name
+    alone = run(prep, frozenset(c.promotion.name for c in fixed) | {name})
+    if name in alone.failed:
+        return alone.failed[name]
     for other in chosen:
         why = _conflict(cand, other, groups)
         if why:
@@ -128,16 +136,16 @@ def _why_left_out(prep, cand: Candidate, chosen: list[Candidate], groups, pricin
     if group and sum(c.promotion.group == group for c in chosen) >= groups.get(group, 1):
         winner = next(c.promotion.name for c in chosen if c.promotion.group == group)
         return Reason("GROUP_LIMIT", {"group": group, "winner": winner}, winner=winner)
-    alone = run(prep, pricing_enabled_with(prep, chosen, cand), explain)
-    if cand.promotion.name in alone.failed:
-        return alone.failed[cand.promotion.name]
-    lost = {name: Minor(amount) for name, amount in pricing.applied.items() if alone.applied.get(name, 0) < amount}
-    detail = {"payable_with_it": Minor(alone.payable), "payable_chosen": Minor(pricing.payable), "would_lose": lost}
-    return Reason("NOT_BEST_COMBINATION", detail, difference=alone.payable - pricing.payable)
+    together = run(prep, pricing_enabled_with(prep, chosen, cand))
+    if name in together.failed:
+        return together.failed[name]
+    lost = {n: Minor(amount) for n, amount in pricing.applied.items() if together.applied.get(n, 0) < amount}
+    detail = {"payable_with_it": Minor(together.payable), "payable_chosen": Minor(pricing.payable), "would_lose": lost}
+    return Reason("NOT_BEST_COMBINATION", detail, difference=together.payable - pricing.payable)
 
 
 def pricing_enabled_with(prep: Prepared, chosen: list[Candidate], extra: Candidate) -> frozenset[str]:
-    """The chosen set plus `extra`, minus what `extra` conflicts with."""
+    """The chosen set plus `extra`."""
     names = {c.promotion.name for c in prep.candidates if not c.promotion.is_coupon}
     names |= {c.promotion.name for c in chosen}
     names.add(extra.promotion.name)

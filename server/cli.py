@@ -1,4 +1,4 @@
-"""The `promo` command: check, fmt (eval, test, serve and analyze come with their issues)."""
+"""The `promo` command: check, fmt, eval, test (serve and analyze come with their issues)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from pathlib import Path
 
 from engine.diagnostics import render, to_json
 from engine.load import load_ruleset
+from engine.compiler import compile_plan
+from engine.quote import evaluate, quote_to_json
+from engine.request import RequestError, request_from_json
+from engine.ruletest import run_tests
 from engine.source import ruleset_roots
+from rich.console import Console
+from server.tables import print_quote, print_test_results
 
 
 def _check(args) -> int:
@@ -36,6 +42,52 @@ def _fmt(args) -> int:
     return format_paths(args.rules, check=args.check, diff=args.diff)
 
 
+def _plan(rules: str):
+    """The compiled plan of one ruleset, or None after printing its errors."""
+    loaded = load_ruleset(rules)
+    if not loaded.sources or not loaded.ok:
+        for diag in loaded.diagnostics:
+            print(render(diag, loaded.sources) + "\n", file=sys.stderr)
+        print(f"error: `{rules}` is not a ruleset without errors (see `promo check`)", file=sys.stderr)
+        return None
+    return compile_plan(loaded)
+
+
+def _eval(args) -> int:
+    plan = _plan(args.rules)
+    if plan is None:
+        return 2
+    try:
+        data = json.loads(Path(args.cart).read_text(encoding="utf-8"))
+        if args.explain:
+            data["explain"] = {"off": "EXPLAIN_OFF", "reasons": "EXPLAIN_REASONS", "trace": "EXPLAIN_TRACE"}[args.explain]
+        request = request_from_json(data, plan.digits, plan.timezone)
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"error: cannot read `{args.cart}`: {err}", file=sys.stderr)
+        return 2
+    except RequestError as err:
+        print(f"error: {args.cart}: field `{err.field}`: {err.message}", file=sys.stderr)
+        return 2
+    quote = evaluate(plan, request)
+    if args.json:
+        print(json.dumps(quote_to_json(quote), ensure_ascii=False, indent=2))
+    else:
+        print_quote(quote, Console(highlight=False))
+    return 0
+
+
+def _test(args) -> int:
+    console = Console(highlight=False)
+    outcomes = []
+    for root in ruleset_roots(args.rules):
+        plan = _plan(root)
+        if plan is None:
+            return 2
+        outcomes += run_tests(plan, explain=args.explain)
+    print_test_results(outcomes, console, args.explain)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if any file would change")
     p.add_argument("--diff", action="store_true", help="print a diff instead of rewriting")
     p.set_defaults(run=_fmt)
+
+    p = sub.add_parser("eval", help="price one cart")
+    p.add_argument("rules")
+    p.add_argument("cart", help="an EvaluateRequest as JSON (service.md)")
+    p.add_argument("--json", action="store_true", help="print the EvaluateResponse JSON")
+    p.add_argument("--explain", choices=["off", "reasons", "trace"], help="override the request's explain mode")
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("test", help="run the test blocks of rule files")
+    p.add_argument("rules")
+    p.add_argument("--explain", action="store_true", help="show the quote and trace of failing tests")
+    p.set_defaults(run=_test)
     return parser
 
 
