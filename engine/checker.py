@@ -5,10 +5,13 @@ It never raises on a tree the parser can build, and it is linear in the size of 
 every cross-block question (duplicate names, shadowing, stale windows) is answered with dicts.
 
 Decisions the language reference leaves open (docs/language.md carries them):
-- tiers: the *highest* tier that is met wins, whatever order they are written in. A tier is
-  `unreachable-tier` when an earlier tier has the same threshold, or when a tier with a lower
-  threshold always gives at least as much (compared only for the simple form
-  `amount|quantity|sold >= C` (or `>`) with benefits of the same kind and no `max`).
+- tiers: the best benefit among the tiers that are met applies (for rising tiers, the highest
+  tier met), whatever order they are written in. A tier is `unreachable-tier` when another tier
+  that is met whenever it is (same measure, threshold at or below) gives at least as much; on an
+  exact tie the later tier is reported. Only decided from constants: tiers of the simple form
+  `amount|quantity|sold >= C` (or `>`) with benefits of the same kind (`discount M`,
+  `discount M each`, `discount P%` without `max`, `price M each`). A presale price tier at or
+  above the presale's own price is unreachable too (the lowest price applies).
 - `stale-window`: a promotion, coupon or presale window (guards are exempt: they protect the
   time *before* an event by design) whose end is at least 90 days before the earliest end of all
   the ruleset's other such windows. It catches a mistyped year or a campaign left behind,
@@ -480,7 +483,7 @@ class _Checker:
                 self.predicate(tier.condition, TIERS)
                 self.benefit(tier.benefit)
                 self.threshold_warning(tier.condition, tier.benefit, only_simple=True)
-            self.tier_warnings([(t.condition, t.benefit, t.span) for t in b.tiers])
+            self.tier_warnings([(t.condition, t.benefit) for t in b.tiers])
         elif isinstance(b, ast.Nth):
             self.whole(b.n, "`nth`", minimum=2)
             self.benefit(b.benefit)
@@ -517,7 +520,12 @@ class _Checker:
                 for tier in c.tiers:
                     self.predicate(tier.condition, PRESALE_TIERS)
                     self.money(tier.price)
-                self.tier_warnings([(t.condition, ast.PriceEach(t.price), t.span) for t in c.tiers])
+                    if tier.price.value >= c.price.value:
+                        self.emit("unreachable-tier", tier.price.span, f"tier price `{tier.price.text}` is not below "
+                                  f"the presale price `{c.price.text}`", help="the lowest price among the tiers met "
+                                  "and the presale price applies")
+                self.tier_warnings([(t.condition, ast.PriceEach(t.price)) for t in c.tiers
+                                    if t.price.value < c.price.value])
             elif isinstance(c, ast.Deposit):
                 self.money(c.amount)
                 self.money(c.worth)
@@ -747,32 +755,26 @@ class _Checker:
                       help="a buyer who just meets the threshold would pay nothing; check the figures")
 
     def tier_warnings(self, tiers: list[tuple]) -> None:
-        """Tiers that can never give the benefit: same threshold as an earlier tier, or a lower
-        tier always gives at least as much (the highest tier met wins)."""
-        seen: dict[tuple, Span] = {}
-        ranked: dict[str, list[tuple]] = {}
-        for index, (cond, benefit, span) in enumerate(tiers):
-            th = _threshold(cond)
-            if th is None:
-                continue
-            key = th
-            if key in seen:
-                self.emit("unreachable-tier", cond.span, f"tier `{show(cond)}` repeats the threshold of an "
-                          "earlier tier", help=f"the earlier tier at {seen[key]} is always taken instead")
-                continue
-            seen[key] = cond.span
-            ranked.setdefault(th[0], []).append((th[1], th[2], index, cond, _benefit_value(benefit)))
-        for measure, rows in ranked.items():
-            rows.sort(key=lambda r: (r[0], r[1], r[2]))
-            best: dict[str, tuple] = {}  # benefit kind -> (value, cond) of the best lower tier
-            for _, _, _, cond, value in rows:
-                if value is None:
-                    continue
-                kind, amount, better_low = value
+        """Tiers that never give their benefit. The best benefit among the met tiers applies, so a
+        tier is dead when another tier that is met whenever it is (same measure, threshold at or
+        below) gives at least as much; on an exact tie the later one is reported."""
+        by_measure: dict[str, list[tuple]] = {}
+        for index, (cond, benefit) in enumerate(tiers):
+            th, value = _threshold(cond), _benefit_value(benefit)
+            if th is not None and value is not None:
+                by_measure.setdefault(th[0], []).append(((th[1], th[2]), index, cond, value))
+        for rows in by_measure.values():
+            # by threshold; among equal thresholds the best benefit first, then written order
+            rows.sort(key=lambda r: (r[0], r[3][1] if r[3][2] else -r[3][1], r[1]))
+            best: dict[str, tuple] = {}  # benefit kind -> (value, cond) of the best tier so far
+            for key, _, cond, (kind, amount, low_is_better) in rows:
                 prev = best.get(kind)
-                if prev is not None and (amount >= prev[0] if better_low else amount <= prev[0]):
+                if prev is not None and (amount >= prev[0] if low_is_better else amount <= prev[0]):
+                    same = _threshold(prev[1])[1:] == key
                     self.emit("unreachable-tier", cond.span, f"tier `{show(cond)}` never gives more than the "
-                              f"lower tier `{show(prev[1])}`", help="a higher tier should give a larger benefit")
+                              f"{'tier with the same threshold' if same else 'lower tier'} `{show(prev[1])}`",
+                              help=f"the tier at {prev[1].span} is met whenever this one is, and the best "
+                              "benefit among the tiers met applies")
                     continue
                 best[kind] = (amount, cond)
 

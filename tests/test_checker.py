@@ -229,6 +229,9 @@ CASES = [
     ("unreachable-tier", promo('level shop tiers { amount >= 300: discount 30; amount >= 200: discount 30 }'), "amount"),
     ("unreachable-tier", promo('level shop tiers { quantity >= 2: discount 20%; quantity >= 3: discount 10% }'), "quantity >= 3"),
     ("unreachable-tier", 'presale "p" { price 100 tiers { sold >= 10: 90; sold >= 20: 95 } }', "sold >= 20"),
+    ("unreachable-tier", promo('level shop tiers { amount >= 300: discount 30; amount >= 300: discount 60 }'), "amount"),
+    ("unreachable-tier", promo('level shop tiers { amount > 100: discount 5; amount >= 100: discount 10 }'), "amount"),
+    ("unreachable-tier", 'presale "p" { price 100 tiers { sold >= 10: 100 } }', "100 }"),
 ]
 
 
@@ -332,6 +335,11 @@ def test_a_single_window_is_never_stale():
 
 def test_tiers_in_any_order_are_fine_when_they_rise():
     text = promo('level shop tiers { amount >= 100: discount 10; amount >= 300: discount 60; amount >= 200: discount 30 }')
+    assert diags(text) == []
+
+
+def test_tiers_of_different_kinds_are_not_compared():
+    text = promo('level shop tiers { amount >= 300: discount 10%; amount >= 200: discount 30; amount >= 300: discount 40 }')
     assert diags(text) == []
 
 
