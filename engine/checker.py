@@ -20,6 +20,20 @@ Decisions the language reference leaves open (docs/language.md carries them):
   scope expression (compared as syntax trees; no scope = every line) as an exclusive one.
 - `discount-exceeds-threshold`: `discount M` (not `each`) with a `when amount >= C` (or `>`)
   conjunct, or a tier `amount >= C: discount M`, where M >= C; and `discount M every S` with M >= S.
+- every promotion and coupon needs a `level` (`missing-clause`); `free_shipping` is the one
+  benefit of `level shipping`.
+- types: number literals go with money, integer and number attributes; money and integer
+  attributes do not mix (`amount >= quantity`); a percentage literal compares only with a declared
+  `number` attribute; sets take `has "x"` (strings) and `"x" in set`, never `==`; ordering
+  operators need numbers, money, percentages or date-times. Money literals are checked against
+  the currency's minor unit as written (`9.90` has 2 decimals), integer attributes take whole numbers.
+- `sold` is only known in a presale's `price ... tiers`; `now`, `user.*`, `channel`, `region`,
+  `cart.*`, `amount`, `quantity` are order attributes (also allowed in `tiers`).
+- presale: `price` is required; `balance`, `deposit_window`, `balance_window` need a `deposit`;
+  a `deposit` needs a `balance_window`; `worth` is at least the deposit and at most the price.
+- tests: only in `*_test.promo` files; `wallet`/`selected` name coupons (not automatic promotions);
+  `expect not_applied` takes the reasons of engine.reasons except `CAPPED` (an applied marker).
+- date-times without an offset are read in the header's timezone (UTC without one), as the compiler does.
 """
 
 from __future__ import annotations

@@ -444,3 +444,23 @@ promotion "h" { level item when 1 + "a" > [1] and 2026-11-11 in 3 and true has f
 '''
     got = diags(text)
     assert got and all(d.code in CODES for d in got)
+
+
+def test_never_raises_on_mutated_rules():
+    """Seeded token mutations of the reference example: whatever the parser builds, the checker
+    answers with registered diagnostics."""
+    import random
+    import re
+
+    tokens = ["amount", "sku", "user.level", "sold", "tags", "has", "in", "and", "not", "==", ">=", "+", '"x"',
+              "0", "9.999", "20%", "8.8折", "[", "]", "(", ")", "2026-02-30", "true", "discount", "each", "max",
+              "price", "tiers", "{", "}", ":", "level", "shipping", "free_shipping", "exclusive", "group", "nth",
+              "gift", "deposit", "worth", "stage", "expect", "CAPPED", "line", "wallet", "ruleset", "attribute"]
+    rnd = random.Random(7)
+    for _ in range(300):
+        parts = re.split(r"(\s+)", rnd.choice([CLEAN, CLEAN_TEST]))
+        for _ in range(rnd.randint(1, 4)):
+            j = rnd.randrange(len(parts))
+            parts[j] = rnd.choice(tokens) if rnd.random() < 0.6 else ""
+        parsed = parse_text("".join(parts), "x_test.promo")
+        assert all(d.code in CODES for d in check([parsed.file]))
