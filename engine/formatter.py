@@ -30,8 +30,8 @@ The canonical form
   - a comment at the end of a line stays at the end of the formatted line of the node that
     ends just before it on that line (two spaces, then `#`); after a block's opening `{` (or
     `tiers {`, `user {`) it stays after the `{`; after a closing `}` it stays after the `}`,
-    except that a block (or `tiers { ... }`) written on one line takes the comment on its
-    first line: `warning "w" { below 70% }  # x` becomes `warning "w" {  # x` ... `}`;
+    except that a non-empty block (or `tiers { ... }`) written on one line takes the comment
+    on its first line: `warning "w" { below 70% }  # x` becomes `warning "w" {  # x` ... `}`;
   - a comment after the last clause of a block stays inside the block, before its `}`;
     comments at the end of the file stay at the end;
   - a comment written in the middle of a clause that spans several lines (where it cannot
@@ -497,8 +497,9 @@ def _layout(file: ast.File) -> _Unit:
 
 
 def _one_line_block(unit: _Unit) -> bool:
-    """A container written on one source line (user { ... } excepted: it may stay one line)."""
-    return (unit.children is not None and unit.first_line == unit.last_line
+    """A non-empty container written on one source line (`user { ... }` excepted: it may stay
+    one line; an empty `{}` keeps a comment after it)."""
+    return (bool(unit.children) and unit.first_line == unit.last_line
             and not isinstance(unit.node, ast.UserStmt))
 
 
