@@ -14,10 +14,12 @@ The canonical form
   - `tiers {` / one tier per line, ending in `;` / `}`;
   - presale `price M tiers {` / one `condition: price;` per line / `}`;
   - `user { ... }` in tests: on one line (`user { id "u1" level 3 }`) when that line fits in
-    100 columns and no comment sits inside the braces, else one field per line.
+    100 columns (CJK characters count two) and no comment sits inside the braces, else one
+    field per line.
 * **Tokens.** Strings are re-quoted with `"` and the escapes `\\"`, `\\\\`, `\\n`, `\\t`.
   Numbers, date-times and `N折` are printed exactly as written (`99.90` stays `99.90`, `8.8折`
-  stays `8.8折`, not `12%`). Keywords and names are separated by single spaces; windows are
+  stays `8.8折`, not `12%`), except that the figure of a `P%` percentage (whose text the tree
+  does not keep) is printed from its value: `20.0%` stays, `05%` becomes `5%`. Keywords and names are separated by single spaces; windows are
   `A .. B`; percentages are `20%` (no space); tier conditions are `condition: benefit;`.
 * **Expressions** get single spaces around binary operators, `not x`, lists as `["a", "b"]`,
   paths as `user.level`, and the fewest parentheses that keep the tree. Precedence, loosest
@@ -63,10 +65,10 @@ from pathlib import Path
 from engine import ast
 from engine.diagnostics import Diagnostic, render
 from engine.parser import parse_source, parse_text
-from engine.source import SourceFile, read_sources
+from engine.source import display_width, read_sources
 
 INDENT = "    "
-USER_ONE_LINE_MAX = 100  # columns, indentation and trailing comment excluded
+USER_ONE_LINE_MAX = 100  # terminal columns (CJK counts 2), indentation included, comment excluded
 
 __all__ = ["FormatError", "format_file", "format_text", "format_paths", "quote", "expr_text"]
 
@@ -564,7 +566,7 @@ def _one_line_user(unit: _Unit, indent: str) -> str | None:
         return None
     fields = [_leaf(c.node) for c in unit.children]
     text = "user { " + " ".join(fields) + " }" if fields else "user {}"
-    return text if len(indent) + len(text) <= USER_ONE_LINE_MAX else None
+    return text if display_width(indent + text) <= USER_ONE_LINE_MAX else None
 
 
 def _emit_unit(unit: _Unit, indent: str, out: list[str]) -> None:

@@ -428,8 +428,9 @@ def _fields(draw, max_size: int) -> list[str]:
 @functools.cache
 @st.composite
 def _test_stmt(draw) -> list[str]:
-    kind = _pick(draw, ["at", "user", "channel", "region", "line", "line", "shipping",
-                                 "wallet", "selected", "stage", "sold", "expect", "expect"])
+    kind = _pick(draw, ["at", "user", "channel", "region", "line", "line", "shipping", "wallet",
+                        "selected", "stage", "sold", "payable", "discount", "shipping_fee",
+                        "applied", "not_applied", "line_final", "hint"])
     if kind == "at":
         return ["at", draw(datetimes())]
     if kind == "user":
@@ -446,7 +447,7 @@ def _test_stmt(draw) -> list[str]:
         return ["stage", _pick(draw, ["deposit", "balance"])]
     if kind == "sold":
         return ["sold", draw(string_literals()), draw(numbers())]
-    what = _pick(draw, ["payable", "discount", "shipping", "applied", "not_applied", "line", "hint"])
+    what = {"shipping_fee": "shipping", "line_final": "line"}.get(kind, kind)
     if what in ("payable", "discount", "shipping"):
         return ["expect", what, draw(numbers())]
     subject = draw(string_literals())
@@ -485,7 +486,7 @@ def blocks(draw, kind: str | None = None) -> Block:
     elif kind == "warning":
         clauses = draw(st.lists(_warning_clause(), max_size=3))
     else:
-        clauses = draw(st.lists(_test_stmt(), max_size=9))
+        clauses = draw(st.lists(_test_stmt(), max_size=12))
     return [kind, name], clauses
 
 
