@@ -65,7 +65,7 @@ from pathlib import Path
 from engine import ast
 from engine.diagnostics import Diagnostic, render
 from engine.parser import parse_source, parse_text
-from engine.source import display_width, read_sources
+from engine.source import display_width, read_sources, ruleset_roots
 
 INDENT = "    "
 USER_ONE_LINE_MAX = 100  # terminal columns (CJK counts 2), indentation included, comment excluded
@@ -102,14 +102,14 @@ def format_text(text: str, path: str = "<input>") -> str:
 
 
 def format_paths(path: str | Path, check: bool = False, diff: bool = False) -> int:
-    """`promo fmt`: format a file or every `*.promo` file under a directory.
+    """`promo fmt`: format a file, or every `*.promo` file in a directory and below it.
 
     Default: rewrite the files that change, in place. `check`: print the names of the files
     that would change. `diff`: print a unified diff. Both leave files alone. Returns 1 if any
     file would change under `check`/`diff`, or if any file could not be formatted (syntax
     errors, printed with their diagnostics, or not UTF-8), 2 if there are no `.promo` files,
     else 0."""
-    sources = read_sources(path)
+    sources = [source for root in ruleset_roots(path) for source in read_sources(root)]
     if not sources:
         print(f"error: no .promo files at `{path}`", file=sys.stderr)
         return 2

@@ -264,6 +264,15 @@ def test_fmt_rewrites_changed_files_in_place(rules, capsys):
     assert main(["fmt", str(rules), "--check"]) == 0
 
 
+def test_fmt_formats_every_ruleset_below_a_directory(rules, capsys):
+    (rules / "pack" / "deeper").mkdir(parents=True)
+    (rules / "pack" / "deeper" / "c.promo").write_text(MESSY, encoding="utf-8")
+    assert main(["fmt", str(rules), "--check"]) == 1
+    assert capsys.readouterr().out.splitlines() == [str(rules / "a.promo"), str(rules / "pack" / "deeper" / "c.promo")]
+    assert main(["fmt", str(rules)]) == 0
+    assert (rules / "pack" / "deeper" / "c.promo").read_text(encoding="utf-8") == TIDY
+
+
 def test_fmt_a_single_file(rules):
     assert main(["fmt", str(rules / "a.promo")]) == 0
     assert (rules / "a.promo").read_text(encoding="utf-8") == TIDY
