@@ -1,0 +1,77 @@
+"""Malformed requests (service.md "Money on the wire", EvaluateRequest): `request_from_json`
+raises RequestError whose `.field` is the path of the offending value."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.request import RequestError, request_from_json
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def req(**over) -> dict:
+    base = {"at": "2026-11-11T10:00:00+08:00",
+            "lines": [{"id": "l1", "sku": "A", "shop": "S1", "price": "10.00", "quantity": 1}]}
+    return {**base, **over}
+
+
+def with_line(**over) -> dict:
+    return req(lines=[{"id": "l1", "sku": "A", "shop": "S1", "price": "10.00", "quantity": 1, **over}])
+
+
+BAD = [
+    ("price-too-many-decimals", with_line(price="1.234"), "lines[0].price"),
+    ("price-negative", with_line(price="-1.00"), "lines[0].price"),
+    ("price-exponent", with_line(price="1e3"), "lines[0].price"),
+    ("price-nan", with_line(price="NaN"), "lines[0].price"),
+    ("price-float", with_line(price=1.5), "lines[0].price"),
+    ("price-missing", req(lines=[{"id": "l1", "sku": "A", "quantity": 1}]), "lines[0].price"),
+    ("quantity-zero", with_line(quantity=0), "lines[0].quantity"),
+    ("quantity-negative", with_line(quantity=-2), "lines[0].quantity"),
+    ("quantity-fraction", with_line(quantity=1.5), "lines[0].quantity"),
+    ("quantity-missing", req(lines=[{"id": "l1", "sku": "A", "price": "1.00"}]), "lines[0].quantity"),
+    ("id-empty", with_line(id=""), "lines[0].id"),
+    ("id-missing", req(lines=[{"sku": "A", "price": "1.00", "quantity": 1}]), "lines[0].id"),
+    ("second-line-bad-price", req(lines=[{"id": "a", "sku": "A", "price": "1.00", "quantity": 1},
+                                         {"id": "b", "sku": "B", "price": "2.001", "quantity": 1}]), "lines[1].price"),
+    ("duplicate-ids", req(lines=[{"id": "a", "sku": "A", "price": "1.00", "quantity": 1},
+                                 {"id": "a", "sku": "B", "price": "2.00", "quantity": 1}]), "lines[1].id"),
+    ("explain-unknown", req(explain="EXPLAIN_ALL"), "explain"),
+    ("stage-unknown", req(stage="STAGE_FINAL"), "stage"),
+    ("shipping-too-many-decimals", req(shipping={"S1": "8.001"}), "shipping.S1"),
+    ("shipping-negative", req(shipping={"S1": "-8"}), "shipping.S1"),
+    ("at-not-a-date", req(at="11/11/2026"), "at"),
+    ("wallet-expires-bad", req(wallet=[{"coupon": "c", "expires": "soon"}]), "wallet[0].expires"),
+    ("wallet-empty-coupon", req(wallet=[{"coupon": ""}]), "wallet[0].coupon"),
+    ("usage-negative", req(user={"usage": {"c": -1}}), "user.usage.c"),
+    ("user-level-string", req(user={"level": "three"}), "user.level"),
+    ("lines-not-a-list", req(lines={"id": "l1"}), "lines"),
+]
+
+
+@pytest.mark.parametrize("data,field", [pytest.param(d, f, id=i) for i, d, f in BAD])
+def test_malformed_request_names_the_field(data, field):
+    with pytest.raises(RequestError) as err:
+        request_from_json(data, 2, SHANGHAI)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("text,minor", [("110", 11000), ("110.0", 11000), ("110.00", 11000), ("0.01", 1), ("0", 0)])
+def test_money_forms_accepted(text, minor):
+    r = request_from_json(with_line(price=text), 2, SHANGHAI)
+    assert r.lines[0].price == minor
+
+
+def test_date_time_without_offset_is_read_in_the_ruleset_zone():
+    r = request_from_json(req(at="2026-11-11T00:00:00"), 2, SHANGHAI)
+    assert r.at.astimezone(timezone.utc).isoformat() == "2026-11-10T16:00:00+00:00"
+
+
+def test_wallet_shorthand_and_defaults():
+    r = request_from_json(req(wallet=["c1", {"coupon": "c2", "id": "w2"}]), 2, SHANGHAI)
+    assert [(w.coupon, w.id) for w in r.wallet] == [("c1", ""), ("c2", "w2")]
+    assert (r.stage, r.explain) == ("STAGE_UNSPECIFIED", "EXPLAIN_REASONS")
