@@ -3,7 +3,8 @@
 Reuse them for fuzzing, property tests and benchmarks:
 
     from hypothesis import given
-    from tests.strategies import rule_files
+    from strategies import rule_files  # tests/ is on sys.path under pytest (no __init__.py);
+                                       # from elsewhere: sys.path.insert(0, "tests") first
 
     @given(rule_files())
     def test_parses(text):

@@ -410,3 +410,23 @@ def test_strategy_covers_the_whole_grammar():
                  "Deposit.worth", "DiscountAmount.each", "PresalePrice.tiers"}
     missing = sorted(expected - seen)
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'promotion  # between keyword and name\n "p"  # between name and brace\n { discount 1 }',
+        'promotion "p"\n{  # brace on its own line\n    discount 1\n}\n',
+        'promotion "p" { tiers { amount > 1: discount 1\n ;  # lone semicolon\n amount > 0: discount 2 } }',
+        'promotion "p" { scope sku in [  # inside a list\n "a",\n # own line in a list\n "b" ] discount 1 }',
+        'promotion "p" { scope user  # inside a path\n . level > 1 discount 1 }',
+        'test "t" { line "l1"  # before the fields\n sku "a" # between fields\n qty 2 expect payable 1 }',
+        'test "t" { user { id "u1" } # after user\n user { # empty user with a comment\n } }',
+        'promotion "a" { discount 1 } promotion "b" { discount 2 }  # two blocks on one line',
+        'presale "p" { price 10  # before tiers\n tiers { sold > 1: 9 } }',
+        '# only a comment, no newline at the end',
+        '\n\n\n',
+    ],
+)
+def test_odd_layouts_format_safely(text):
+    assert_formats_safely(text)
