@@ -19,8 +19,9 @@ The canonical form
 * **Tokens.** Strings are re-quoted with `"` and the escapes `\\"`, `\\\\`, `\\n`, `\\t`.
   Numbers, date-times and `N折` are printed exactly as written (`99.90` stays `99.90`, `8.8折`
   stays `8.8折`, not `12%`), except that the figure of a `P%` percentage (whose text the tree
-  does not keep) is printed from its value: `20.0%` stays, `05%` becomes `5%`. Keywords and names are separated by single spaces; windows are
-  `A .. B`; percentages are `20%` (no space); tier conditions are `condition: benefit;`.
+  does not keep) is printed from its value: `20.0%` stays, `05%` becomes `5%`. Keywords and
+  names are separated by single spaces; windows are `A .. B`; percentages are `20%` (no
+  space); tier conditions are `condition: benefit;`.
 * **Expressions** get single spaces around binary operators, `not x`, lists as `["a", "b"]`,
   paths as `user.level`, and the fewest parentheses that keep the tree. Precedence, loosest
   first: `or` < `and` < `not` < comparisons / `in` / `has` (not chainable) < `+ -`; `or`,
@@ -47,7 +48,11 @@ The canonical form
   file ends with one newline (an empty file stays empty).
 
 The formatter works from the syntax tree and the comments' positions only (no source text),
-so `format_file(parse(x).file)` is the whole story. A file with syntax errors is never
+so `format_file(parse(x).file)` is the whole story. What it cannot see are the positions of
+bare punctuation: a comment after a `{` that stands on a line of its own counts as a comment
+on its own line (it moves below the `{`), a comment between a block's keyword and its `{`
+goes after the `{`, and a line holding only `{`, `;` or `}` counts as blank. Each of these
+settles after one run (the output is a fixed point). A file with syntax errors is never
 formatted: `format_text` raises `FormatError` and `format_paths` reports and leaves it alone.
 `format_paths` also re-parses its own output and refuses to write if the tree changed.
 """
