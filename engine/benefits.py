@@ -86,18 +86,20 @@ def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tu
     (one part). Returns the discount and, for forms that belong to particular units (`each`,
     `price … each`, `nth`), the share of each part; otherwise None (allocate by amounts).
     """
+    # The discount may exceed what the lines can absorb; allocation then caps it and the
+    # promotion reports CAPPED (language.md §4.4).
     base = sum(p.amount for p in parts)
     if isinstance(benefit, AmountOff):
         if not benefit.each:
-            return min(benefit.amount, base), None
-        shares = [min(benefit.amount * p.quantity, p.amount) for p in parts]
+            return benefit.amount, None
+        shares = [benefit.amount * p.quantity for p in parts]
         return sum(shares), shares
     if isinstance(benefit, PercentOff):
         off = round_fraction(base * benefit.rate, rounding)
-        return min(off, benefit.cap if benefit.cap is not None else off, base), None
+        return min(off, benefit.cap if benefit.cap is not None else off), None
     if isinstance(benefit, EveryOff):
         off = benefit.amount * (base // benefit.step)
-        return min(off, benefit.cap if benefit.cap is not None else off, base), None
+        return min(off, benefit.cap if benefit.cap is not None else off), None
     if isinstance(benefit, PriceEach):
         shares = [max(0, p.amount - benefit.price * p.quantity) for p in parts]
         return sum(shares), shares

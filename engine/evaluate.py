@@ -96,11 +96,18 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     wallet = {}
     for entry in request.wallet:
         wallet.setdefault(entry.coupon, entry)
-    if request.selected:
-        wallet = {name: wallet.get(name, WalletEntry(name)) for name in request.selected}
+    unselected = set()
+    if request.selected:  # exactly the selected coupons are tried; a coupon must still be held
+        unselected = set(wallet) - set(request.selected)
+        wallet = {name: wallet[name] for name in request.selected if name in wallet}
 
     candidates, blocked = [], {}
-    for promo in plan.candidates_for(lines):
+    promos = plan.candidates_for(lines)
+    listed = {p.name for p in promos}
+    held = [plan.by_name[n] for n in [*wallet, *request.selected] if n in plan.by_name and n not in listed]
+    for promo in sorted(promos + list({p.name: p for p in held}.values()), key=lambda p: p.order_key):
+        if promo.name in unselected:
+            continue  # the buyer chose other coupons
         matched = tuple(i for i, line in enumerate(lines) if line.price > 0 and promo.scope(line))
         reason = _blocked(promo, matched, presale, wallet, request, now)
         if reason is None and not matched and promo.is_coupon is False and not _any_scope(promo, lines):
@@ -225,6 +232,7 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
     rounding = prep.plan.rounding
     offers: dict[int, list[tuple[int, Promotion]]] = {}
     tried: dict[str, Reason] = {}
+    best_off: dict[str, int] = {}
     for cand in active:
         promo = cand.promotion
         if promo.level != "item" or isinstance(promo.benefit, b.Gift):
@@ -243,6 +251,7 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             if off > room:
                 out.capped.add(promo.name)
             offers.setdefault(i, []).append((min(off, room), promo))
+            best_off[promo.name] = max(best_off.get(promo.name, 0), min(off, room))
     for i, line in enumerate(prep.lines):
         options = offers.get(i, [])
         presale = prep.presale.get(i)
@@ -259,7 +268,12 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
     for cand in active:
         name = cand.promotion.name
         if cand.promotion.level == "item" and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
-            out.failed[name] = tried.get(name) or Reason("NOT_BEST_COMBINATION", {"why": "another item-level price is lower on every eligible line"})
+            if name in tried and not best_off.get(name):
+                out.failed[name] = tried[name]
+            elif not best_off.get(name):
+                out.failed[name] = Reason("ZERO_BENEFIT")
+            else:
+                out.failed[name] = Reason("NOT_BEST_COMBINATION", {"why": "another item-level price is lower on every eligible line"})
             out.capped.discard(name)
 
 
@@ -458,6 +472,8 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
             facts = prep.facts(amount, sum(p.quantity for p in parts), sum(out.base))
             benefit, reason = _qualify(prep, promo, facts, parts, explain)
             if benefit is None:
+                if reason.code == "THRESHOLD_NOT_MET":
+                    reason.would_save = fees.get(shop, 0)  # what free shipping is worth here
                 reasons.append(reason)
             elif fees.get(shop, 0) > 0:
                 waived += fees[shop]

@@ -288,7 +288,6 @@ def test_free_shipping_gap_is_measured_after_discounts():
     assert na["detail"]["gap"] == "4.00"  # 99.00 − 95.00
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: THRESHOLD_NOT_MET of free_shipping says would_save 0, so no hint; it would save the fee")
 def test_free_shipping_hint_would_save_the_fee():
     # §5: THRESHOLD_NOT_MET carries the gap and what it would save; closing the 4.00 gap waives the 8.00 fee
     q = quote(FREE_SHIP, cart(line("a", "105.00"), shipping={"S1": "8.00"}))

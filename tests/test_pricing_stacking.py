@@ -261,9 +261,6 @@ def test_rounding(case: Case):
 
 # ---- a discount larger than what its lines can absorb --------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="engine bug: `discount M` larger than its base is clamped to the base before "
-                   "allocation, so the part no line can absorb is not reported as capped (it is when a shop discount "
-                   "emptied the lines first)")
 def test_discount_larger_than_base_is_capped():
     # platform 20 on one 15.00 line: 15.00 placed, 5.00 absorbed by no line → §4.4: capped
     q = quote(ruleset('promotion "p" { level platform discount 20 }'), cart(line("a", "15.00")))

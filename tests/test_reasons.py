@@ -118,9 +118,7 @@ REASON_CASES = [
          cart(line("a", "50.00"), wallet=["c"]), payable="50.00", reasons={"c": "NO_ELIGIBLE_ITEMS"}),
     # ... the same when the scope names a sku (or shop, category) that is not in the cart
     Case("NO_ELIGIBLE_ITEMS-coupon-sku", ruleset('coupon "c" { level shop scope sku == "nothing" discount 5 }'),
-         cart(line("a", "50.00"), wallet=["c"]), payable="50.00", reasons={"c": "NO_ELIGIBLE_ITEMS"},
-         extra={"marks": pytest.mark.xfail(strict=True, reason="engine bug: a held coupon whose sku/shop/category scope "
-                                           "matches no cart line is dropped by the index and reported nowhere")}),
+         cart(line("a", "50.00"), wallet=["c"]), payable="50.00", reasons={"c": "NO_ELIGIBLE_ITEMS"}),
     # NO_ELIGIBLE_ITEMS: the only line in scope has a zero amount
     Case("NO_ELIGIBLE_ITEMS-zero-line", ruleset('promotion "p" { level shop scope sku == "free" discount 5 }'),
          cart(line("z", "0.00", sku="free"), line("a", "50.00")), payable="50.00", reasons={"p": "NO_ELIGIBLE_ITEMS"}),
@@ -174,12 +172,10 @@ REASON_CASES = [
     # ZERO_BENEFIT at item level: the same price promotion on a cheaper line (no other item promotion
     # competes, so nothing was "better")
     Case("ZERO_BENEFIT-item-price", ruleset('promotion "p" { level item scope category == "c" price 19.90 each }'),
-         cart(line("a", "15.00")), payable="15.00", reasons={"p": "ZERO_BENEFIT"},
-         extra={"marks": pytest.mark.xfail(strict=True, reason="engine bug: an item-level promotion that saves nothing on every line (and lost to nothing) reports NOT_BEST_COMBINATION instead of ZERO_BENEFIT")}),
+         cart(line("a", "15.00")), payable="15.00", reasons={"p": "ZERO_BENEFIT"}),
     # ... and item-level nth 2 on single-unit lines
     Case("ZERO_BENEFIT-item-nth", ruleset('promotion "p" { level item scope category == "c" nth 2 discount 50% }'),
-         cart(line("a", "15.00")), payable="15.00", reasons={"p": "ZERO_BENEFIT"},
-         extra={"marks": pytest.mark.xfail(strict=True, reason="engine bug: an item-level promotion that saves nothing on every line (and lost to nothing) reports NOT_BEST_COMBINATION instead of ZERO_BENEFIT")}),
+         cart(line("a", "15.00")), payable="15.00", reasons={"p": "ZERO_BENEFIT"}),
     # the item-level loser: two item promotions on one line, the one leaving the lower amount wins
     Case("item-level-loser", ruleset('promotion "i5" { level item scope category == "c" discount 5 each }\n'
                                      'promotion "i8" { level item scope category == "c" discount 8 each }'),
@@ -312,9 +308,7 @@ CHOICE_CASES = [
     # a selected coupon the buyer does not hold is not a coupon they can use: NOT_IN_WALLET (§4.1: a coupon
     # is a candidate only when it is in the wallet)
     Case("selected-not-held", ruleset('coupon "c" { level shop discount 5 }'),
-         cart(line("a", "50.00"), selected=["c"]), payable="50.00", applied={}, reasons={"c": "NOT_IN_WALLET"},
-         extra={"marks": pytest.mark.xfail(strict=True, reason="engine bug: a coupon named in `selected` but absent from "
-                                           "`wallet` is treated as held and applied (payable 45.00)")}),
+         cart(line("a", "50.00"), selected=["c"]), payable="50.00", applied={}, reasons={"c": "NOT_IN_WALLET"}),
 ]
 
 
