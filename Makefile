@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_check.py
+	$(BIN)/python bench/evaluate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -110,17 +110,22 @@ def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tu
 
 def _nth(benefit: NthUnit, parts: list[Part], rounding: str) -> tuple[int, list[int]]:
     """Every n-th unit gets the inner benefit; the discounted units are the cheapest ones."""
-    units = [(Fraction(p.amount, p.quantity), i) for i, p in enumerate(parts) for _ in range(p.quantity)]
-    units.sort()
+    units_left = sum(p.quantity for p in parts) // benefit.n
     exact = [Fraction(0)] * len(parts)
-    for unit_price, i in units[: len(units) // benefit.n]:
+    for i in sorted(range(len(parts)), key=lambda i: (Fraction(parts[i].amount, parts[i].quantity), i)):
+        if units_left <= 0:
+            break
+        count = min(units_left, parts[i].quantity)
+        units_left -= count
+        unit_price = Fraction(parts[i].amount, parts[i].quantity)
         inner = benefit.benefit
         if isinstance(inner, PercentOff):
-            exact[i] += unit_price * inner.rate
+            per_unit = unit_price * inner.rate
         elif isinstance(inner, AmountOff):
-            exact[i] += min(Fraction(inner.amount), unit_price)
+            per_unit = min(Fraction(inner.amount), unit_price)
         else:  # PriceEach
-            exact[i] += max(Fraction(0), unit_price - inner.price)
+            per_unit = max(Fraction(0), unit_price - inner.price)
+        exact[i] = per_unit * count
     total = round_fraction(sum(exact, Fraction(0)), rounding)
     if isinstance(benefit.benefit, PercentOff) and benefit.benefit.cap is not None:
         total = min(total, benefit.benefit.cap)

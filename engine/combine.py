@@ -72,9 +72,13 @@ def choose(prep: Prepared, explain: bool) -> Choice:
         if c.promotion.group:
             members[c.promotion.group] = members.get(c.promotion.group, 0) + 1
 
+    # Every conflict involves a coupon, an exclusive promotion or a group member.
+    constrained = [c for c in cands if c.promotion.is_coupon or c.promotion.exclusive or c.promotion.group]
+
     def is_free(c: Candidate) -> bool:
         oversubscribed = c.promotion.group and members[c.promotion.group] > groups.get(c.promotion.group, 1)
-        return optional(c) or oversubscribed or any(_conflict(c, o, groups) for o in cands if o is not c)
+        others = cands if c in constrained else constrained
+        return optional(c) or oversubscribed or any(_conflict(c, o, groups) for o in others if o is not c)
 
     free = [c for c in cands if is_free(c)]
     fixed = [c for c in cands if not is_free(c)]
@@ -128,7 +132,7 @@ def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], groups,
     alone = run(prep, frozenset(c.promotion.name for c in fixed) | {name})
     if name in alone.failed:
         return alone.failed[name]
-    for other in chosen:
+    for other in fixed + chosen:
         why = _conflict(cand, other, groups)
         if why:
             return Reason(why, {"winner": other.promotion.name}, winner=other.promotion.name)

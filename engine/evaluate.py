@@ -50,14 +50,12 @@ class Prepared:
     candidates: list[Candidate]
     blocked: dict[str, Reason]  # promotions that are not candidates, with why
     trace: Trace
+    cart_quantity: int = 0
+    offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
 
     def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
         r = self.request
         return OrderFacts(amount, quantity, cart_amount, self.cart_quantity, r.user, r.channel, r.region, r.at)
-
-    @property
-    def cart_quantity(self) -> int:
-        return sum(line.quantity for line in self.lines)
 
 
 @dataclass
@@ -128,7 +126,8 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for name in wallet:
         if name not in plan.by_name:
             trace.event("candidate", promotion=name, result="unknown coupon")
-    return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace)
+    return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace,
+                    cart_quantity=sum(line.quantity for line in lines))
 
 
 def _any_scope(promo: Promotion, lines: list[Line]) -> bool:
@@ -372,25 +371,22 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
     progressive = prep.plan.stacking == "progressive"
     total, reasons = 0, []
     for group in cand.groups:
-        idx = [i for i in group if (amounts[i] if progressive else out.base[i]) > 0]
+        idx = tuple(i for i in group if (amounts[i] if progressive else out.base[i]) > 0)
         if not idx:
             reasons.append(Reason("NO_ELIGIBLE_ITEMS"))
             continue
-        weights = [amounts[i] if progressive else out.base[i] for i in idx]
-        parts = [b.Part(w, prep.lines[i].quantity) for w, i in zip(weights, idx)]
-        facts = prep.facts(sum(weights), sum(p.quantity for p in parts), cart_amount)
-        benefit, reason = _qualify(prep, promo, facts, parts, explain)
-        if explain:
-            _next_step_hint(prep, promo, benefit, facts, parts, out)
-        if benefit is None:
-            reasons.append(reason)
+        weights = tuple(amounts[i] if progressive else out.base[i] for i in idx)
+        offer = _offer(prep, promo, idx, weights, cart_amount, explain)
+        out.hints.extend(offer.hints)
+        if offer.benefit is None:
+            reasons.append(offer.reason)
             continue
-        if isinstance(benefit, b.Gift):
-            out.gifts.append((promo.name, benefit, prep.lines[idx[0]].shop if promo.level == "shop" else ""))
+        if isinstance(offer.benefit, b.Gift):
+            out.gifts.append((promo.name, offer.benefit, prep.lines[idx[0]].shop if promo.level == "shop" else ""))
             out.applied.setdefault(promo.name, 0)
             continue
-        off, shares = b.discount_parts(benefit, parts, prep.plan.rounding, whole=True)
-        placed = _place(off, shares, weights, [amounts[i] - prep.floors[i] for i in idx])
+        off = offer.off
+        placed = _place(off, offer.shares, weights, [amounts[i] - prep.floors[i] for i in idx])
         for i, part in zip(idx, placed):
             if part:
                 amounts[i] -= part
@@ -398,12 +394,42 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
         if sum(placed) < off:
             out.capped.add(promo.name)
         total += sum(placed)
-        prep.trace.event("apply", promotion=promo.name, base=Minor(facts.amount), discount=Minor(off), placed=Minor(sum(placed)),
+        prep.trace.event("apply", promotion=promo.name, base=Minor(sum(weights)), discount=Minor(off), placed=Minor(sum(placed)),
                          lines=[prep.lines[i].id for i in idx])
     if total > 0:
         out.applied[promo.name] = total
     elif promo.name not in out.applied:
         out.failed[promo.name] = _most_telling(reasons) or Reason("ZERO_BENEFIT")
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """What a promotion offers a group of lines at given amounts, before allocation."""
+
+    benefit: object
+    reason: Reason | None
+    off: int
+    shares: list[int] | None
+    hints: tuple[HintData, ...]
+
+
+def _offer(prep: Prepared, promo: Promotion, idx, weights, cart_amount: int, explain: bool) -> _Offer:
+    # The combination search prices many choices of one cart; a promotion seeing the same lines
+    # at the same amounts offers the same, so offers are computed once per request.
+    key = (promo.name, idx, weights, cart_amount)
+    found = prep.offers.get(key)
+    if found is None:
+        parts = [b.Part(w, prep.lines[i].quantity) for w, i in zip(weights, idx)]
+        facts = prep.facts(sum(weights), sum(p.quantity for p in parts), cart_amount)
+        benefit, reason = _qualify(prep, promo, facts, parts, explain)
+        off, shares = (0, None)
+        if benefit is not None and not isinstance(benefit, b.Gift):
+            off, shares = b.discount_parts(benefit, parts, prep.plan.rounding, whole=True)
+        hints: list[HintData] = []
+        if explain:
+            _next_step_hint(prep, promo, benefit, facts, parts, hints)
+        found = prep.offers[key] = _Offer(benefit, reason, off, shares, tuple(hints))
+    return found
 
 
 def _most_telling(reasons: list[Reason]) -> Reason | None:
@@ -427,7 +453,7 @@ def _place(off: int, shares: list[int] | None, weights: list[int], room: list[in
     return [f + r for f, r in zip(first, rest)]
 
 
-def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, out: Pricing) -> None:
+def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, hints: list[HintData]) -> None:
     """For an applied tiered or every-S promotion: what the next tier or step would save."""
     if benefit is None:
         return
@@ -439,7 +465,7 @@ def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, o
             gap = step - facts.amount
             save = _saving_at(prep, promo.benefit, parts, gap, True, facts)
             if save > now_off:
-                out.hints.append(HintData(promo.name, gap, True, save))
+                hints.append(HintData(promo.name, gap, True, save))
     elif isinstance(promo.benefit, b.Tiers):
         higher = []
         for tier in promo.benefit.tiers:
@@ -451,7 +477,7 @@ def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, o
                 higher.append((gap, save, tier.threshold.is_money))
         if higher:
             gap, save, is_money = min(higher)
-            out.hints.append(HintData(promo.name, gap, is_money, save))
+            hints.append(HintData(promo.name, gap, is_money, save))
 
 
 def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:

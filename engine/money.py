@@ -83,22 +83,19 @@ def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = No
     room = list(room) if room is not None else [total] * n
     left = total
     while left > 0:
-        open_ = [i for i in range(n) if room[i] - parts[i] > 0 and weights[i] > 0]
+        open_ = [i for i in range(n) if room[i] > parts[i] and weights[i] > 0]
         if not open_:
             break
         weight_sum = sum(weights[i] for i in open_)
-        shares = {i: Fraction(left * weights[i], weight_sum) for i in open_}
-        floors = {i: int(shares[i]) for i in open_}
-        extra = left - sum(floors.values())
-        by_remainder = sorted(open_, key=lambda i: (-(shares[i] - floors[i]), i))
-        for i in by_remainder[:extra]:
-            floors[i] += 1
+        # exact shares left*w/W as integer quotient and remainder over the common denominator W
+        shares = {i: divmod(left * weights[i], weight_sum) for i in open_}
+        extra = left - sum(q for q, _ in shares.values())
+        by_remainder = sorted(open_, key=lambda i: (-shares[i][1], i))
+        bonus = set(by_remainder[:extra])
         placed = 0
         for i in open_:
-            take = min(floors[i], room[i] - parts[i])
+            take = min(shares[i][0] + (i in bonus), room[i] - parts[i])
             parts[i] += take
             placed += take
         left -= placed
-        if placed == 0:  # pragma: no cover - every round places at least one unit
-            break
     return parts, left

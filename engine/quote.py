@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import benefits as b
 from engine.combine import choose
 from engine.compiler import Plan
-from engine.evaluate import DEPOSIT, FULL, Prepared, payable_now, prepare
+from engine.evaluate import FULL, Prepared, prepare
 from engine.explain import HintData, Minor, Reason, Trace, hint_messages, reason_messages
 from engine.money import format_money
 from engine.request import Request
@@ -86,17 +85,17 @@ def evaluate(plan: Plan, request: Request) -> Quote:
         lines.append(LineQuote(f"gift-{n + 1}:{gift.sku}", gift.quantity, 0, 0, 0, (), gift_of=promo))
 
     wallet_ids = {c.promotion.name: c.wallet.id for c in prep.candidates if c.wallet}
+    in_order = lambda names: sorted(names, key=lambda name: plan.by_name[name].order_key)  # noqa: E731
     applied = tuple(
         Applied(name, p.level, p.kind, pricing.applied[name], wallet_ids.get(name, ""), name in pricing.capped)
-        for p in plan.promotions if (name := p.name) in pricing.applied
+        for name in in_order(pricing.applied) if (p := plan.by_name[name])
     )
     not_applied: tuple[NotApplied, ...] = ()
     hints: tuple[HintData, ...] = ()
     if explain:
         reasons = {**prep.blocked, **pricing.failed, **choice.left_out}
-        not_applied = tuple(NotApplied(p.name, reasons[p.name]) for p in plan.promotions
-                            if p.name in reasons and p.name not in pricing.applied)
-        hints = tuple(_hints(plan, pricing.hints, not_applied))
+        not_applied = tuple(NotApplied(name, reasons[name]) for name in in_order(reasons) if name not in pricing.applied)
+        hints = tuple(_hints(pricing.hints, not_applied, in_order))
     goods_list = sum(line.list for line in lines)
     goods_final = sum(line.final for line in lines)
     return Quote(
@@ -114,13 +113,13 @@ def evaluate(plan: Plan, request: Request) -> Quote:
     )
 
 
-def _hints(plan: Plan, next_steps: list[HintData], not_applied) -> list[HintData]:
+def _hints(next_steps: list[HintData], not_applied, in_order) -> list[HintData]:
     found = {h.promotion: h for h in next_steps}
     for item in not_applied:
         r = item.reason
         if r.code == "THRESHOLD_NOT_MET" and r.gap and r.would_save:
             found.setdefault(item.promotion, HintData(item.promotion, r.gap, r.gap_is_money, r.would_save))
-    return [found[p.name] for p in plan.promotions if p.name in found]
+    return [found[name] for name in in_order(found)]
 
 
 def _presale(prep: Prepared, finals: list[int]):
