@@ -5,15 +5,21 @@ Constraints: one coupon per line at item level, one per shop at shop level, one 
 level, declared groups, and `exclusive` (no shared line with another shop/platform promotion).
 Among the feasible choices the one with the lowest payable wins; ties: fewer coupons, then
 earlier-expiring wallet entries, then names.
+
+The search is an exact branch and bound over the promotions that are free to choose. Each is
+bounded by `max_offer` (what it could take off in any choice). When every candidate's conditions
+are monotone in amounts, adding a promotion never raises what the others give, so a partial
+choice cannot end below `payable(chosen) - sum(bounds of what may still be added)`; otherwise
+the bound is taken from the undiscounted order. Branches that cannot beat the best choice found
+are cut, and the first choice tried is the greedy one, so the bound bites early.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import combinations
 
-from engine.evaluate import Candidate, Prepared, Pricing, run
+from engine.evaluate import Candidate, Prepared, Pricing, max_offer, run
 from engine.explain import Minor, Reason
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
@@ -24,15 +30,16 @@ class Choice:
     enabled: frozenset[str]
     pricing: Pricing
     left_out: dict[str, Reason]  # candidates not in the chosen set, with why
+    evaluations: int = 0  # choices priced by the search (for benchmarks and traces)
 
 
-def _conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
-    """Why two candidates cannot both be used (pairwise part of the constraints), or None."""
+def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
+    """Why two candidates cannot both be used (the pairwise constraints), or None."""
     pa, pb = a.promotion, b.promotion
     if pa.is_coupon and pb.is_coupon and pa.level == pb.level:
         if pa.level == "platform":
             return "GROUP_LIMIT"
-        if pa.level == "shop" and {a_i for a_i in _shops(a)} & {b_i for b_i in _shops(b)}:
+        if pa.level == "shop" and a.shops & b.shops:
             return "GROUP_LIMIT"
         if pa.level == "item" and set(a.lines) & set(b.lines):
             return "GROUP_LIMIT"
@@ -44,25 +51,27 @@ def _conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
     return None
 
 
-def _shops(c: Candidate) -> set[int]:
-    return {g[0] for g in c.groups}  # one representative line index per shop group
+def fits(chosen: list[Candidate], extra: Candidate, groups: dict[str, int]) -> bool:
+    """Can `extra` join `chosen` (a feasible set) without breaking a constraint?"""
+    group = extra.promotion.group
+    if group and sum(c.promotion.group == group for c in chosen) >= groups.get(group, 1):
+        return False
+    return all(conflict(extra, c, groups) is None for c in chosen)
 
 
-def _feasible(chosen: list[Candidate], groups: dict[str, int]) -> bool:
-    counts: dict[str, int] = {}
-    for c in chosen:
-        if c.promotion.group:
-            counts[c.promotion.group] = counts.get(c.promotion.group, 0) + 1
-            if counts[c.promotion.group] > groups.get(c.promotion.group, 1):
-                return False
-    return all(_conflict(a, b, groups) is None for a, b in combinations(chosen, 2))
-
-
-def _expiry(c: Candidate) -> datetime:
+def expiry(c: Candidate) -> datetime:
     return c.wallet.expires if c.wallet and c.wallet.expires else FAR_FUTURE
 
 
-def choose(prep: Prepared, explain: bool) -> Choice:
+def choice_key(pricing: Pricing, chosen: list[Candidate]) -> tuple:
+    """Lowest payable; then fewer coupons; then earlier-expiring wallet entries; then names."""
+    coupons = [c for c in chosen if c.promotion.is_coupon]
+    return (pricing.payable, len(coupons), sorted(expiry(c) for c in coupons), sorted(c.promotion.name for c in chosen))
+
+
+def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], callable]:
+    """(fixed, free, optional): the candidates that always apply, those the search chooses
+    among, and which of those the buyer may leave out (coupons, unless `selected`)."""
     groups = prep.plan.groups
     cands = prep.candidates
     # With `selected` coupons the buyer has chosen: they are tried like automatic promotions.
@@ -71,86 +80,170 @@ def choose(prep: Prepared, explain: bool) -> Choice:
     for c in cands:
         if c.promotion.group:
             members[c.promotion.group] = members.get(c.promotion.group, 0) + 1
-
     # Every conflict involves a coupon, an exclusive promotion or a group member.
     constrained = [c for c in cands if c.promotion.is_coupon or c.promotion.exclusive or c.promotion.group]
 
     def is_free(c: Candidate) -> bool:
         oversubscribed = c.promotion.group and members[c.promotion.group] > groups.get(c.promotion.group, 1)
         others = cands if c in constrained else constrained
-        return optional(c) or oversubscribed or any(_conflict(c, o, groups) for o in others if o is not c)
+        return optional(c) or oversubscribed or any(conflict(c, o, groups) for o in others if o is not c)
 
     free = [c for c in cands if is_free(c)]
-    fixed = [c for c in cands if not is_free(c)]
-    best = None
-    for chosen in _choices(free, fixed, groups, optional):
-        enabled = frozenset(c.promotion.name for c in fixed + chosen)
-        pricing = run(prep, enabled, explain)
-        key = (pricing.payable, sum(c.promotion.is_coupon for c in chosen),
-               sorted(_expiry(c) for c in chosen if c.promotion.is_coupon),
-               sorted(c.promotion.name for c in chosen))
-        if best is None or key < best[0]:
-            best = (key, enabled, pricing, chosen)
-    _, enabled, pricing, chosen = best
+    return [c for c in cands if not is_free(c)], free, optional
+
+
+class _Search:
+    """Branch and bound over the free candidates, in order of their bounds. A choice is a bit
+    mask over `free`; the constraints between candidates are precomputed as masks."""
+
+    def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate], optional, explain: bool):
+        self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
+        groups = prep.plan.groups
+        self.bounds = {c.promotion.name: max_offer(prep, c) for c in fixed + free}
+        # Most promising first, so the first choice reached is the greedy one: a strong incumbent.
+        self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
+        n = len(self.free)
+        self.bound = [self.bounds[c.promotion.name] for c in self.free]
+        self.slot = [_slot(c, groups) for c in self.free]
+        self.conflicts = [sum(1 << k for k, o in enumerate(self.free) if k != j and conflict(c, o, groups))
+                          for j, c in enumerate(self.free)]
+        self.with_fixed = [fits(fixed, c, groups) for c in self.free]
+        # Groups allowing more than one member are counted; a group of one is a pairwise conflict.
+        self.counted = {}
+        for k, c in enumerate(self.free):
+            g = c.promotion.group
+            if g and groups.get(g, 1) > 1:
+                mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
+                self.counted[g] = (mask | 1 << k, room)
+        self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
+        self.monotone = all(c.promotion.monotone for c in fixed + free)
+        self.progressive = prep.plan.stacking == "progressive"
+        gross = sum(line.list_amount for line in prep.lines) + sum(prep.request.shipping.values())
+        self.undiscounted = gross - sum(self.bounds[c.promotion.name] for c in fixed)
+        self.best: tuple | None = None  # (key, chosen, pricing)
+        self.evaluations = 0
+
+    def chosen(self, mask: int) -> list[Candidate]:
+        return [c for k, c in enumerate(self.free) if mask >> k & 1]
+
+    def price(self, mask: int) -> Pricing:
+        self.evaluations += 1
+        names = frozenset(c.promotion.name for c in self.fixed + self.chosen(mask))
+        return run(self.prep, names, self.explain)
+
+    def fits(self, mask: int, k: int) -> bool:
+        if not self.with_fixed[k] or self.conflicts[k] & mask:
+            return False
+        g = self.free[k].promotion.group
+        if g in self.counted:
+            members, room = self.counted[g]
+            return (members & mask).bit_count() < room
+        return True
+
+    def solve(self) -> None:
+        self._visit(0, 0, None)
+
+    def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
+        """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
+        priced only at the leaves and where the cheap bound cannot cut."""
+        if i == len(self.free):
+            if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
+                return  # an automatic promotion that fits was left out: the buyer cannot refuse it
+            pricing = pricing or self.price(mask)
+            chosen = self.chosen(mask)
+            key = choice_key(pricing, chosen)
+            if self.best is None or key < self.best[0]:
+                self.best = (key, chosen, pricing)
+                self._trace(mask, payable=Minor(pricing.payable), result="best so far")
+            return
+        if self.best is not None:
+            cut, pricing = self._cut(i, mask, pricing)
+            if cut:
+                return
+        if self.fits(mask, i):
+            self._visit(i + 1, mask | 1 << i, None)
+        if self.optional(self.free[i]) or self._may_be_blocked(i, mask):
+            self._visit(i + 1, mask, pricing)
+
+    def _cut(self, i: int, mask: int, pricing: Pricing | None) -> tuple[bool, Pricing | None]:
+        """Can no completion of `mask` beat the best choice found? (and the price of `mask`, if
+        it had to be computed for the tighter bound)"""
+        best_in_slot: dict[object, int] = {}
+        for k in range(i, len(self.free)):  # candidates that exclude one another count once
+            if self.fits(mask, k):
+                slot = self.slot[k]
+                best_in_slot[slot] = max(best_in_slot.get(slot, 0), self.bound[k])
+        addable = sum(best_in_slot.values())
+        # Always valid: no promotion takes off more than its bound.
+        bound = self.undiscounted - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
+        if bound <= self.best[0][0] and self.monotone and self.progressive:
+            # What is added never raises what the others give: the price of `mask` is a floor.
+            # (In parallel mode the bounds are the offers themselves; pricing would rarely help.)
+            pricing = pricing or self.price(mask)
+            bound = max(bound, pricing.payable - addable)
+        if bound > self.best[0][0]:
+            self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
+            return True, pricing
+        return False, pricing
+
+    def _may_be_blocked(self, k: int, mask: int) -> bool:
+        """An automatic promotion may be left out only if something it conflicts with is (or may
+        still be) chosen, or its group may fill up."""
+        return (not self.with_fixed[k] or bool(self.conflicts[k] & (mask | self.later[k]))
+                or self.free[k].promotion.group in self.counted)
+
+    def _trace(self, mask: int, **data) -> None:
+        if self.prep.trace.on:
+            self.prep.trace.event("search", chosen=[c.promotion.name for c in self.chosen(mask)], **data)
+
+
+def _slot(c: Candidate, groups: dict[str, int]) -> object:
+    """A set of candidates of which at most one can be chosen, that `c` belongs to."""
+    p = c.promotion
+    if p.is_coupon and p.level == "platform":
+        return "platform-coupon"
+    if p.is_coupon and p.level == "shop" and c.shops:
+        return ("shop-coupon", min(c.shops))
+    if p.is_coupon and p.level == "item" and c.lines:
+        return ("item-coupon", c.lines[0])
+    if p.group and groups.get(p.group, 1) == 1:
+        return ("group", p.group)
+    return ("alone", p.name)
+
+
+def choose(prep: Prepared, explain: bool) -> Choice:
+    fixed, free, optional = split(prep)
+    search = _Search(prep, fixed, free, optional, explain)
+    search.solve()
+    _, chosen, pricing = search.best
+    enabled = frozenset(c.promotion.name for c in fixed + chosen)
     left_out = {}
     if explain:
         for c in free:
-            if c.promotion.name in enabled:
-                continue
-            left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, groups, pricing)
-    return Choice(enabled, pricing, left_out)
+            if c.promotion.name not in enabled:
+                left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, pricing)
+    return Choice(enabled, pricing, left_out, search.evaluations)
 
 
-def _choices(free: list[Candidate], fixed: list[Candidate], groups: dict[str, int], optional):
-    """Feasible subsets of the free candidates in which no automatic promotion is left out
-    that could have been added: the buyer cannot refuse an automatic promotion."""
-    n = len(free)
-    if n > 14:  # the exhaustive search below is exponential; the optimal search replaces it
-        yield from _greedy(free, fixed, groups)
-        return
-    for mask in range(1 << n):
-        chosen = [free[i] for i in range(n) if mask >> i & 1]
-        if not _feasible(fixed + chosen, groups):
-            continue
-        if any(not optional(c) and c not in chosen and _feasible(fixed + chosen + [c], groups) for c in free):
-            continue
-        yield chosen
-
-
-def _greedy(free, fixed, groups):
-    chosen: list[Candidate] = []
-    for c in free:
-        if _feasible(fixed + chosen + [c], groups):
-            chosen.append(c)
-    yield chosen
-
-
-def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], groups, pricing: Pricing) -> Reason:
+def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], pricing: Pricing) -> Reason:
     """Why a candidate is not in the chosen set, in the order of language.md §5: its own
     conditions first, then the constraint that excluded it, then the better set."""
+    groups = prep.plan.groups
     name = cand.promotion.name
     alone = run(prep, frozenset(c.promotion.name for c in fixed) | {name})
     if name in alone.failed:
         return alone.failed[name]
     for other in fixed + chosen:
-        why = _conflict(cand, other, groups)
+        why = conflict(cand, other, groups)
         if why:
             return Reason(why, {"winner": other.promotion.name}, winner=other.promotion.name)
     group = cand.promotion.group
     if group and sum(c.promotion.group == group for c in chosen) >= groups.get(group, 1):
         winner = next(c.promotion.name for c in chosen if c.promotion.group == group)
         return Reason("GROUP_LIMIT", {"group": group, "winner": winner}, winner=winner)
-    together = run(prep, pricing_enabled_with(prep, chosen, cand))
+    together = run(prep, frozenset(c.promotion.name for c in fixed + chosen) | {name})
     if name in together.failed:
         return together.failed[name]
     lost = {n: Minor(amount) for n, amount in pricing.applied.items() if together.applied.get(n, 0) < amount}
     detail = {"payable_with_it": Minor(together.payable), "payable_chosen": Minor(pricing.payable), "would_lose": lost}
     return Reason("NOT_BEST_COMBINATION", detail, difference=together.payable - pricing.payable)
-
-
-def pricing_enabled_with(prep: Prepared, chosen: list[Candidate], extra: Candidate) -> frozenset[str]:
-    """The chosen set plus `extra`."""
-    names = {c.promotion.name for c in prep.candidates if not c.promotion.is_coupon}
-    names |= {c.promotion.name for c in chosen}
-    names.add(extra.promotion.name)
-    return frozenset(names)

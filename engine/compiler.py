@@ -76,6 +76,7 @@ class Promotion:
     exclusive: bool
     limit: int | None
     span: Span
+    monotone: bool = True  # more base never makes its conditions fail (see `amount_monotone`)
 
     @property
     def is_coupon(self) -> bool:
@@ -272,6 +273,24 @@ def _paths(expr) -> list[str]:
     return found
 
 
+_AMOUNTS = ("amount", "cart.amount")
+
+
+def amount_monotone(expr) -> bool:
+    """True when raising `amount` or `cart.amount` can never turn this condition from true to
+    false: amounts appear only in `amount >= C` / `amount > C`. The combination search's bounds
+    rely on it; a promotion with another kind of condition gets looser bounds."""
+    reads_amount = any(p in _AMOUNTS for p in _paths(expr))
+    if not reads_amount:
+        return True
+    if isinstance(expr, (ast.And, ast.Or)):
+        return amount_monotone(expr.left) and amount_monotone(expr.right)
+    if isinstance(expr, ast.Compare):
+        return (expr.op in (">=", ">") and isinstance(expr.left, ast.Path) and expr.left.dotted in _AMOUNTS
+                and not any(p in _AMOUNTS for p in _paths(expr.right)))
+    return False
+
+
 def threshold_of(expr, ctx: _Context) -> Threshold | None:
     if (
         isinstance(expr, ast.Compare)
@@ -352,6 +371,8 @@ def _promotion(node: ast.Promotion, ctx: _Context) -> Promotion:
         exclusive=ast.first(node, ast.Exclusive) is not None,
         limit=int(limit.count.value) if limit else None,
         span=node.name.span,
+        monotone=all(amount_monotone(c.expr) for c in node.clauses if isinstance(c, ast.When)) and all(
+            amount_monotone(t.condition) for c in node.clauses if isinstance(c, ast.Tiers) for t in c.tiers),
     )
 
 

@@ -38,6 +38,7 @@ class Candidate:
     lines: tuple[int, ...]  # indices into Prepared.lines
     groups: tuple[tuple[int, ...], ...]  # per shop at level shop and shipping, else one group
     wallet: WalletEntry | None
+    shops: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -121,7 +122,8 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         if presale and promo.level != "item":
             matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != DEPOSIT)
         groups = _groups(promo, matched, lines)
-        candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name)))
+        shops = frozenset(lines[i].shop for i in matched)
+        candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name), shops))
         trace.event("candidate", promotion=promo.name, lines=[lines[i].id for i in matched], result="candidate")
     for name in wallet:
         if name not in plan.by_name:
@@ -562,3 +564,36 @@ def _min_payment(prep: Prepared, out: Pricing) -> None:
             out.capped.add(name)
             need -= back
             out.payable += back
+
+
+# ---- bounds for the combination search -------------------------------------------------------
+
+
+def max_offer(prep: Prepared, cand: Candidate) -> int:
+    """An upper bound on what `cand` can take off the payable in any choice of promotions.
+
+    Each benefit form grows with its base, and no choice gives a line more than its list amount
+    (or its presale base); so the offer at those amounts bounds every other offer. A promotion
+    whose conditions are monotone in amounts and fail even there can never apply (0); for others
+    the conditions are ignored."""
+    promo = cand.promotion
+    if promo.level == "shipping":
+        return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
+    if isinstance(promo.benefit, b.Gift):
+        return 0
+    top = [prep.presale[i].base if i in prep.presale else line.list_amount for i, line in enumerate(prep.lines)]
+    total = 0
+    for group in cand.groups:
+        idx = [i for i in group if top[i] > 0]
+        parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
+        if not parts:
+            continue
+        facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), sum(top))
+        benefit, _ = _qualify(prep, promo, facts, parts, explain=False) if promo.monotone else (promo.benefit, None)
+        if benefit is None:
+            continue
+        options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
+        whole = promo.level != "item"
+        off = max(b.discount_parts(x, parts, prep.plan.rounding, whole)[0] for x in options)
+        total += min(off, sum(top[i] - min(prep.floors[i], top[i]) for i in idx))
+    return total
