@@ -152,7 +152,7 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
                      "balance_due": money(p.balance_due), **({"ships": p.ships} if p.ships else {})} for p in quote.presale],
     }
     if quote.trace:
-        out["trace"] = [_plain(e, plan.digits) for e in quote.trace]
+        out["trace"] = [plain_detail(e, plan.digits) for e in quote.trace]
     return out
 
 
@@ -167,7 +167,7 @@ def _line_json(line: LineQuote, money) -> dict:
 def _not_applied_json(item: NotApplied, plan: Plan) -> dict:
     message, message_zh = reason_messages(item.reason, plan.digits)
     promo = plan.by_name[item.promotion]
-    detail = {"at": str(promo.span), **_plain(item.reason.detail, plan.digits)}
+    detail = {"at": str(promo.span), **plain_detail(item.reason.detail, plan.digits)}
     if item.reason.gap is not None:
         detail["gap"] = format_money(item.reason.gap, plan.digits) if item.reason.gap_is_money else item.reason.gap
     return {"promotion": item.promotion, "reason": item.reason.code, "message": message, "message_zh": message_zh,
@@ -181,12 +181,12 @@ def _hint_json(hint: HintData, plan: Plan) -> dict:
             "message": message, "message_zh": message_zh}
 
 
-def _plain(value, digits: int):
+def plain_detail(value, digits: int):
     """Detail and trace values as JSON: money as decimal strings, containers recursively."""
     if isinstance(value, Minor):
         return format_money(value, digits)
     if isinstance(value, dict):
-        return {k: _plain(v, digits) for k, v in value.items()}
+        return {k: plain_detail(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, digits) for v in value]
+        return [plain_detail(v, digits) for v in value]
     return value

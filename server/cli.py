@@ -1,4 +1,4 @@
-"""The `promo` command: check, fmt, eval, test (serve and analyze come with their issues)."""
+"""The `promo` command: check, fmt, eval, qualify, test (serve and analyze come with their issues)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 from engine.diagnostics import render, to_json
 from engine.load import load_ruleset
 from engine.compiler import compile_plan
+from engine.qualify import qualification_to_json, qualify
 from engine.quote import evaluate, quote_to_json
 from engine.request import RequestError, request_from_json
 from engine.ruletest import run_tests
 from engine.source import ruleset_roots
 from rich.console import Console
-from server.tables import print_quote, print_test_results
+from server.tables import print_qualification, print_quote, print_test_results
 
 
 def _check(args) -> int:
@@ -53,26 +54,48 @@ def _plan(rules: str):
     return compile_plan(loaded)
 
 
+def _read_request(path: str, plan, explain: str | None = None):
+    """The request in `path`, or None after saying what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if explain and isinstance(data, dict):
+            data["explain"] = explain
+        return request_from_json(data, plan.digits, plan.timezone)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        print(f"error: cannot read `{path}`: {err}", file=sys.stderr)
+    except RequestError as err:
+        print(f"error: {path}: field `{err.field}`: {err.message}", file=sys.stderr)
+    return None
+
+
 def _eval(args) -> int:
     plan = _plan(args.rules)
     if plan is None:
         return 2
-    try:
-        data = json.loads(Path(args.cart).read_text(encoding="utf-8"))
-        if args.explain:
-            data["explain"] = {"off": "EXPLAIN_OFF", "reasons": "EXPLAIN_REASONS", "trace": "EXPLAIN_TRACE"}[args.explain]
-        request = request_from_json(data, plan.digits, plan.timezone)
-    except (OSError, json.JSONDecodeError) as err:
-        print(f"error: cannot read `{args.cart}`: {err}", file=sys.stderr)
-        return 2
-    except RequestError as err:
-        print(f"error: {args.cart}: field `{err.field}`: {err.message}", file=sys.stderr)
+    explain = {"off": "EXPLAIN_OFF", "reasons": "EXPLAIN_REASONS", "trace": "EXPLAIN_TRACE"}.get(args.explain)
+    request = _read_request(args.cart, plan, explain)
+    if request is None:
         return 2
     quote = evaluate(plan, request)
     if args.json:
         print(json.dumps(quote_to_json(quote), ensure_ascii=False, indent=2))
     else:
         print_quote(quote, Console(highlight=False))
+    return 0
+
+
+def _qualify(args) -> int:
+    plan = _plan(args.rules)
+    if plan is None:
+        return 2
+    request = _read_request(args.cart, plan)
+    if request is None:
+        return 2
+    result = qualification_to_json(qualify(plan, request), operator=args.operator)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print_qualification(result, Console(highlight=False))
     return 0
 
 
@@ -109,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the EvaluateResponse JSON")
     p.add_argument("--explain", choices=["off", "reasons", "trace"], help="override the request's explain mode")
     p.set_defaults(run=_eval)
+
+    p = sub.add_parser("qualify", help="which wallet coupons this cart can use, what each saves, or why not")
+    p.add_argument("rules")
+    p.add_argument("cart", help="an EvaluateRequest as JSON; its wallet is qualified")
+    p.add_argument("--json", action="store_true", help="print the QualifyResponse JSON")
+    p.add_argument("--operator", action="store_true", help="add operator detail to the customer-safe messages")
+    p.set_defaults(run=_qualify)
 
     p = sub.add_parser("test", help="run the test blocks of rule files")
     p.add_argument("rules")

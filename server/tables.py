@@ -67,3 +67,18 @@ def print_test_results(outcomes: list[TestOutcome], console: Console, explain: b
                 console.print("    trace " + ", ".join(f"{k}={v}" for k, v in event.items()), highlight=False)
     failed = sum(not o.passed for o in outcomes)
     console.print(f"{len(outcomes) - failed} passed, {failed} failed", highlight=False)
+
+
+def print_qualification(result: dict, console: Console) -> None:
+    """The QualifyResponse JSON as a table: one row per wallet coupon."""
+    console.print(f"without coupons {result['payable_without_coupons']}, with the best set {result['payable_best']}")
+    table = Table(title="wallet", title_justify="left")
+    for col in ("coupon", "usable", "alone", "in best set", "why / what it takes"):
+        table.add_column(col, justify="right" if col in ("alone", "in best set") else "left")
+    for c in result["coupons"]:
+        why = f"{c['reason']}: {c['message']} / {c['message_zh']}" if "reason" in c else ""
+        if c.get("detail"):
+            why += f"\n{c['detail']}"
+        table.add_row(c["coupon"], "yes" if c["usable"] else "no", c["saving_alone"],
+                      c["saving_in_best"] if c["in_best"] else "-", why)
+    console.print(table)
