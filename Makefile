@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/parse_check.py
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/combine.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

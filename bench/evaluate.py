@@ -1,7 +1,7 @@
 """Evaluate bench: median in-process evaluate time of one realistic cart against rulesets of
 growing size. Cost should follow the cart, not the ruleset.
 
-Run: `make bench-evaluate` (or `.venv/bin/python bench/evaluate.py`). Prints a table.
+Run: `make bench` (or `.venv/bin/python bench/evaluate.py`). Prints a table.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Front-end bench: parse + check time for generated rulesets and for the bundled examples.
 
-Run: `make bench-frontend` (or `.venv/bin/python bench/parse_check.py`). Prints a table.
+Run: `make bench` (or `.venv/bin/python bench/parse_check.py`). Prints a table.
 """
 
 from __future__ import annotations

@@ -219,9 +219,10 @@ def choose(prep: Prepared, explain: bool) -> Choice:
     enabled = frozenset(c.promotion.name for c in fixed + chosen)
     left_out = {}
     if explain:
-        for c in free:
-            if c.promotion.name not in enabled:
-                left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, pricing)
+        with prep.trace.paused():
+            for c in free:
+                if c.promotion.name not in enabled:
+                    left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, pricing)
     return Choice(enabled, pricing, left_out, search.evaluations)
 
 

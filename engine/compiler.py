@@ -274,6 +274,7 @@ def _paths(expr) -> list[str]:
 
 
 _AMOUNTS = ("amount", "cart.amount")
+_FLIPPED = {"<=": ">=", "<": ">"}  # `100 <= amount` is `amount >= 100`
 
 
 def amount_monotone(expr) -> bool:
@@ -286,12 +287,16 @@ def amount_monotone(expr) -> bool:
     if isinstance(expr, (ast.And, ast.Or)):
         return amount_monotone(expr.left) and amount_monotone(expr.right)
     if isinstance(expr, ast.Compare):
+        if expr.op in _FLIPPED and isinstance(expr.right, ast.Path):
+            expr = ast.Compare(_FLIPPED[expr.op], expr.right, expr.left)
         return (expr.op in (">=", ">") and isinstance(expr.left, ast.Path) and expr.left.dotted in _AMOUNTS
                 and not any(p in _AMOUNTS for p in _paths(expr.right)))
     return False
 
 
 def threshold_of(expr, ctx: _Context) -> Threshold | None:
+    if isinstance(expr, ast.Compare) and expr.op in _FLIPPED and isinstance(expr.right, ast.Path):
+        expr = ast.Compare(_FLIPPED[expr.op], expr.right, expr.left, span=expr.span)  # `100 <= amount`
     if (
         isinstance(expr, ast.Compare)
         and expr.op in (">=", ">")

@@ -180,19 +180,17 @@ def _floor(plan: Plan, line: Line, now) -> int:
 def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | None:
     now = request.at
     for presale in plan.presales:
-        if not presale.scope(line):
+        if not presale.scope(line) or not _within(presale.active, now):
             continue
         if presale.deposit is None:  # 全款预售
-            if _within(presale.active, now):
-                return PresaleLine(presale, FULL, _unit_price(presale, request) * line.quantity, 0, 0)
-            continue
+            return PresaleLine(presale, FULL, min(_unit_price(presale, request), line.price) * line.quantity, 0, 0)
         stage = {"STAGE_DEPOSIT": DEPOSIT, "STAGE_BALANCE": BALANCE}.get(request.stage)
         if stage is None:
             stage = DEPOSIT if _within(presale.deposit_window, now) and presale.deposit_window else (
                 BALANCE if presale.balance_window and _within(presale.balance_window, now) else None)
         if stage is None:
             continue
-        unit = _unit_price(presale, request)
+        unit = min(_unit_price(presale, request), line.price)  # a presale never raises the list price
         per_unit = max(0, unit - (presale.worth - presale.deposit) - presale.balance_discount)
         return PresaleLine(presale, stage, per_unit * line.quantity, presale.deposit * line.quantity,
                            presale.worth * line.quantity)
@@ -232,6 +230,7 @@ def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricin
 def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
     rounding = prep.plan.rounding
     offers: dict[int, list[tuple[int, Promotion]]] = {}
+    cart_list = sum(line.list_amount for line in prep.lines)  # item level comes before any discount
     tried: dict[str, Reason] = {}
     best_off: dict[str, int] = {}
     for cand in active:
@@ -242,7 +241,7 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             if i in prep.presale and prep.presale[i].stage != FULL:
                 continue  # a deposit presale fixes the line's price
             line = prep.lines[i]
-            facts = prep.facts(line.list_amount, line.quantity, line.list_amount)
+            facts = prep.facts(line.list_amount, line.quantity, cart_list)
             benefit, reason = _qualify(prep, promo, facts, [b.Part(line.list_amount, line.quantity)], explain)
             if benefit is None:
                 tried.setdefault(promo.name, reason)
@@ -260,7 +259,8 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             options.append((line.list_amount - presale.base, None))
         if not options:
             continue
-        off, winner = max(options, key=lambda o: (o[0], o[1].priority if o[1] else 10**9, _neg_name(o[1])))
+        # the lowest line amount wins; ties: the presale price, then higher priority, then the name
+        off, winner = min(options, key=lambda o: (-o[0], -o[1].priority, o[1].name) if o[1] else (-o[0], -(10**9), ""))
         out.base[i] = line.list_amount - off
         if winner is not None and off > 0:
             out.discounts[i][winner.name] = off
@@ -276,11 +276,6 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             else:
                 out.failed[name] = Reason("NOT_BEST_COMBINATION", {"why": "another item-level price is lower on every eligible line"})
             out.capped.discard(name)
-
-
-def _neg_name(promo: Promotion | None):
-    # max() picks the lexicographically first name on ties: invert the comparison.
-    return tuple(-ord(ch) for ch in promo.name) if promo else ()
 
 
 def _qualify(prep: Prepared, promo: Promotion, facts: OrderFacts, parts, explain: bool):
@@ -360,8 +355,13 @@ def _values(reads, facts: OrderFacts) -> dict:
                 obj.attributes.get(rest) if obj is not None else None)
         else:
             value = getattr(facts, attr, None)
+        if name in _MONEY_FACTS:
+            value = Minor(value)
         values[name] = sorted(value) if isinstance(value, frozenset) else (value.isoformat() if hasattr(value, "isoformat") else value)
     return values
+
+
+_MONEY_FACTS = ("amount", "cart.amount")
 
 
 def _clause_detail(clause, facts: OrderFacts) -> dict:
@@ -579,6 +579,11 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     promo = cand.promotion
     if promo.level == "shipping":
         return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
+    with prep.trace.paused():
+        return _max_offer(prep, cand, promo)
+
+
+def _max_offer(prep: Prepared, cand: Candidate, promo: Promotion) -> int:
     if isinstance(promo.benefit, b.Gift):
         return 0
     top = [prep.presale[i].base if i in prep.presale else line.list_amount for i, line in enumerate(prep.lines)]

@@ -7,6 +7,7 @@ nothing when explain is off: callers test `trace.on` before building an event.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,15 @@ class Trace:
     def event(self, step: str, **data: Any) -> None:
         if self.on:
             self.events.append({"step": step, **data})
+
+    @contextmanager
+    def paused(self):
+        """Work done only to bound or to explain (not the pricing itself) stays out of the trace."""
+        on, self.on = self.on, False
+        try:
+            yield
+        finally:
+            self.on = on
 
 
 def _amount(value: int, digits: int, is_money: bool) -> str:

@@ -32,9 +32,13 @@ def _check(args) -> int:
         for diag in diagnostics:
             print(render(diag, sources) + "\n")
         errors = sum(d.is_error for d in diagnostics)
-        print(f"{len(rulesets)} rulesets, {len(sources)} files checked: "
-              f"{errors} errors, {len(diagnostics) - errors} warnings")
+        print(f"{_count(len(rulesets), 'ruleset')}, {_count(len(sources), 'file')} checked: "
+              f"{_count(errors, 'error')}, {_count(len(diagnostics) - errors, 'warning')}")
     return 0 if all(loaded.ok for loaded in rulesets) else 1
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _fmt(args) -> int:
