@@ -151,14 +151,16 @@ class Plan:
     tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
     sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)
 
-    def candidates_for(self, lines) -> list[Promotion]:
-        """The promotions that may touch any of `lines`, in evaluation order."""
-        found = {p.name: p for p in self.everywhere}
-        for line in lines:
+    def candidates_for(self, lines) -> dict[str, tuple[Promotion, tuple[int, ...]]]:
+        """The promotions that may touch any of `lines`, each with the indices of the lines it
+        may touch (its scope still decides)."""
+        every = tuple(range(len(lines)))
+        found: dict[str, tuple[Promotion, list[int] | tuple[int, ...]]] = {p.name: (p, every) for p in self.everywhere}
+        for i, line in enumerate(lines):
             for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
                 for p in self.index.get(key, ()):
-                    found[p.name] = p
-        return sorted(found.values(), key=lambda p: p.order_key)
+                    found.setdefault(p.name, (p, []))[1].append(i)
+        return {name: (p, tuple(sorted(set(idx)))) for name, (p, idx) in found.items()}
 
 
 # ---- stages ------------------------------------------------------------------------------------

@@ -101,21 +101,22 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         wallet = {name: wallet[name] for name in request.selected if name in wallet}
 
     candidates, blocked = [], {}
-    promos = plan.candidates_for(lines)
-    listed = {p.name for p in promos}
-    held = [plan.by_name[n] for n in [*wallet, *request.selected] if n in plan.by_name and n not in listed]
-    for promo in sorted(promos + list({p.name: p for p in held}.values()), key=lambda p: p.order_key):
+    found = plan.candidates_for(lines)
+    every = tuple(range(len(lines)))
+    for name in [*wallet, *request.selected]:  # held coupons whatever their scope
+        if name in plan.by_name and name not in found:
+            found[name] = (plan.by_name[name], every)
+    for promo, could in sorted(found.values(), key=lambda f: f[0].order_key):
         if promo.name in unselected:
             continue  # the buyer chose other coupons
-        matched = tuple(i for i, line in enumerate(lines) if line.price > 0 and promo.scope(line))
+        scoped = tuple(i for i in could if promo.scope(lines[i]))
+        if not scoped and not (promo.is_coupon and promo.name in wallet):
+            continue  # not relevant to this cart: nothing to explain
+        matched = tuple(i for i in scoped if lines[i].price > 0)
         reason = _blocked(promo, matched, presale, wallet, request, now)
-        if reason is None and not matched and promo.is_coupon is False and not _any_scope(promo, lines):
-            continue  # indexed under a key of the cart but its scope matches nothing: not relevant
         if reason is None and not matched:
             reason = _condition_failure(promo, plan, request) or Reason("NO_ELIGIBLE_ITEMS")
         if reason is not None:
-            if promo.is_coupon and promo.name not in wallet and not matched:
-                continue  # a coupon the buyer does not hold, for goods not in the cart: not relevant
             blocked[promo.name] = reason
             trace.event("candidate", promotion=promo.name, result=reason.code)
             continue
@@ -130,10 +131,6 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
             trace.event("candidate", promotion=name, result="unknown coupon")
     return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace,
                     cart_quantity=sum(line.quantity for line in lines))
-
-
-def _any_scope(promo: Promotion, lines: list[Line]) -> bool:
-    return any(promo.scope(line) for line in lines)
 
 
 def _blocked(promo, matched, presale, wallet, request, now) -> Reason | None:

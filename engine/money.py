@@ -5,6 +5,7 @@ Allocation splits a discount over lines by largest remainder, so the parts alway
 
 from __future__ import annotations
 
+import heapq
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -90,8 +91,7 @@ def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = No
         # exact shares left*w/W as integer quotient and remainder over the common denominator W
         shares = {i: divmod(left * weights[i], weight_sum) for i in open_}
         extra = left - sum(q for q, _ in shares.values())
-        by_remainder = sorted(open_, key=lambda i: (-shares[i][1], i))
-        bonus = set(by_remainder[:extra])
+        bonus = set(heapq.nsmallest(extra, open_, key=lambda i: (-shares[i][1], i))) if extra else ()
         placed = 0
         for i in open_:
             take = min(shares[i][0] + (i in bonus), room[i] - parts[i])
