@@ -16,7 +16,7 @@ from gen import ruleset_text  # noqa: E402
 
 from engine.load import load_ruleset, load_sources  # noqa: E402
 from engine.parser import _lark  # noqa: E402
-from engine.source import SourceFile  # noqa: E402
+from engine.source import SourceFile, ruleset_roots  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:
@@ -42,9 +42,10 @@ def main() -> None:
         seconds = timed(lambda: load_sources(sources), repeat=3 if n < 10_000 else 1)
         print(f"{f'generated, {n} promotions':<28}{text.count(chr(10)):>9}{seconds:>13.3f}s{seconds / n * 1e6:>13.0f} µs")
     examples = Path(__file__).resolve().parent.parent / "examples"
-    if examples.exists():
-        seconds = timed(lambda: load_ruleset(examples), repeat=5)
-        print(f"{'examples/ (all packs)':<28}{'':>9}{seconds:>13.3f}s")
+    roots = ruleset_roots(examples)
+    seconds = timed(lambda: [load_ruleset(root) for root in roots], repeat=5)
+    files = sum(len(load_ruleset(root).sources) for root in roots)
+    print(f"{f'examples/ ({len(roots)} packs, {files} files)':<28}{'':>9}{seconds:>13.3f}s")
 
 
 if __name__ == "__main__":
