@@ -48,6 +48,7 @@ from typing import Sequence
 
 from engine import ast
 from engine.diagnostics import Diagnostic, diagnostic, did_you_mean, sort_diagnostics
+from engine.formatter import expr_text
 from engine.money import KNOWN_CURRENCIES, ROUNDING_MODES, minor_digits
 from engine.reasons import CAPPED, NOT_APPLIED_REASONS
 from engine.schema import (
@@ -130,40 +131,8 @@ def keyword_span(node) -> Span:
 
 def show(expr, limit: int = 40) -> str:
     """Short source-like text of an expression, for messages."""
-    text = _show(expr)
+    text = expr_text(expr)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _show(e) -> str:
-    if isinstance(e, ast.Path):
-        return e.dotted
-    if isinstance(e, ast.String):
-        return '"' + e.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(e, ast.Number):
-        return e.text or str(e.value)
-    if isinstance(e, ast.Percent):
-        return f"{e.value}%"
-    if isinstance(e, ast.DateTime):
-        return e.text
-    if isinstance(e, ast.Bool):
-        return "true" if e.value else "false"
-    if isinstance(e, ast.ListLit):
-        return "[" + ", ".join(_show(i) for i in e.items) + "]"
-    if isinstance(e, ast.Compare):
-        return f"{_show(e.left)} {e.op} {_show(e.right)}"
-    if isinstance(e, ast.Arith):
-        return f"{_show(e.left)} {e.op} {_show(e.right)}"
-    if isinstance(e, ast.In):
-        return f"{_show(e.left)} in {_show(e.right)}"
-    if isinstance(e, ast.Has):
-        return f"{_show(e.left)} has {_show(e.right)}"
-    if isinstance(e, ast.And):
-        return f"{_show(e.left)} and {_show(e.right)}"
-    if isinstance(e, ast.Or):
-        return f"({_show(e.left)} or {_show(e.right)})"
-    if isinstance(e, ast.Not):
-        return f"not {_show(e.operand)}"
-    return "?"
 
 
 def _decimals(num: ast.Number) -> int:
