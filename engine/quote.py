@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.combine import choose
@@ -53,6 +53,13 @@ class PresaleQuote:
 
 
 @dataclass(frozen=True)
+class BetterSet:
+    coupons: tuple[str, ...]
+    payable: int
+    would_save: int
+
+
+@dataclass(frozen=True)
 class Quote:
     plan: Plan
     list: int
@@ -65,6 +72,7 @@ class Quote:
     hints: tuple[HintData, ...]
     presale: tuple[PresaleQuote, ...]
     trace: tuple[dict, ...] = field(default=())
+    better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
 
 
 def evaluate(plan: Plan, request: Request) -> Quote:
@@ -110,7 +118,17 @@ def evaluate(plan: Plan, request: Request) -> Quote:
         hints=hints,
         presale=tuple(_presale(prep, pricing.final)),
         trace=tuple(trace.events),
+        better_set=_better_set(plan, request, pricing.payable) if explain and request.selected else None,
     )
+
+
+def _better_set(plan: Plan, request: Request, payable: int) -> BetterSet | None:
+    """When the buyer picked the coupons: the set the engine would pick, if it saves more."""
+    best = choose(prepare(plan, replace(request, selected=())), explain=False)
+    if best.pricing.payable >= payable:
+        return None
+    coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon and n in best.pricing.applied))
+    return BetterSet(coupons, best.pricing.payable, payable - best.pricing.payable)
 
 
 def _hints(next_steps: list[HintData], not_applied, in_order) -> list[HintData]:
@@ -151,6 +169,9 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
         "presale": [{"line": p.line, "stage": p.stage, "deposit": money(p.deposit), "deposit_worth": money(p.deposit_worth),
                      "balance_due": money(p.balance_due), **({"ships": p.ships} if p.ships else {})} for p in quote.presale],
     }
+    if quote.better_set:
+        b = quote.better_set
+        out["better_set"] = {"coupons": list(b.coupons), "payable": money(b.payable), "would_save": money(b.would_save)}
     if quote.trace:
         out["trace"] = [plain_detail(e, plan.digits) for e in quote.trace]
     return out

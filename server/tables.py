@@ -51,6 +51,10 @@ def print_quote(quote: Quote, console: Console) -> None:
     for h in quote.hints:
         message, message_zh = hint_messages(h, plan.digits)
         console.print(f"hint {h.promotion}: {message} / {message_zh}")
+    if quote.better_set:
+        b = quote.better_set
+        coupons = ", ".join(b.coupons) or "no coupon"
+        console.print(f"better: {coupons} pays {money(b.payable)}, {money(b.would_save)} less than the selected coupons")
 
 
 def print_test_results(outcomes: list[TestOutcome], console: Console, explain: bool) -> None:

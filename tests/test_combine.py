@@ -137,11 +137,18 @@ def test_seed_progressive_leaves_the_coupon_out_and_says_why():
     assert why["detail"]["payable_with_it"] == "190.00"
 
 
-def test_seed_progressive_with_the_coupon_selected_pays_190_and_hints_the_gap():
+def test_seed_progressive_with_the_coupon_selected_pays_190_and_hints_the_better_set():
     q = quote(HEADER.format(mode="progressive") + SEED, [line("l1", "110.00", 2, sku="SKU-110")],
               wallet=["s1-100-10"], selected=["s1-100-10"])
     assert q["totals"]["payable"] == "190.00"
     assert reasons(q)["cross-200-20"]["reason"] == "THRESHOLD_NOT_MET"
+    assert q["better_set"] == {"coupons": [], "payable": "180.00", "would_save": "10.00"}
+
+
+def test_selected_best_set_has_no_better_set_hint():
+    q = quote(HEADER.format(mode="parallel") + SEED, [line("l1", "110.00", 2, sku="SKU-110")],
+              wallet=["s1-100-10"], selected=["s1-100-10"])
+    assert q["totals"]["payable"] == "170.00" and "better_set" not in q
 
 
 def test_bigger_shop_coupon_that_breaks_the_platform_threshold_loses_to_a_smaller_one():
