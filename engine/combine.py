@@ -99,7 +99,9 @@ class _Search:
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate], optional, explain: bool):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         groups = prep.plan.groups
-        self.bounds = {c.promotion.name: max_offer(prep, c) for c in fixed + free}
+        self.monotone = all(c.promotion.monotone for c in fixed + free)
+        self.progressive = prep.plan.stacking == "progressive"
+        self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}
         # Most promising first, so the first choice reached is the greedy one: a strong incumbent.
         self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
         n = len(self.free)
@@ -116,12 +118,17 @@ class _Search:
                 mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
                 self.counted[g] = (mask | 1 << k, room)
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
-        self.monotone = all(c.promotion.monotone for c in fixed + free)
-        self.progressive = prep.plan.stacking == "progressive"
-        gross = sum(line.list_amount for line in prep.lines) + sum(prep.request.shipping.values())
-        self.undiscounted = gross - sum(self.bounds[c.promotion.name] for c in fixed)
         self.best: tuple | None = None  # (key, chosen, pricing)
         self.evaluations = 0
+        # The price of the fixed promotions alone, less what each chosen one can take off, bounds
+        # every choice from below when conditions are monotone; otherwise the fixed ones are
+        # bounded one by one from the undiscounted order.
+        self.root_pricing = self.price(0) if self.monotone else None
+        if self.root_pricing is not None:
+            self.floor_price = self.root_pricing.payable
+        else:
+            gross = sum(line.list_amount for line in prep.lines) + sum(prep.request.shipping.values())
+            self.floor_price = gross - sum(max_offer(prep, c) for c in fixed)
 
     def chosen(self, mask: int) -> list[Candidate]:
         return [c for k, c in enumerate(self.free) if mask >> k & 1]
@@ -141,7 +148,7 @@ class _Search:
         return True
 
     def solve(self) -> None:
-        self._visit(0, 0, None)
+        self._visit(0, 0, self.root_pricing)
 
     def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
@@ -175,7 +182,7 @@ class _Search:
                 best_in_slot[slot] = max(best_in_slot.get(slot, 0), self.bound[k])
         addable = sum(best_in_slot.values())
         # Always valid: no promotion takes off more than its bound.
-        bound = self.undiscounted - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
+        bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
         if bound <= self.best[0][0] and self.monotone and self.progressive:
             # What is added never raises what the others give: the price of `mask` is a floor.
             # (In parallel mode the bounds are the offers themselves; pricing would rarely help.)

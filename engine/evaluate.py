@@ -52,6 +52,8 @@ class Prepared:
     blocked: dict[str, Reason]  # promotions that are not candidates, with why
     trace: Trace
     cart_quantity: int = 0
+    top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
+    top_total: int = 0
     offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
 
     def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
@@ -129,8 +131,9 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for name in wallet:
         if name not in plan.by_name:
             trace.event("candidate", promotion=name, result="unknown coupon")
+    top = [presale[i].base if i in presale else line.list_amount for i, line in enumerate(lines)]
     return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace,
-                    cart_quantity=sum(line.quantity for line in lines))
+                    cart_quantity=sum(line.quantity for line in lines), top=top, top_total=sum(top))
 
 
 def _blocked(promo, matched, presale, wallet, request, now) -> Reason | None:
@@ -583,14 +586,14 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
 def _max_offer(prep: Prepared, cand: Candidate, promo: Promotion) -> int:
     if isinstance(promo.benefit, b.Gift):
         return 0
-    top = [prep.presale[i].base if i in prep.presale else line.list_amount for i, line in enumerate(prep.lines)]
+    top = prep.top
     total = 0
     for group in cand.groups:
         idx = [i for i in group if top[i] > 0]
         parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
         if not parts:
             continue
-        facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), sum(top))
+        facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), prep.top_total)
         benefit, _ = _qualify(prep, promo, facts, parts, explain=False) if promo.monotone else (promo.benefit, None)
         if benefit is None:
             continue
