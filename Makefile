@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# the gRPC service on the double11 pack (docs/service.md); Ctrl-C stops it gracefully
 run: $(STAMP)
-	$(BIN)/promo check examples/
+	$(BIN)/promo serve examples/double11
+
+# regenerate server/gen/ from proto/ with the pinned grpcio-tools (tests fail if it is stale)
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,1 @@
+"""Generated from proto/ by `make proto` (proto/generate.py); do not edit."""
