@@ -1,4 +1,4 @@
-"""The `promo` command: check, fmt, eval, qualify, test (serve and analyze come with their issues)."""
+"""The `promo` command: check, fmt, eval, qualify, test, serve (analyze comes with its issue)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,15 @@ def _test(args) -> int:
     return 0 if all(o.passed for o in outcomes) else 1
 
 
+def _serve(args) -> int:
+    from server.app import Settings, run_workers  # grpc is loaded only for `serve`
+
+    settings = Settings(host=args.host, port=args.port, max_lines=args.max_lines,
+                        max_message_bytes=args.max_message_bytes, threads=args.threads,
+                        grace=args.grace, log_format=args.log_format)
+    return run_workers(args.rules, settings, args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rules")
     p.add_argument("--explain", action="store_true", help="show the quote and trace of failing tests")
     p.set_defaults(run=_test)
+
+    p = sub.add_parser("serve", help="the gRPC service (docs/service.md); reloads when the rule files change")
+    p.add_argument("rules")
+    p.add_argument("--host", default="[::]", help="address to listen on (default: all)")
+    p.add_argument("--port", type=int, default=50051, help="0 picks a free port (logged as `listening`)")
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    p.add_argument("--threads", type=int, default=8, help="handler threads per process")
+    p.add_argument("--max-lines", type=int, default=10_000, help="lines per cart; more is RESOURCE_EXHAUSTED")
+    p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024,
+                   help="largest request; more is RESOURCE_EXHAUSTED")
+    p.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on SIGTERM")
+    p.add_argument("--log-format", choices=["json", "console"], default="json")
+    p.set_defaults(run=_serve)
     return parser
 
 

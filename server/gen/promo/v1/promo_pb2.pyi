@@ -387,14 +387,12 @@ class Diagnostic(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ..., file: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., end_line: _Optional[int] = ..., end_column: _Optional[int] = ..., help: _Optional[str] = ...) -> None: ...
 
 class ValidateRulesResponse(_message.Message):
-    __slots__ = ("ok", "diagnostics", "revision")
+    __slots__ = ("ok", "diagnostics")
     OK_FIELD_NUMBER: _ClassVar[int]
     DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
-    REVISION_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     diagnostics: _containers.RepeatedCompositeFieldContainer[Diagnostic]
-    revision: str
-    def __init__(self, ok: _Optional[bool] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ..., revision: _Optional[str] = ...) -> None: ...
+    def __init__(self, ok: _Optional[bool] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ...) -> None: ...
 
 class GetRulesetRequest(_message.Message):
     __slots__ = ()

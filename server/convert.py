@@ -1,0 +1,82 @@
+"""Proto messages <-> the engine's requests and JSON answers.
+
+The proto3 JSON mapping of promo.v1 is the engine's JSON (proto/promo/v1/promo.proto), so the
+conversion is json_format both ways and the engine's own validation (`request_from_json`) names
+the offending field. bench/grpc.py measures what this costs next to evaluation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import json_format
+
+from engine.compiler import Plan
+from engine.diagnostics import Diagnostic, to_json
+from engine.qualify import Qualification, qualification_to_json
+from engine.quote import Quote, quote_to_json
+from engine.request import Request, RequestError, request_from_json
+from engine.source import SourceFile
+from server.gen.promo.v1 import promo_pb2 as pb
+
+
+class LimitExceeded(Exception):
+    """A request past a configured size limit (RESOURCE_EXHAUSTED), naming the field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _as_json(message) -> dict[str, Any]:
+    # Defaults left out: proto3 cannot tell "unset" from zero, and the engine has the same defaults.
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int) -> Request:
+    # counted before converting, so an oversized cart costs no conversion
+    if len(msg.lines) > max_lines:
+        raise LimitExceeded("lines", f"at most {max_lines} lines per cart, got {len(msg.lines)}")
+    return request_from_json(_as_json(msg), plan.digits, plan.timezone, max_lines=max_lines)
+
+
+def evaluate_response(quote: Quote) -> pb.EvaluateResponse:
+    return json_format.ParseDict(quote_to_json(quote), pb.EvaluateResponse())
+
+
+def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:
+    return json_format.ParseDict(qualification_to_json(q, operator=operator), pb.QualifyResponse())
+
+
+def source_files(msg: pb.ValidateRulesRequest) -> list[SourceFile]:
+    seen: set[str] = set()
+    for i, f in enumerate(msg.files):
+        if not f.path:
+            raise RequestError(f"files[{i}].path", "must not be empty")
+        if f.path in seen:
+            raise RequestError(f"files[{i}].path", f"`{f.path}` is used by an earlier file")
+        seen.add(f.path)
+    return [SourceFile(f.path, f.text) for f in msg.files]
+
+
+def diagnostic(d: Diagnostic) -> pb.Diagnostic:
+    data = {k: v for k, v in to_json(d).items() if v is not None}  # `help: null` is an absent help
+    return json_format.ParseDict(data, pb.Diagnostic())
+
+
+def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
+    out = pb.GetRulesetResponse(
+        name=plan.name, revision=plan.revision,
+        loaded_at=loaded_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        currency=plan.currency, timezone=str(plan.timezone), stacking=plan.stacking,
+        files=sorted(plan.sources),
+    )
+    for p in plan.promotions:  # already in level, priority, name order
+        info = out.promotions.add(name=p.name, title=p.title or "", priority=p.priority,
+                                  level=pb.Level.Value(p.level), kind=pb.Kind.Value(p.kind))
+        if p.window is not None:
+            start, end = (t.astimezone(plan.timezone).isoformat() for t in p.window)
+            info.window.start, info.window.end = start, end
+    return out

@@ -1,0 +1,98 @@
+"""The served ruleset: loaded at start, recompiled when its files change, swapped atomically.
+
+A thread polls the files' (mtime, size) every `interval` seconds. A change is compiled once the
+files have stayed the same for one more poll (an editor's half-written save is not compiled),
+off the request path. A ruleset with errors is logged with its diagnostics and the old one keeps
+serving. Requests read `watcher.current` once and use that plan to the end of the call: the swap
+is one reference assignment, so a call never sees half of two rulesets.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from engine.compiler import Plan, compile_plan
+from engine.diagnostics import render
+from engine.load import load_ruleset
+
+
+@dataclass(frozen=True)
+class Served:
+    plan: Plan
+    loaded_at: datetime
+
+
+def fingerprint(root: Path) -> tuple:
+    """What changes when a ruleset's files change (the files `read_sources` reads)."""
+    try:
+        paths = [root] if root.is_file() else sorted(p for p in root.glob("*.promo") if p.is_file())
+        stats = [(str(p), p.stat()) for p in paths]
+        return tuple((path, s.st_mtime_ns, s.st_size) for path, s in stats)
+    except OSError:  # a file vanished between listing and stat: look again next poll
+        return ("unreadable",)
+
+
+class RulesetWatcher:
+    def __init__(self, root: str | Path, log, on_swap: Callable[[Served], None] = lambda s: None,
+                 interval: float = 0.5):
+        self.root = Path(root)
+        self.log = log
+        self.on_swap = on_swap
+        self.interval = interval
+        self.current: Served | None = None  # the one shared reference; replaced, never mutated
+        self._tried: tuple | None = None  # fingerprint last compiled (good or bad)
+        self._seen: tuple | None = None  # fingerprint at the previous poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ruleset-watcher", daemon=True)
+
+    def start(self) -> None:
+        self.load()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        fp = fingerprint(self.root)
+        settled = fp == self._seen
+        self._seen = fp
+        if settled and fp != self._tried:
+            self.load(fp)
+
+    def load(self, fp: tuple | None = None) -> bool:
+        """Compile the files now; swap if they compile and differ from what is served."""
+        self._tried = self._seen = fp if fp is not None else fingerprint(self.root)
+        try:
+            loaded = load_ruleset(self.root)
+            if not loaded.sources:
+                self.log.error("ruleset_rejected", path=str(self.root), reason="no .promo files", serving=self._revision())
+                return False
+            if not loaded.ok:
+                errors = [render(d, loaded.sources) for d in loaded.diagnostics if d.is_error]
+                self.log.error("ruleset_rejected", path=str(self.root), errors=len(errors), diagnostics=errors,
+                               serving=self._revision())
+                return False
+            plan = compile_plan(loaded)
+        except Exception:  # an unreadable file or a compiler bug must not stop the watcher
+            self.log.exception("ruleset_rejected", path=str(self.root), serving=self._revision())
+            return False
+        if self.current is not None and plan.revision == self.current.plan.revision:
+            return True  # touched, not changed
+        served = Served(plan, datetime.now(timezone.utc))
+        previous = self._revision()
+        self.current = served  # the atomic swap
+        self.log.info("ruleset_loaded", path=str(self.root), name=plan.name, revision=plan.revision,
+                      previous=previous, promotions=len(plan.promotions))
+        self.on_swap(served)
+        return True
+
+    def _revision(self) -> str | None:
+        return self.current.plan.revision if self.current else None
