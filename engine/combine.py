@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from engine.evaluate import Candidate, Prepared, Pricing, max_offer, run
+from engine.evaluate import Candidate, Prepared, Pricing, max_offer, payable_now, run
 from engine.explain import Minor, Reason
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
@@ -127,7 +127,8 @@ class _Search:
         if self.root_pricing is not None:
             self.floor_price = self.root_pricing.payable
         else:
-            gross = sum(line.list_amount for line in prep.lines) + sum(prep.request.shipping.values())
+            # what the cart would charge with no discount at all (presale lines at their base or deposit)
+            gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
             self.floor_price = gross - sum(max_offer(prep, c) for c in fixed)
 
     def chosen(self, mask: int) -> list[Candidate]:

@@ -275,14 +275,16 @@ def _paths(expr) -> list[str]:
     return found
 
 
-_AMOUNTS = ("amount", "cart.amount")
+# What discounts can lower: the base, the cart after item level, and the eligible units (a line
+# discounted to 0 leaves the promotion's lines).
+_AMOUNTS = ("amount", "cart.amount", "quantity")
 _FLIPPED = {"<=": ">=", "<": ">"}  # `100 <= amount` is `amount >= 100`
 
 
 def amount_monotone(expr) -> bool:
-    """True when raising `amount` or `cart.amount` can never turn this condition from true to
-    false: amounts appear only in `amount >= C` / `amount > C`. The combination search's bounds
-    rely on it; a promotion with another kind of condition gets looser bounds."""
+    """True when raising `amount`, `cart.amount` or `quantity` can never turn this condition
+    from true to false: they appear only in `amount >= C` / `amount > C`. The combination
+    search's bounds rely on it; a promotion with another kind of condition gets looser bounds."""
     reads_amount = any(p in _AMOUNTS for p in _paths(expr))
     if not reads_amount:
         return True

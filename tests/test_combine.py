@@ -73,7 +73,10 @@ def instances(draw):
         elif level == "item":
             clauses.append(f'scope sku == "{draw(st.sampled_from(["A", "B", "C"]))}"')
         if draw(st.booleans()):
-            clauses.append(f"when amount >= {draw(st.sampled_from([50, 100, 150, 200, 300]))}")
+            # mostly thresholds; sometimes conditions that discounts can make true (not monotone)
+            clauses.append("when " + draw(st.sampled_from(
+                ["amount >= 50", "amount >= 100", "amount >= 150", "amount >= 200", "amount >= 300",
+                 "amount <= 150", "quantity <= 2", "quantity >= 2"])))
         if draw(st.integers(0, 6)) == 0:
             clauses.append("exclusive")
         group = draw(st.sampled_from([None, None, None, "g1", "g2"]))
@@ -202,6 +205,32 @@ coupon "b-early" { level platform discount 10 }
     assert [a["promotion"] for a in q["applied"]] == ["b-early"]
     q = quote(rules, [line("a", "100.00")], wallet=["a-late", "b-early"])
     assert [a["promotion"] for a in q["applied"]] == ["a-late"]  # no expiries: by name
+
+
+def test_bound_starts_from_what_presale_lines_really_cost():
+    # a full presale sells the 100.00 line at 50.00: 150.00 before coupons, not 200.00.
+    # `a` (amount <= 120) never holds; `b` saves 20 → 130.00
+    rules = HEADER.format(mode="parallel") + '''
+presale "pre" { scope sku == "P" price 50 }
+coupon "a" { level platform when amount <= 120 discount 30 }
+coupon "b" { level platform discount 20 }
+'''
+    q = quote(rules, [line("p", "100.00", sku="P"), line("x", "100.00")], wallet=["a", "b"])
+    assert q["totals"]["payable"] == "130.00"
+    assert [a["promotion"] for a in q["applied"]] == ["b"]
+
+
+def test_quantity_at_most_is_not_monotone():
+    # the item promotion makes line `b` free, so the platform coupon sees 2 units, not 3:
+    # `a` (quantity <= 2) holds and saves 30 > `b`'s 20 → 200 − 30 = 170.00
+    rules = HEADER.format(mode="parallel") + '''
+promotion "free-b" { level item scope sku == "B" discount 10 each }
+coupon "a" { level platform when quantity <= 2 discount 30 }
+coupon "b" { level platform discount 20 }
+'''
+    q = quote(rules, [line("x", "100.00"), line("y", "100.00"), line("z", "10.00", sku="B")], wallet=["a", "b"])
+    assert q["totals"]["payable"] == "170.00"
+    assert [a["promotion"] for a in q["applied"]] == ["free-b", "a"]
 
 
 def test_zero_saving_coupon_is_not_used():
