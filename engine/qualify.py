@@ -102,7 +102,9 @@ def qualification_to_json(q: Qualification, operator: bool = False) -> dict[str,
                 if s.reason.would_save:
                     item["would_save"] = money(s.reason.would_save)
             if operator:
-                item["detail"] = plain_detail(s.reason.detail, digits)
+                promo = q.plan.by_name.get(s.entry.coupon)
+                at = {"at": str(promo.span)} if promo is not None else {}
+                item["detail"] = {**at, **plain_detail(s.reason.detail, digits)}
         out.append(item)
     return {"ruleset": {"name": q.plan.name, "revision": q.plan.revision}, "currency": q.plan.currency,
             "payable_without_coupons": money(q.payable_without_coupons), "payable_best": money(q.payable_best),

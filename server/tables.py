@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from rich.table import Table
 
@@ -82,7 +84,7 @@ def print_qualification(result: dict, console: Console) -> None:
     for c in result["coupons"]:
         why = f"{c['reason']}: {c['message']} / {c['message_zh']}" if "reason" in c else ""
         if c.get("detail"):
-            why += f"\n{c['detail']}"
+            why += "\n" + json.dumps(c["detail"], ensure_ascii=False)
         table.add_row(c["coupon"], "yes" if c["usable"] else "no", c["saving_alone"],
                       c["saving_in_best"] if c["in_best"] else "-", why)
     console.print(table)
