@@ -1,0 +1,141 @@
+"""`promo serve` as a process: the harness the other server tests use (a subprocess on a free
+loopback port, its JSON log in a file), plus what only a process shows: several workers on one
+port, and a graceful stop on SIGTERM that lets the call in flight finish.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.gen.promo.v1 import promo_pb2 as pb
+from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30.0
+
+
+class ServerProcess:
+    """`python -m server.cli serve RULES --port 0` with its log in a file (a pipe could fill up
+    and block the server), the port read from its `listening` line."""
+
+    def __init__(self, rules: str | Path, log_path: Path, *args: str):
+        self.log_path = log_path
+        self._log_file = open(log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", str(rules), "--host", "127.0.0.1", "--port", "0", *args],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log_file)
+        self.port = self.wait_for("listening")["port"]
+        self.target = f"127.0.0.1:{self.port}"
+        self.channel = grpc.insecure_channel(self.target)
+        self.stub = pb_grpc.PromotionServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def events(self, name: str | None = None) -> list[dict]:
+        out = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a traceback from outside the logger would not be JSON
+            if name is None or event.get("event") == name:
+                out.append(event)
+        return out
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = START_TIMEOUT, **match) -> dict:
+        """The `count`-th log event `name` whose fields include `match`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events(name) if all(e.get(k) == v for k, v in match.items())]
+            if len(found) >= count:
+                return found[count - 1]
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited ({self.proc.returncode}):\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no `{name}` {match} in the log within {timeout}s:\n{self.log_path.read_text()}")
+
+    def status(self, service: str = "") -> int:
+        return self.health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+
+    def wait_serving(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.status() != health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline, "health never said SERVING"
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.channel.close()
+            self._log_file.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.channel.close()
+        self._log_file.close()
+
+
+def cart(path: str = "examples/seed/parallel/cart.json", **changes) -> pb.EvaluateRequest:
+    from google.protobuf import json_format
+
+    data = json.loads((ROOT / path).read_text(encoding="utf-8"))
+    data.update(changes)
+    return json_format.ParseDict(data, pb.EvaluateRequest())
+
+
+# ---- tests -------------------------------------------------------------------------------------
+
+
+def test_two_workers_share_one_port_and_stop_together(tmp_path):
+    server = ServerProcess("examples/seed/parallel", tmp_path / "log.jsonl", "--workers", "2")
+    try:
+        server.wait_for("ruleset_loaded", worker=1)
+        server.wait_for("ruleset_loaded", worker=2)
+        ports = {server.wait_for("listening", worker=w)["port"] for w in (1, 2)}
+        assert ports == {server.port}
+        # each new channel is a new connection; the kernel spreads connections over the workers
+        for _ in range(24):
+            with grpc.insecure_channel(server.target) as channel:
+                reply = pb_grpc.PromotionServiceStub(channel).Evaluate(cart(), timeout=10)
+                assert reply.totals.payable == "170.00"
+        served_by = {e["worker"] for e in server.events("call")}
+        assert served_by == {1, 2}
+    finally:
+        code = server.stop()
+    assert code == 0
+    assert {e["worker"] for e in server.events("stopped")} == {1, 2, "main"}
+
+
+def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
+    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "60")
+    try:
+        server.wait_serving()
+        big = cart("examples/double11/cart.json")
+        lines = list(big.lines)
+        del big.lines[:]
+        for i in range(8000):  # a second or more of pricing: still running when SIGTERM arrives
+            big.lines.add().CopyFrom(lines[i % len(lines)])
+            big.lines[-1].id = f"l{i}"
+        pending = server.stub.Evaluate.future(big, timeout=120)
+        time.sleep(0.5)
+        server.proc.send_signal(signal.SIGTERM)
+        reply = pending.result()
+        assert len(reply.lines) >= 8000
+        assert server.proc.wait(60) == 0
+    finally:
+        server.kill()
+    names = [e["event"] for e in server.events()
+             if e["event"] in ("draining", "stopped") or e.get("method", "").endswith("/Evaluate")]
+    assert names == ["draining", "call", "stopped"]  # the call ended inside the drain
