@@ -127,7 +127,8 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         groups = _groups(promo, matched, lines)
         shops = frozenset(lines[i].shop for i in matched)
         candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name), shops))
-        trace.event("candidate", promotion=promo.name, lines=[lines[i].id for i in matched], result="candidate")
+        if trace.on:
+            trace.event("candidate", promotion=promo.name, lines=[lines[i].id for i in matched], result="candidate")
     for name in wallet:
         if name not in plan.by_name:
             trace.event("candidate", promotion=name, result="unknown coupon")
@@ -265,7 +266,8 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
         if winner is not None and off > 0:
             out.discounts[i][winner.name] = off
             out.applied[winner.name] = out.applied.get(winner.name, 0) + off
-        prep.trace.event("item", line=line.id, winner=winner.name if winner else "presale", discount=Minor(off))
+        if prep.trace.on:
+            prep.trace.event("item", line=line.id, winner=winner.name if winner else "presale", discount=Minor(off))
     for cand in active:
         name = cand.promotion.name
         if cand.promotion.level == "item" and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
@@ -396,8 +398,9 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
         if sum(placed) < off:
             out.capped.add(promo.name)
         total += sum(placed)
-        prep.trace.event("apply", promotion=promo.name, base=Minor(sum(weights)), discount=Minor(off), placed=Minor(sum(placed)),
-                         lines=[prep.lines[i].id for i in idx])
+        if prep.trace.on:
+            prep.trace.event("apply", promotion=promo.name, base=Minor(sum(weights)), discount=Minor(off),
+                             placed=Minor(sum(placed)), lines=[prep.lines[i].id for i in idx])
     if total > 0:
         out.applied[promo.name] = total
     elif promo.name not in out.applied:

@@ -5,7 +5,6 @@ Allocation splits a discount over lines by largest remainder, so the parts alway
 
 from __future__ import annotations
 
-import heapq
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -79,23 +78,24 @@ def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = No
     Returns the parts (same order as `weights`) and what no part could take. Remainder ties go
     to the earlier index, so callers pass lines in a canonical order.
     """
-    n = len(weights)
-    parts = [0] * n
-    room = list(room) if room is not None else [total] * n
+    parts = [0] * len(weights)
+    room = list(room) if room is not None else [total] * len(weights)
+    open_ = [i for i, w in enumerate(weights) if w > 0 and room[i] > 0]
     left = total
-    while left > 0:
-        open_ = [i for i in range(n) if room[i] > parts[i] and weights[i] > 0]
-        if not open_:
-            break
+    while left > 0 and open_:
         weight_sum = sum(weights[i] for i in open_)
-        # exact shares left*w/W as integer quotient and remainder over the common denominator W
-        shares = {i: divmod(left * weights[i], weight_sum) for i in open_}
-        extra = left - sum(q for q, _ in shares.values())
-        bonus = set(heapq.nsmallest(extra, open_, key=lambda i: (-shares[i][1], i))) if extra else ()
-        placed = 0
-        for i in open_:
-            take = min(shares[i][0] + (i in bonus), room[i] - parts[i])
+        # exact shares left*w/W: integer quotient and remainder over the common denominator W
+        shares = [divmod(left * weights[i], weight_sum) for i in open_]
+        extra = left - sum(q for q, _ in shares)
+        if extra:  # the largest remainders get one more unit; sorted() is stable, so ties by index
+            for k in sorted(range(len(open_)), key=lambda k: -shares[k][1])[:extra]:
+                shares[k] = (shares[k][0] + 1, 0)
+        still_open = []
+        for k, i in enumerate(open_):
+            take = min(shares[k][0], room[i] - parts[i])
             parts[i] += take
-            placed += take
-        left -= placed
+            left -= take
+            if room[i] > parts[i]:
+                still_open.append(i)
+        open_ = still_open
     return parts, left

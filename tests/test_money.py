@@ -1,0 +1,66 @@
+"""Money: parsing and formatting minor units, rounding modes, largest-remainder allocation."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.money import MoneyError, allocate, format_money, parse_money, round_fraction
+
+
+@pytest.mark.parametrize("text,digits,minor", [("110", 2, 11000), ("110.0", 2, 11000), ("0.01", 2, 1), ("7", 0, 7),
+                                               ("1.234", 3, 1234)])
+def test_parse_money(text, digits, minor):
+    assert parse_money(text, digits) == minor
+
+
+@pytest.mark.parametrize("text", ["1.234", "-1", "1e3", "NaN", " 1", "", "1.", ".5", "1,00"])
+def test_parse_money_rejects(text):
+    with pytest.raises(MoneyError):
+        parse_money(text, 2)
+
+
+def test_format_money():
+    assert [format_money(v, 2) for v in (0, 1, 11000, -5)] == ["0.00", "0.01", "110.00", "-0.05"]
+    assert format_money(7, 0) == "7"
+
+
+@pytest.mark.parametrize("value,half_up,half_even,down", [
+    (Fraction(5, 2), 3, 2, 2), (Fraction(7, 2), 4, 4, 3), (Fraction(26, 10), 3, 3, 2), (Fraction(24, 10), 2, 2, 2),
+    (Fraction(3), 3, 3, 3),
+])
+def test_rounding_modes(value, half_up, half_even, down):
+    assert (round_fraction(value, "half_up"), round_fraction(value, "half_even"), round_fraction(value, "down")) == (
+        half_up, half_even, down)
+
+
+def test_allocation_examples():
+    assert allocate(1000, [1, 1, 1]) == ([334, 333, 333], 0)  # remainder tie: the first index
+    assert allocate(1000, [100, 100], [300, 2000]) == ([300, 700], 0)  # capped part, rest redistributed
+    assert allocate(10, [1, 1], [3, 3]) == ([3, 3], 4)  # what no part can take is returned
+    assert allocate(5, [0, 0]) == ([0, 0], 5)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 10**7), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=12))
+def test_allocation_is_exact_and_respects_room(total, lines):
+    weights = [w for w, _ in lines]
+    room = [r for _, r in lines]
+    parts, left = allocate(total, weights, room)
+    assert sum(parts) + left == total and left >= 0
+    assert all(0 <= p <= r for p, r in zip(parts, room))
+    assert all(p == 0 for p, w in zip(parts, weights) if w == 0)
+    if left:  # only what no weighted line had room for stays unplaced
+        assert all(p == r for p, r, w in zip(parts, room, weights) if w > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**7), st.lists(st.integers(1, 10**6), min_size=1, max_size=12))
+def test_uncapped_allocation_is_within_one_unit_of_the_exact_share(total, weights):
+    parts, left = allocate(total, weights)
+    assert left == 0
+    for p, w in zip(parts, weights):
+        assert abs(p - Fraction(total * w, sum(weights))) < 1
