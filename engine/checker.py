@@ -734,7 +734,7 @@ class _Checker:
         limits = [s[1] for s in map(_threshold, conjuncts) if s is not None and s[0] == "amount"]
         if limits and benefit.amount.value >= max(limits):
             self.emit("discount-exceeds-threshold", benefit.amount.span,
-                      f"the discount `{benefit.amount.text}` is at least its threshold `amount >= {max(limits)}`",
+                      f"the discount `{benefit.amount.text}` is at least its amount threshold `{max(limits)}`",
                       help="a buyer who just meets the threshold would pay nothing; check the figures")
 
     def tier_warnings(self, tiers: list[tuple]) -> None:
