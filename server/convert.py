@@ -1,8 +1,11 @@
 """Proto messages <-> the engine's requests and JSON answers.
 
-The proto3 JSON mapping of promo.v1 is the engine's JSON (proto/promo/v1/promo.proto), so the
-conversion is json_format both ways and the engine's own validation (`request_from_json`) names
-the offending field. bench/grpc.py measures what this costs next to evaluation.
+The proto3 JSON mapping of promo.v1 is the engine's JSON (proto/promo/v1/promo.proto). Requests
+go through json_format.MessageToDict, so the engine's own validation (`request_from_json`) names
+the offending field. Answers are built by the message constructors straight from the engine's
+JSON dict: the same mapping (enum names, nested dicts, Struct/ListValue from dicts and lists;
+an unknown key raises), about 15x faster than json_format.ParseDict (bench/grpc.py shows the
+split of one call).
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int) -> Request:
 
 
 def evaluate_response(quote: Quote) -> pb.EvaluateResponse:
-    return json_format.ParseDict(quote_to_json(quote), pb.EvaluateResponse())
+    return pb.EvaluateResponse(**quote_to_json(quote))
 
 
 def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:
-    return json_format.ParseDict(qualification_to_json(q, operator=operator), pb.QualifyResponse())
+    return pb.QualifyResponse(**qualification_to_json(q, operator=operator))
 
 
 def source_files(msg: pb.ValidateRulesRequest) -> list[SourceFile]:
@@ -63,7 +66,7 @@ def source_files(msg: pb.ValidateRulesRequest) -> list[SourceFile]:
 
 def diagnostic(d: Diagnostic) -> pb.Diagnostic:
     data = {k: v for k, v in to_json(d).items() if v is not None}  # `help: null` is an absent help
-    return json_format.ParseDict(data, pb.Diagnostic())
+    return pb.Diagnostic(**data)
 
 
 def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
