@@ -6,11 +6,12 @@ base, once. Percentages are exact fractions; the discount is rounded once, never
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Union
 
-from engine.money import round_fraction
+from engine.money import allocate, round_fraction
 
 
 @dataclass(frozen=True)
@@ -109,40 +110,33 @@ def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tu
 
 
 def _nth(benefit: NthUnit, parts: list[Part], rounding: str) -> tuple[int, list[int]]:
-    """Every n-th unit gets the inner benefit; the discounted units are the cheapest ones."""
+    """Every n-th unit gets the inner benefit; the discounted units are the cheapest ones.
+
+    Exact arithmetic in integers over one common denominator (unit prices are amount/quantity)."""
+    inner = benefit.benefit
+    rate = inner.rate if isinstance(inner, PercentOff) else Fraction(1)
+    # divisible by every quantity and, after dividing by one, still by the rate's denominator
+    denominator = rate.denominator * math.lcm(*(p.quantity for p in parts))
+    unit = [p.amount * denominator // p.quantity for p in parts]  # unit prices, scaled
+    exact = [0] * len(parts)  # scaled exact discount per part
     units_left = sum(p.quantity for p in parts) // benefit.n
-    exact = [Fraction(0)] * len(parts)
-    for i in sorted(range(len(parts)), key=lambda i: (Fraction(parts[i].amount, parts[i].quantity), i)):
+    for i in sorted(range(len(parts)), key=lambda i: (unit[i], i)):
         if units_left <= 0:
             break
         count = min(units_left, parts[i].quantity)
         units_left -= count
-        unit_price = Fraction(parts[i].amount, parts[i].quantity)
-        inner = benefit.benefit
         if isinstance(inner, PercentOff):
-            per_unit = unit_price * inner.rate
+            per_unit = unit[i] * rate.numerator // rate.denominator  # exact, see `denominator`
         elif isinstance(inner, AmountOff):
-            per_unit = min(Fraction(inner.amount), unit_price)
+            per_unit = min(inner.amount * denominator, unit[i])
         else:  # PriceEach
-            per_unit = max(Fraction(0), unit_price - inner.price)
+            per_unit = max(0, unit[i] - inner.price * denominator)
         exact[i] = per_unit * count
-    total = round_fraction(sum(exact, Fraction(0)), rounding)
-    if isinstance(benefit.benefit, PercentOff) and benefit.benefit.cap is not None:
-        total = min(total, benefit.benefit.cap)
-    return total, _round_shares(exact, total)
-
-
-def _round_shares(exact: list[Fraction], total: int) -> list[int]:
-    """Integer shares of `total` following exact per-part amounts, by largest remainder."""
-    weight = sum(exact, Fraction(0))
-    if weight == 0:
-        return [0] * len(exact)
-    scaled = [e * total / weight for e in exact]
-    shares = [int(s) for s in scaled]
-    order = sorted(range(len(exact)), key=lambda i: (-(scaled[i] - shares[i]), i))
-    for i in order[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
+    total = round_fraction(Fraction(sum(exact), denominator), rounding)
+    if isinstance(inner, PercentOff) and inner.cap is not None:
+        total = min(total, inner.cap)
+    shares, _ = allocate(total, exact)
+    return total, shares
 
 
 def next_every_step(benefit: EveryOff, base: int) -> int | None:
