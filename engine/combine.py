@@ -82,10 +82,11 @@ def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], callable]:
             members[c.promotion.group] = members.get(c.promotion.group, 0) + 1
     # Every conflict involves a coupon, an exclusive promotion or a group member.
     constrained = [c for c in cands if c.promotion.is_coupon or c.promotion.exclusive or c.promotion.group]
+    is_constrained = set(map(id, constrained))
 
     def is_free(c: Candidate) -> bool:
         oversubscribed = c.promotion.group and members[c.promotion.group] > groups.get(c.promotion.group, 1)
-        others = cands if c in constrained else constrained
+        others = cands if id(c) in is_constrained else constrained
         return optional(c) or oversubscribed or any(conflict(c, o, groups) for o in others if o is not c)
 
     free = [c for c in cands if is_free(c)]

@@ -60,7 +60,7 @@ class Clause:
     reads: tuple[str, ...]  # attributes it reads, for explanations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compiled once; identity is equality
 class Promotion:
     name: str
     kind: str  # promotion | coupon

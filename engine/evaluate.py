@@ -9,12 +9,11 @@ Lines are kept in the code-point order of their ids, so the cart's order never c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from engine import benefits as b
 from engine.compiler import Plan, Presale, Promotion
 from engine.explain import HintData, Minor, Reason, Trace
-from engine.money import allocate, round_fraction
+from engine.money import allocate
 from engine.predicates import OrderFacts
 from engine.request import Line, Request, WalletEntry
 
@@ -30,7 +29,7 @@ class PresaleLine:
     worth: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: compared and looked up often during the search
 class Candidate:
     """A promotion that passed the request-level checks, with the lines its scope matches."""
 
@@ -75,10 +74,6 @@ class Pricing:
     shipping: dict[str, int] = field(default_factory=dict)  # shop -> fee charged
     gifts: list[tuple[str, b.Gift, str]] = field(default_factory=list)  # (promotion, gift, shop)
     payable: int = 0
-
-    @property
-    def saving(self) -> int:
-        return sum(self.applied.values())
 
 
 def _within(window, now) -> bool:
