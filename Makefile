@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse_check.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/combine.py
+	$(BIN)/python bench/grpc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

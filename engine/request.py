@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from engine.money import MoneyError, parse_money
 
-EXPLAIN_MODES = ("EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE")
+EXPLAIN_MODES = ("EXPLAIN_UNSPECIFIED", "EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE")
 STAGES = ("STAGE_UNSPECIFIED", "STAGE_DEPOSIT", "STAGE_BALANCE")
 MAX_QUANTITY = 1_000_000
 
@@ -162,7 +162,7 @@ def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
 
 
 def _enum(value: Any, field_path: str, allowed: tuple[str, ...], default: str) -> str:
-    if value in ("", None):
+    if value in ("", None) or value == allowed[0] and allowed[0].endswith("_UNSPECIFIED"):
         return default
     if value not in allowed:
         raise RequestError(field_path, f"`{value}` is not one of {', '.join(allowed)}")

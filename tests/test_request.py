@@ -75,3 +75,11 @@ def test_wallet_shorthand_and_defaults():
     r = request_from_json(req(wallet=["c1", {"coupon": "c2", "id": "w2"}]), 2, SHANGHAI)
     assert [(w.coupon, w.id) for w in r.wallet] == [("c1", ""), ("c2", "w2")]
     assert (r.stage, r.explain) == ("STAGE_UNSPECIFIED", "EXPLAIN_REASONS")
+
+
+def test_unspecified_enums_mean_the_default():
+    from engine.request import request_from_json as parse
+
+    r = parse({"at": "2026-11-11T10:00:00+08:00", "lines": [], "explain": "EXPLAIN_UNSPECIFIED",
+               "stage": "STAGE_UNSPECIFIED"}, 2)
+    assert (r.explain, r.stage) == ("EXPLAIN_REASONS", "STAGE_UNSPECIFIED")
