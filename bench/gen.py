@@ -50,7 +50,7 @@ def ruleset_text(promotions: int, shops: int, seed: int = 1, stacking: str = "pa
                 [
                     f"when amount >= {rng.choice([100, 200])}\n    discount {rng.choice([10, 20])}",
                     "tiers { amount >= 300: discount 60; amount >= 200: discount 30 }",
-                    f'when quantity >= 2 or user.level >= 3\n    discount 8.8折 max 100',
+                    'when quantity >= 2 or user.level >= 3\n    discount 8.8折 max 100',
                     "nth 2 discount 50%",
                 ]
             )
