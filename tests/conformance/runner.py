@@ -341,24 +341,29 @@ def promo_executable() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
 
 
-def run_cli_subprocess(cases: list[Case], workdir: Path) -> dict[str, Outcome]:
+def run_cli_subprocess(cases: list[Case], workdir: Path, parallel: int = 2) -> dict[str, Outcome]:
     """The same invocations through the real `promo` executable, one process per case (slow: use
     for a sample)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     ws = Workspace(workdir)
-    out = {}
-    for i, case in enumerate(cases):
-        proc = subprocess.run(promo_executable() + ws.argv(case, i), cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
-        out[case.id] = _cli_outcome(case, proc.returncode, proc.stdout, proc.stderr)
-    return out
+    jobs = [(case, ws.argv(case, i)) for i, case in enumerate(cases)]
+
+    def one(job):
+        case, argv = job
+        proc = subprocess.run(promo_executable() + argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return case.id, _cli_outcome(case, proc.returncode, proc.stdout, proc.stderr)
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return dict(pool.map(one, jobs))
 
 
 def sample(cases: list[Case]) -> list[Case]:
-    """One case per case file (the first), for the real-subprocess CLI check."""
+    """One case per feature (the first), for the real-subprocess CLI check."""
     seen, picked = set(), []
     for case in cases:
-        if case.path not in seen:
-            seen.add(case.path)
+        if case.feature not in seen:
+            seen.add(case.feature)
             picked.append(case)
     return picked
 
