@@ -1,4 +1,4 @@
-"""The `promo` command: check, fmt, eval, qualify, test, serve (analyze comes with its issue)."""
+"""The `promo` command: check, fmt, eval, qualify, test, serve, analyze."""
 
 from __future__ import annotations
 
@@ -124,6 +124,78 @@ def _serve(args) -> int:
     return run_workers(args.rules, settings, args.workers)
 
 
+def _analyze(args) -> int:
+    """Price warnings (促销预警) for a catalog: docs/analyze.md."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from engine.analyze import Options, analyze_catalog
+    from engine.catalog import CatalogFormatError, count_rows, read_catalog
+    from engine.request import User, parse_datetime
+    from server.report import open_report
+
+    plan = _plan(args.rules)
+    if plan is None:
+        return 2
+    if not Path(args.catalog).exists():
+        print(f"error: `{args.catalog}` does not exist", file=sys.stderr)
+        return 2
+    try:
+        at = parse_datetime(args.at, "--at", plan.timezone) if args.at else None
+    except RequestError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 2
+    from datetime import datetime, timezone
+
+    at = at or datetime.now(timezone.utc)
+    options = Options(at=at, max_units=args.max_units, user=User(id="analyze", level=args.user_level),
+                      channel=args.channel, what_ifs=not args.no_what_ifs)
+    meta = {"ruleset": {"name": plan.name, "revision": plan.revision}, "currency": plan.currency,
+            "stacking": plan.stacking, "at": at.astimezone(plan.timezone).isoformat()}
+    try:
+        report = open_report(args.out, meta) if args.out else None
+        total = count_rows(args.catalog)
+        rows = read_catalog(args.catalog, plan.digits)
+        err_console = Console(stderr=True, highlight=False)
+        shown = []
+        with Progress(TextColumn("analyzing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[below]} below"),
+                      TimeRemainingColumn(), console=err_console, disable=args.quiet) as progress:
+            task = progress.add_task("analyze", total=total, below=0)
+            below = 0
+            for obj in analyze_catalog(args.rules, plan, rows, options, processes=args.processes):
+                if "error" in obj:
+                    err_console.print(f"{args.catalog}:{obj['row']}: bad row skipped: {obj['error']}", markup=False, soft_wrap=True)
+                else:
+                    below += obj["below_warning"]
+                    if report is None and obj["below_warning"] and len(shown) < 1000:
+                        shown.append(obj)
+                if report is not None:
+                    report.add(obj)
+                progress.update(task, advance=1, below=below)
+    except (CatalogFormatError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if report is not None:
+        report.close()
+        s = report.summary()
+        print(f"{s['skus']} SKUs analyzed, {s['below_warning']} below their warning line, "
+              f"{s['bad_rows']} bad rows skipped -> {args.out}")
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"SKUs below their warning line ({below})")
+        for col in ("sku", "shop", "price", "lowest", "warning", "scenario", "causes", "what-ifs"):
+            table.add_column(col)
+        from server.report import scenario_text, what_if_text
+
+        for f in shown:
+            table.add_row(f["sku"], f["shop"], f["price"], f["lowest_price"], f["warning"]["price"],
+                          scenario_text(f["best"]),
+                          ", ".join(f"{s['promotion']} {s['share']}%" for s in f["best"]["shares"]),
+                          "; ".join(what_if_text(w) for w in f["what_ifs"]))
+        Console(highlight=False).print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on SIGTERM")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.set_defaults(run=_serve)
+
+    p = sub.add_parser("analyze", help="price warnings (促销预警): each SKU's lowest reachable price, causes, what-ifs")
+    p.add_argument("rules")
+    p.add_argument("catalog", help="CSV or JSON Lines: sku, shop, category, brand, tags, price, warning_price, cost, ad_cost")
+    p.add_argument("--at", help="when (ISO-8601; without offset in the ruleset timezone); default now")
+    p.add_argument("--out", help="report.html | report.csv | report.json (default: a table of the SKUs below their line)")
+    p.add_argument("--max-units", type=int, default=3, help="buy 1..K units (alone, with filler, as K orders)")
+    p.add_argument("--user-level", type=int, default=0, help="the buyer's user.level")
+    p.add_argument("--channel", default="", help="the buyer's channel")
+    p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--no-what-ifs", action="store_true", help="skip the removal and stacking what-ifs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_analyze)
     return parser
 
 
