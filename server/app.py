@@ -22,13 +22,15 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from engine.analyze import analyze
 from engine.load import load_sources
 from engine.qualify import qualify
 from engine.quote import evaluate
 from server import convert
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-from server.interceptors import CallInterceptor, NoRuleset, annotate
+from engine.request import RequestError
+from server.interceptors import CallInterceptor, NoRuleset, _status, annotate
 from server.reload import RulesetWatcher, Served
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PromotionService"].full_name
@@ -83,9 +85,34 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         loaded = load_sources(convert.source_files(request))
         return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in loaded.diagnostics])
 
+    def AnalyzePrices(self, request, context):
+        """Streams one finding per item (engine/analyze.py prices; this only converts). Errors
+        are mapped here: the call interceptor wraps unary calls only."""
+        try:
+            plan = self._served().plan
+            items, options = convert.to_analyze(request, plan, self.settings.max_lines)
+        except RequestError as err:
+            context.abort_with_status(_status(grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err.message}",
+                                              (err.field, err.message), _request_id(context)))
+        except convert.LimitExceeded as err:
+            context.abort_with_status(_status(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{err.field}: {err.message}",
+                                              (err.field, err.message), _request_id(context)))
+        except NoRuleset as err:
+            context.abort_with_status(_status(grpc.StatusCode.FAILED_PRECONDITION, str(err), None, _request_id(context)))
+        for finding in analyze(plan, items, options):
+            if not context.is_active():  # the client went away or the deadline passed
+                return
+            yield convert.price_finding(finding, plan)
+
     def GetRuleset(self, request, context):
         served = self._served()
         return convert.ruleset_response(served.plan, served.loaded_at)
+
+
+def _request_id(context) -> str:
+    import uuid
+
+    return dict(context.invocation_metadata()).get("x-request-id") or uuid.uuid4().hex
 
 
 def serve(rules: str, settings: Settings, worker: int = 0) -> int:

@@ -15,11 +15,13 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from engine.analyze import Finding, Options, finding_to_json
+from engine.catalog import CatalogItem, item_from_mapping
 from engine.compiler import Plan
 from engine.diagnostics import Diagnostic, to_json
 from engine.qualify import Qualification, qualification_to_json
 from engine.quote import Quote, quote_to_json
-from engine.request import Request, RequestError, request_from_json
+from engine.request import Request, RequestError, User, parse_datetime, request_from_json
 from engine.source import SourceFile
 from server.gen.promo.v1 import promo_pb2 as pb
 
@@ -83,3 +85,36 @@ def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
             start, end = (t.astimezone(plan.timezone).isoformat() for t in p.window)
             info.window.start, info.window.end = start, end
     return out
+
+
+# ---- AnalyzePrices -----------------------------------------------------------------------------
+
+MAX_UNITS = 10
+
+
+def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tuple[list[CatalogItem], Options]:
+    """The items (all checked before the first finding is sent) and the analysis options."""
+    import re
+
+    if len(msg.items) > max_items:
+        raise LimitExceeded("items", f"at most {max_items} items per call, got {len(msg.items)}")
+    items = []
+    for i, item in enumerate(msg.items):
+        try:
+            items.append(item_from_mapping(_as_json(item), i + 1, plan.digits))
+        except ValueError as err:
+            named = re.match(r"`(\w+)`", str(err))
+            raise RequestError(f"items[{i}].{named.group(1) if named else 'price'}", str(err)) from None
+    if not 0 <= msg.max_units <= MAX_UNITS:
+        raise RequestError("max_units", f"must be between 0 and {MAX_UNITS}")
+    user = User(id="analyze")
+    if msg.HasField("user"):
+        cart = request_from_json({"user": _as_json(msg.user), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
+        user = cart.user
+    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(timezone.utc)
+    return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,
+                          what_ifs=not msg.skip_what_ifs)
+
+
+def price_finding(finding: Finding, plan: Plan) -> pb.PriceFinding:
+    return pb.PriceFinding(**finding_to_json(finding, plan))

@@ -441,3 +441,175 @@ class GetRulesetResponse(_message.Message):
     files: _containers.RepeatedScalarFieldContainer[str]
     promotions: _containers.RepeatedCompositeFieldContainer[PromotionInfo]
     def __init__(self, name: _Optional[str] = ..., revision: _Optional[str] = ..., loaded_at: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., stacking: _Optional[str] = ..., files: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[_Union[PromotionInfo, _Mapping]]] = ...) -> None: ...
+
+class CatalogItem(_message.Message):
+    __slots__ = ("sku", "shop", "category", "brand", "tags", "price", "warning_price", "cost", "ad_cost", "attributes")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    WARNING_PRICE_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    AD_COST_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    shop: str
+    category: str
+    brand: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    price: str
+    warning_price: str
+    cost: str
+    ad_cost: str
+    attributes: _struct_pb2.Struct
+    def __init__(self, sku: _Optional[str] = ..., shop: _Optional[str] = ..., category: _Optional[str] = ..., brand: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., price: _Optional[str] = ..., warning_price: _Optional[str] = ..., cost: _Optional[str] = ..., ad_cost: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class AnalyzePricesRequest(_message.Message):
+    __slots__ = ("at", "items", "max_units", "user", "channel", "skip_what_ifs")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_UNITS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SKIP_WHAT_IFS_FIELD_NUMBER: _ClassVar[int]
+    at: str
+    items: _containers.RepeatedCompositeFieldContainer[CatalogItem]
+    max_units: int
+    user: User
+    channel: str
+    skip_what_ifs: bool
+    def __init__(self, at: _Optional[str] = ..., items: _Optional[_Iterable[_Union[CatalogItem, _Mapping]]] = ..., max_units: _Optional[int] = ..., user: _Optional[_Union[User, _Mapping]] = ..., channel: _Optional[str] = ..., skip_what_ifs: _Optional[bool] = ...) -> None: ...
+
+class PromotionShare(_message.Message):
+    __slots__ = ("promotion", "amount", "share")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    amount: str
+    share: str
+    def __init__(self, promotion: _Optional[str] = ..., amount: _Optional[str] = ..., share: _Optional[str] = ...) -> None: ...
+
+class Filler(_message.Message):
+    __slots__ = ("amount", "unit_price", "quantity", "shop")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    amount: str
+    unit_price: str
+    quantity: int
+    shop: str
+    def __init__(self, amount: _Optional[str] = ..., unit_price: _Optional[str] = ..., quantity: _Optional[int] = ..., shop: _Optional[str] = ...) -> None: ...
+
+class PriceScenario(_message.Message):
+    __slots__ = ("family", "quantity", "unit_price", "line_list", "line_final", "promotions", "coupons", "shares", "filler")
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    LINE_LIST_FIELD_NUMBER: _ClassVar[int]
+    LINE_FINAL_FIELD_NUMBER: _ClassVar[int]
+    PROMOTIONS_FIELD_NUMBER: _ClassVar[int]
+    COUPONS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    FILLER_FIELD_NUMBER: _ClassVar[int]
+    family: str
+    quantity: int
+    unit_price: str
+    line_list: str
+    line_final: str
+    promotions: _containers.RepeatedScalarFieldContainer[str]
+    coupons: _containers.RepeatedScalarFieldContainer[str]
+    shares: _containers.RepeatedCompositeFieldContainer[PromotionShare]
+    filler: Filler
+    def __init__(self, family: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[str] = ..., line_list: _Optional[str] = ..., line_final: _Optional[str] = ..., promotions: _Optional[_Iterable[str]] = ..., coupons: _Optional[_Iterable[str]] = ..., shares: _Optional[_Iterable[_Union[PromotionShare, _Mapping]]] = ..., filler: _Optional[_Union[Filler, _Mapping]] = ...) -> None: ...
+
+class PriceWhatIf(_message.Message):
+    __slots__ = ("kind", "subject", "lowest_price", "change", "below_warning", "best")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    LOWEST_PRICE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    BELOW_WARNING_FIELD_NUMBER: _ClassVar[int]
+    BEST_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    subject: str
+    lowest_price: str
+    change: str
+    below_warning: bool
+    best: PriceScenario
+    def __init__(self, kind: _Optional[str] = ..., subject: _Optional[str] = ..., lowest_price: _Optional[str] = ..., change: _Optional[str] = ..., below_warning: _Optional[bool] = ..., best: _Optional[_Union[PriceScenario, _Mapping]] = ...) -> None: ...
+
+class WarningPrice(_message.Message):
+    __slots__ = ("price", "source")
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    price: str
+    source: str
+    def __init__(self, price: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class Margin(_message.Message):
+    __slots__ = ("cost", "per_unit", "percent")
+    COST_FIELD_NUMBER: _ClassVar[int]
+    PER_UNIT_FIELD_NUMBER: _ClassVar[int]
+    PERCENT_FIELD_NUMBER: _ClassVar[int]
+    cost: str
+    per_unit: str
+    percent: str
+    def __init__(self, cost: _Optional[str] = ..., per_unit: _Optional[str] = ..., percent: _Optional[str] = ...) -> None: ...
+
+class OrderProfit(_message.Message):
+    __slots__ = ("ad_cost", "units", "profit")
+    AD_COST_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    PROFIT_FIELD_NUMBER: _ClassVar[int]
+    ad_cost: str
+    units: int
+    profit: str
+    def __init__(self, ad_cost: _Optional[str] = ..., units: _Optional[int] = ..., profit: _Optional[str] = ...) -> None: ...
+
+class SplitOrders(_message.Message):
+    __slots__ = ("units", "one_order", "split_orders")
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    ONE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    units: int
+    one_order: str
+    split_orders: str
+    def __init__(self, units: _Optional[int] = ..., one_order: _Optional[str] = ..., split_orders: _Optional[str] = ...) -> None: ...
+
+class PriceFinding(_message.Message):
+    __slots__ = ("row", "sku", "shop", "category", "price", "lowest_price", "discount_rate", "below_warning", "best", "scenarios", "what_ifs", "warning", "margin", "profit_per_order", "split")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    LOWEST_PRICE_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_RATE_FIELD_NUMBER: _ClassVar[int]
+    BELOW_WARNING_FIELD_NUMBER: _ClassVar[int]
+    BEST_FIELD_NUMBER: _ClassVar[int]
+    SCENARIOS_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IFS_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    PROFIT_PER_ORDER_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    sku: str
+    shop: str
+    category: str
+    price: str
+    lowest_price: str
+    discount_rate: str
+    below_warning: bool
+    best: PriceScenario
+    scenarios: int
+    what_ifs: _containers.RepeatedCompositeFieldContainer[PriceWhatIf]
+    warning: WarningPrice
+    margin: Margin
+    profit_per_order: OrderProfit
+    split: SplitOrders
+    def __init__(self, row: _Optional[int] = ..., sku: _Optional[str] = ..., shop: _Optional[str] = ..., category: _Optional[str] = ..., price: _Optional[str] = ..., lowest_price: _Optional[str] = ..., discount_rate: _Optional[str] = ..., below_warning: _Optional[bool] = ..., best: _Optional[_Union[PriceScenario, _Mapping]] = ..., scenarios: _Optional[int] = ..., what_ifs: _Optional[_Iterable[_Union[PriceWhatIf, _Mapping]]] = ..., warning: _Optional[_Union[WarningPrice, _Mapping]] = ..., margin: _Optional[_Union[Margin, _Mapping]] = ..., profit_per_order: _Optional[_Union[OrderProfit, _Mapping]] = ..., split: _Optional[_Union[SplitOrders, _Mapping]] = ...) -> None: ...

@@ -56,6 +56,11 @@ class PromotionServiceStub:
                 request_serializer=promo_dot_v1_dot_promo__pb2.GetRulesetRequest.SerializeToString,
                 response_deserializer=promo_dot_v1_dot_promo__pb2.GetRulesetResponse.FromString,
                 _registered_method=True)
+        self.AnalyzePrices = channel.unary_stream(
+                '/promo.v1.PromotionService/AnalyzePrices',
+                request_serializer=promo_dot_v1_dot_promo__pb2.AnalyzePricesRequest.SerializeToString,
+                response_deserializer=promo_dot_v1_dot_promo__pb2.PriceFinding.FromString,
+                _registered_method=True)
 
 
 class PromotionServiceServicer:
@@ -91,8 +96,16 @@ class PromotionServiceServicer:
 
     def GetRuleset(self, request, context):
         """The ruleset being served: name, revision, when it was loaded, its promotions.
-        AnalyzePrices(AnalyzePricesRequest) returns (stream PriceFinding) — merchant price warnings
-        (促销预警) — comes with `promo analyze`; it is not part of this version of the service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnalyzePrices(self, request, context):
+        """Merchant price warnings (促销预警): one PriceFinding per catalog item, in request order, each
+        the JSON object `promo analyze --out report.json` writes in `findings`. The items are checked
+        before the first finding is sent: a bad one is INVALID_ARGUMENT with a BadRequest violation
+        (`items[3].price`); more items than the server's line limit is RESOURCE_EXHAUSTED (`items`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -120,6 +133,11 @@ def add_PromotionServiceServicer_to_server(servicer, server):
                     servicer.GetRuleset,
                     request_deserializer=promo_dot_v1_dot_promo__pb2.GetRulesetRequest.FromString,
                     response_serializer=promo_dot_v1_dot_promo__pb2.GetRulesetResponse.SerializeToString,
+            ),
+            'AnalyzePrices': grpc.unary_stream_rpc_method_handler(
+                    servicer.AnalyzePrices,
+                    request_deserializer=promo_dot_v1_dot_promo__pb2.AnalyzePricesRequest.FromString,
+                    response_serializer=promo_dot_v1_dot_promo__pb2.PriceFinding.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -232,6 +250,33 @@ class PromotionService:
             '/promo.v1.PromotionService/GetRuleset',
             promo_dot_v1_dot_promo__pb2.GetRulesetRequest.SerializeToString,
             promo_dot_v1_dot_promo__pb2.GetRulesetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzePrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/promo.v1.PromotionService/AnalyzePrices',
+            promo_dot_v1_dot_promo__pb2.AnalyzePricesRequest.SerializeToString,
+            promo_dot_v1_dot_promo__pb2.PriceFinding.FromString,
             options,
             channel_credentials,
             insecure,
