@@ -54,6 +54,7 @@ class Prepared:
     top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
     top_total: int = 0
     offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
+    snapshots: dict = field(default_factory=dict)  # memo of the part of `run` every choice shares
 
     def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
         r = self.request
@@ -205,22 +206,39 @@ def _unit_price(presale: Presale, request: Request) -> int:
 
 def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricing:
     """Price the cart with the candidates named in `enabled` (automatic ones included)."""
-    lines = prep.lines
-    n = len(lines)
-    base = [line.list_amount for line in lines]
-    out = Pricing(base=base, final=[], discounts=[{} for _ in range(n)])
     active = [c for c in prep.candidates if c.promotion.name in enabled]
-    _item_level(prep, active, out, explain)
-    cart_amount = sum(out.base)
-    amounts = list(out.base)
     order = [c for c in active if c.promotion.level in ("shop", "platform")]
-    for cand in order:
-        _order_level(prep, cand, amounts, cart_amount, out, explain)
-    out.final = amounts
+    # Every choice the search tries shares the item level and the order-level promotions before
+    # the first one a constraint can switch off: that part is priced once per request.
+    shared = next((k for k, c in enumerate(order) if _switchable(c.promotion)), len(order))
+    key = (frozenset(c.promotion.name for c in active if c.promotion.level == "item"),
+           tuple(c.promotion.name for c in order[:shared]), explain)
+    snapshot = prep.snapshots.get(key)
+    if snapshot is None:
+        out = Pricing(base=[line.list_amount for line in prep.lines], final=[], discounts=[{} for _ in prep.lines])
+        _item_level(prep, active, out, explain)
+        out.final = list(out.base)  # the running amounts until the last level is done
+        for cand in order[:shared]:
+            _order_level(prep, cand, out.final, sum(out.base), out, explain)
+        prep.snapshots[key] = _copy(out)
+    else:
+        out = _copy(snapshot)
+    for cand in order[shared:]:
+        _order_level(prep, cand, out.final, sum(out.base), out, explain)
     _shipping(prep, [c for c in active if c.promotion.level == "shipping"], out, explain)
     _gifts_at_item_level(prep, active, out)
     _min_payment(prep, out)
     return out
+
+
+def _switchable(promo: Promotion) -> bool:
+    """Can a constraint leave this promotion out of some choice (see engine/combine.py)?"""
+    return promo.is_coupon or promo.exclusive or promo.group is not None
+
+
+def _copy(p: Pricing) -> Pricing:
+    return Pricing(list(p.base), list(p.final), [dict(d) for d in p.discounts], dict(p.applied), set(p.capped),
+                   dict(p.failed), list(p.hints), dict(p.shipping), list(p.gifts), p.payable)
 
 
 def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
