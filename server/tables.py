@@ -9,7 +9,7 @@ from rich.table import Table
 
 from engine.explain import hint_messages, reason_messages
 from engine.money import format_money
-from engine.quote import Quote
+from engine.quote import Quote, plain_detail
 from engine.ruletest import TestOutcome
 
 
@@ -70,7 +70,8 @@ def print_test_results(outcomes: list[TestOutcome], console: Console, explain: b
         if explain and not outcome.passed:
             print_quote(outcome.quote, console)
             for event in outcome.quote.trace:
-                console.print("    trace " + ", ".join(f"{k}={v}" for k, v in event.items()), highlight=False)
+                shown = plain_detail(event, outcome.quote.plan.digits)  # money as decimal strings
+                console.print("    trace " + ", ".join(f"{k}={v}" for k, v in shown.items()), highlight=False)
     failed = sum(not o.passed for o in outcomes)
     console.print(f"{len(outcomes) - failed} passed, {failed} failed", highlight=False)
 

@@ -85,10 +85,6 @@ def test_explain_prints_the_quote_and_trace_of_the_failing_test(seed_copy, capsy
     assert "trace step=search" in out
 
 
-@pytest.mark.xfail(strict=True, reason="bug in server/tables.py print_test_results: `promo test --explain` prints the "
-                                       "engine's trace events with money in minor units (discount=2000, payable=17000) "
-                                       "instead of decimal strings (evaluation.md §14: money is a decimal string "
-                                       "everywhere in the trace)")
 def test_explain_trace_money_is_decimal(seed_copy, capsys):
     break_expectation(seed_copy, "expect payable 170", "expect payable 171")
     code, out = run(capsys, str(seed_copy), "--explain")
