@@ -82,10 +82,9 @@ class Promotion:
     def is_coupon(self) -> bool:
         return self.kind == "coupon"
 
-    @property
-    def order_key(self) -> tuple:
-        """Level, then higher priority, then name: the order of evaluation and of every list."""
-        return (LEVEL_ORDER[self.level], -self.priority, self.name)
+    def __post_init__(self):
+        # Level, then higher priority, then name: the order of evaluation and of every list.
+        object.__setattr__(self, "order_key", (LEVEL_ORDER[self.level], -self.priority, self.name))
 
 
 @dataclass(frozen=True)
