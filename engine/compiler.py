@@ -147,19 +147,21 @@ class Plan:
     warnings: tuple[WarningLine, ...]
     index: dict[tuple[str, str], tuple[Promotion, ...]]
     everywhere: tuple[Promotion, ...]  # promotions whose scope no index key narrows
+    scope_is_key: frozenset[str] = frozenset()  # promotions whose whole scope is their index key
     tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
     sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)
 
     def candidates_for(self, lines) -> dict[str, tuple[Promotion, tuple[int, ...]]]:
         """The promotions that may touch any of `lines`, each with the indices of the lines it
-        may touch (its scope still decides)."""
+        may touch (its scope still decides, unless its name is in `scope_is_key` and it was
+        found under a key)."""
         every = tuple(range(len(lines)))
-        found: dict[str, tuple[Promotion, list[int] | tuple[int, ...]]] = {p.name: (p, every) for p in self.everywhere}
+        found: dict[str, tuple[Promotion, list]] = {p.name: (p, every) for p in self.everywhere}
         for i, line in enumerate(lines):
             for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
                 for p in self.index.get(key, ()):
                     found.setdefault(p.name, (p, []))[1].append(i)
-        return {name: (p, tuple(sorted(set(idx)))) for name, (p, idx) in found.items()}
+        return {name: (p, idx if idx is every else tuple(sorted(set(idx)))) for name, (p, idx) in found.items()}
 
 
 # ---- stages ------------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def compile_plan(loaded: Loaded) -> Plan:
     ctx = _Context(settings["digits"], settings["timezone"], exprs, text_of)
 
     promotions = sorted((_promotion(x, ctx) for x in blocks if isinstance(x, ast.Promotion)), key=lambda p: p.order_key)
-    index, everywhere = _index(promotions, [x for x in blocks if isinstance(x, ast.Promotion)])
+    index, everywhere, scope_is_key = _index(promotions, [x for x in blocks if isinstance(x, ast.Promotion)])
     revision = hashlib.sha256()
     for path in sorted(loaded.sources):
         revision.update(path.encode() + b"\0" + loaded.sources[path].text.encode() + b"\0")
@@ -197,6 +199,7 @@ def compile_plan(loaded: Loaded) -> Plan:
         warnings=tuple(_warning(x, ctx) for x in blocks if isinstance(x, ast.WarningLine)),
         index=index,
         everywhere=everywhere,
+        scope_is_key=scope_is_key,
         tests=tuple(x for x in blocks if isinstance(x, ast.RuleTest)),
         sources=dict(loaded.sources),
     )
@@ -438,8 +441,10 @@ def _warning(node: ast.WarningLine, ctx: _Context) -> WarningLine:
 
 
 def _index(promotions: list[Promotion], nodes: list[ast.Promotion]):
-    """Index each promotion under the sku / shop / category values its scope requires."""
+    """Index each promotion under the sku / shop / category values its scope requires; also
+    name the promotions whose whole scope is that condition (a line found under the key is in)."""
     keys_by_name = {n.name.value: _index_keys(ast.first(n, ast.Scope)) for n in nodes}
+    exact = frozenset(n.name.value for n in nodes if keys_by_name[n.name.value] and len(_conjuncts(ast.first(n, ast.Scope).expr)) == 1)
     index: dict[tuple[str, str], list[Promotion]] = {}
     everywhere = []
     for p in promotions:
@@ -448,7 +453,7 @@ def _index(promotions: list[Promotion], nodes: list[ast.Promotion]):
             everywhere.append(p)
         for key in keys or ():
             index.setdefault(key, []).append(p)
-    return {k: tuple(v) for k, v in index.items()}, tuple(everywhere)
+    return {k: tuple(v) for k, v in index.items()}, tuple(everywhere), exact
 
 
 def _index_keys(scope: ast.Scope | None) -> list[tuple[str, str]] | None:

@@ -107,7 +107,9 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for promo, could in sorted(found.values(), key=lambda f: f[0].order_key):
         if promo.name in unselected:
             continue  # the buyer chose other coupons
-        scoped = tuple(i for i in could if promo.scope(lines[i]))
+        # lines found under the key of a promotion whose whole scope is that key are in scope
+        sure = could is not every and promo.name in plan.scope_is_key
+        scoped = could if sure else tuple(i for i in could if promo.scope(lines[i]))
         if not scoped and not (promo.is_coupon and promo.name in wallet):
             continue  # not relevant to this cart: nothing to explain
         matched = tuple(i for i in scoped if lines[i].price > 0)
