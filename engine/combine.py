@@ -89,8 +89,8 @@ def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], callable]:
         others = cands if id(c) in is_constrained else constrained
         return optional(c) or oversubscribed or any(conflict(c, o, groups) for o in others if o is not c)
 
-    free = [c for c in cands if is_free(c)]
-    return [c for c in cands if not is_free(c)], free, optional
+    free_ids = {id(c) for c in cands if is_free(c)}
+    return [c for c in cands if id(c) not in free_ids], [c for c in cands if id(c) in free_ids], optional
 
 
 class _Search:
