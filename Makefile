@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/combine.py
 	$(BIN)/python bench/grpc.py
+	$(BIN)/python bench/analyze.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -55,7 +55,7 @@ class Options:
     user: User = User(id="analyze")
     channel: str = ""
     region: str = ""
-    what_ifs: bool = True
+    what_ifs: str = "all"  # all | below (only for SKUs below their warning line) | none
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,11 @@ def remove_from(plan: Plan, name: str, sku: str) -> Plan:
     index = dict(plan.index)
     for key in _keys_of(plan).get(name, ()):
         index[key] = swap(index[key])
-    return replace(plan, promotions=swap(plan.promotions), by_name={**plan.by_name, name: new}, index=index,
+    changes = dict(promotions=swap(plan.promotions), by_name={**plan.by_name, name: new}, index=index,
                    everywhere=swap(plan.everywhere))
+    if name in getattr(plan, "scope_is_key", ()):  # the engine trusts the index key for these: not any more
+        changes["scope_is_key"] = plan.scope_is_key - {name}
+    return replace(plan, **changes)
 
 
 _KEYS: dict[int, tuple[Plan, dict[str, list]]] = {}
@@ -398,7 +401,8 @@ def analyze_item(plan: Plan, item: CatalogItem, options: Options) -> Finding:
     best, count, alone = lowest(plan, item, options)
     warning, source = warning_line(plan, item)
     what_ifs: list[WhatIf] = []
-    if options.what_ifs:
+    below = warning is not None and best.unit < warning
+    if options.what_ifs == "all" or (options.what_ifs == "below" and below):
         for p in touching(plan, item, options.at):
             if p.level == "shop":
                 w_best, _, _ = lowest(remove_from(plan, p.name, item.sku), item, options)

@@ -148,7 +148,7 @@ def _analyze(args) -> int:
 
     at = at or datetime.now(timezone.utc)
     options = Options(at=at, max_units=args.max_units, user=User(id="analyze", level=args.user_level),
-                      channel=args.channel, what_ifs=not args.no_what_ifs)
+                      channel=args.channel, what_ifs="none" if args.no_what_ifs else args.what_ifs)
     meta = {"ruleset": {"name": plan.name, "revision": plan.revision}, "currency": plan.currency,
             "stacking": plan.stacking, "at": at.astimezone(plan.timezone).isoformat()}
     try:
@@ -252,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user-level", type=int, default=0, help="the buyer's user.level")
     p.add_argument("--channel", default="", help="the buyer's channel")
     p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
-    p.add_argument("--no-what-ifs", action="store_true", help="skip the removal and stacking what-ifs")
+    p.add_argument("--what-ifs", choices=["all", "below", "none"], default="all",
+                   help="for which SKUs to price the removal and stacking what-ifs (each one repeats the search)")
+    p.add_argument("--no-what-ifs", action="store_true", help="= --what-ifs none")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_analyze)
     return parser

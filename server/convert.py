@@ -113,7 +113,7 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
         user = cart.user
     at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(timezone.utc)
     return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,
-                          what_ifs=not msg.skip_what_ifs)
+                          what_ifs="none" if msg.skip_what_ifs else "all")
 
 
 def price_finding(finding: Finding, plan: Plan) -> pb.PriceFinding:
