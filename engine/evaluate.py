@@ -387,14 +387,15 @@ def _clause_detail(clause, facts: OrderFacts) -> dict:
 
 def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amount: int, out: Pricing, explain: bool) -> None:
     promo = cand.promotion
-    progressive = prep.plan.stacking == "progressive"
+    # progressive: each promotion's base is what earlier ones left; parallel: the item-level base
+    seen = amounts if prep.plan.stacking == "progressive" else out.base
     total, reasons = 0, []
     for group in cand.groups:
-        idx = tuple(i for i in group if (amounts[i] if progressive else out.base[i]) > 0)
+        idx = tuple(i for i in group if seen[i] > 0)
         if not idx:
             reasons.append(Reason("NO_ELIGIBLE_ITEMS"))
             continue
-        weights = tuple(amounts[i] if progressive else out.base[i] for i in idx)
+        weights = tuple(seen[i] for i in idx)
         offer = _offer(prep, promo, idx, weights, cart_amount, explain)
         out.hints.extend(offer.hints)
         if offer.benefit is None:
@@ -405,17 +406,20 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
             out.applied.setdefault(promo.name, 0)
             continue
         off = offer.off
-        placed = _place(off, offer.shares, weights, [amounts[i] - prep.floors[i] for i in idx])
+        floors = prep.floors
+        placed = _place(off, offer.shares, weights, [max(0, amounts[i] - floors[i]) for i in idx])
         for i, part in zip(idx, placed):
             if part:
                 amounts[i] -= part
-                out.discounts[i][promo.name] = out.discounts[i].get(promo.name, 0) + part
-        if sum(placed) < off:
+                line_discounts = out.discounts[i]
+                line_discounts[promo.name] = line_discounts.get(promo.name, 0) + part
+        placed_total = sum(placed)
+        if placed_total < off:
             out.capped.add(promo.name)
-        total += sum(placed)
+        total += placed_total
         if prep.trace.on:
             prep.trace.event("apply", promotion=promo.name, base=Minor(sum(weights)), discount=Minor(off),
-                             placed=Minor(sum(placed)), lines=[prep.lines[i].id for i in idx])
+                             placed=Minor(placed_total), lines=[prep.lines[i].id for i in idx])
     if total > 0:
         out.applied[promo.name] = total
     elif promo.name not in out.applied:
@@ -464,7 +468,6 @@ def _most_telling(reasons: list[Reason]) -> Reason | None:
 
 def _place(off: int, shares: list[int] | None, weights: list[int], room: list[int]) -> list[int]:
     """Allocate `off` within each line's room; unit-bound shares first, the rest by weight."""
-    room = [max(0, r) for r in room]
     if shares is None:
         parts, _ = allocate(off, weights, room)
         return parts
