@@ -155,6 +155,8 @@ class _Search:
     def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
         priced only at the leaves and where the cheap bound cannot cut."""
+        while i < len(self.free) and not self.fits(mask, i):
+            i += 1  # nothing to decide: it cannot join (an automatic one is then blocked, as allowed)
         if i == len(self.free):
             if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
                 return  # an automatic promotion that fits was left out: the buyer cannot refuse it
