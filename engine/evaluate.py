@@ -104,9 +104,12 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for name in [*wallet, *request.selected]:  # held coupons whatever their scope
         if name in plan.by_name and name not in found:
             found[name] = (plan.by_name[name], every)
+    quiet = request.explain == "EXPLAIN_OFF"  # no reasons wanted: skip what cannot apply early
     for promo, could in sorted(found.values(), key=lambda f: f[0].order_key):
         if promo.name in unselected:
             continue  # the buyer chose other coupons
+        if quiet and ((promo.is_coupon and promo.name not in wallet) or not _within(promo.window, now)):
+            continue
         # lines found under the key of a promotion whose whole scope is that key are in scope
         sure = could is not every and promo.name in plan.scope_is_key
         scoped = could if sure else tuple(i for i in could if promo.scope(lines[i]))
