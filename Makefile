@@ -23,12 +23,12 @@ proto: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# every benchmark in one run, peers (rule-engine, cel-python, zen-engine) installed from the
+# `bench` extra; writes docs/benchmarks.md (about 10 minutes on 2 cores). Single benches: bench/*.py
 bench: $(STAMP)
-	$(BIN)/python bench/parse_check.py
-	$(BIN)/python bench/evaluate.py
-	$(BIN)/python bench/combine.py
-	$(BIN)/python bench/grpc.py
-	$(BIN)/python bench/analyze.py
+	$(BIN)/python -c 'import rule_engine, celpy, zen' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]' \
+		|| echo 'bench peers not installed: docs/benchmarks.md will say which'
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

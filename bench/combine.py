@@ -4,7 +4,11 @@ Wallets of 10, 20, 30 and 50 shop coupons over 10 shops, plus 5 platform coupons
 20 lines in those 10 shops, in both stacking modes. Prints the median time, how many choices
 the search priced, and how many feasible choices there are (what brute force would price).
 
-Run: `make bench` or `.venv/bin/python bench/combine.py`.
+Also: the search against brute force (every feasible subset priced, as tests/test_combine.py's
+reference does) on wallets small enough for brute force to finish.
+
+Run: `make bench` or `.venv/bin/python bench/combine.py`. `bench/run.py` reuses `rows` and
+`versus_brute_force` for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ import random
 import statistics
 import sys
 import time
+from itertools import combinations
 from math import prod
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.combine import choose  # noqa: E402
+from engine.combine import choice_key, choose, fits  # noqa: E402
 from engine.compiler import compile_plan  # noqa: E402
-from engine.evaluate import prepare  # noqa: E402
+from engine.evaluate import prepare, run  # noqa: E402
 from engine.load import load_sources  # noqa: E402
 from engine.request import request_from_json  # noqa: E402
 from engine.source import SourceFile  # noqa: E402
@@ -49,22 +55,83 @@ def instance(coupons: int, stacking: str, seed: int = 3):
     return plan, request_from_json(cart, plan.digits, plan.timezone), coupons
 
 
-def main() -> None:
-    print(f"{'stacking':<12}{'wallet':>8}{'median':>10}{'p90':>10}{'choices priced':>16}{'feasible choices':>18}")
-    for stacking in ("parallel", "progressive"):
-        for coupons in (10, 20, 30, 50):
+def feasible_choices(coupons: int) -> int:
+    per_shop = [sum(1 for i in range(coupons) if i % SHOPS == s) + 1 for s in range(SHOPS)]
+    return prod(per_shop) * 6  # one coupon or none per shop, times one of 5 platform coupons or none
+
+
+def rows(wallets=(10, 20, 30, 50), stackings=("parallel", "progressive"), repeat: int = 30) -> list[dict]:
+    """Per stacking mode and wallet size: p50/p90 ms of the search, choices it priced, feasible choices."""
+    out = []
+    for stacking in stackings:
+        for coupons in wallets:
             plan, request, _ = instance(coupons, stacking)
             runs, priced = [], 0
-            for _ in range(30):
+            for _ in range(repeat):
                 start = time.perf_counter()
                 choice = choose(prepare(plan, request), explain=False)
                 runs.append((time.perf_counter() - start) * 1000)
                 priced = choice.evaluations
             runs.sort()
-            per_shop = [sum(1 for i in range(coupons) if i % SHOPS == s) + 1 for s in range(SHOPS)]
-            feasible = prod(per_shop) * 6  # one coupon or none per shop, times one of 5 platform coupons or none
-            print(f"{stacking:<12}{coupons + 5:>8}{statistics.median(runs):>8.2f}ms{runs[int(len(runs) * 0.9)]:>8.2f}ms"
-                  f"{priced:>16}{feasible:>18,}")
+            out.append({"stacking": stacking, "wallet": coupons + 5, "p50": statistics.median(runs),
+                        "p90": runs[int(len(runs) * 0.9)], "priced": priced, "feasible": feasible_choices(coupons)})
+    return out
+
+
+def brute_force(prep):
+    """tests/test_combine.py's reference: price every feasible subset that leaves out no automatic
+    promotion that could have been added; the lowest choice_key wins. Returns (payable, priced)."""
+    groups = prep.plan.groups
+    cands = prep.candidates
+    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
+    best, priced = None, 0
+    for r in range(len(cands) + 1):
+        for subset in combinations(cands, r):
+            chosen = list(subset)
+            if not all(fits(chosen[:k], c, groups) for k, c in enumerate(chosen)):
+                continue
+            if any(not optional(c) and c not in chosen and fits(chosen, c, groups) for c in cands):
+                continue
+            pricing = run(prep, frozenset(c.promotion.name for c in chosen), False)
+            priced += 1
+            key = choice_key(pricing, [c for c in chosen if optional(c) or c.promotion.is_coupon] + [
+                c for c in chosen if not c.promotion.is_coupon])
+            if best is None or key < best[0]:
+                best = (key, pricing)
+    return best[1].payable, priced
+
+
+def versus_brute_force(wallets=(2, 4, 6, 8), stackings=("parallel", "progressive"), repeat: int = 5,
+                       brute_repeat: int = 1) -> list[dict]:
+    """The search and brute force on the same small instances: p50 ms of each (prepare included),
+    choices each priced, and whether they found the same payable."""
+    out = []
+    for stacking in stackings:
+        for coupons in wallets:
+            plan, request, _ = instance(coupons, stacking)
+            search, brute = [], []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                choice = choose(prepare(plan, request), explain=False)
+                search.append((time.perf_counter() - start) * 1000)
+            for _ in range(brute_repeat):
+                start = time.perf_counter()
+                payable, priced = brute_force(prepare(plan, request))
+                brute.append((time.perf_counter() - start) * 1000)
+            out.append({"stacking": stacking, "wallet": coupons + 5, "search": statistics.median(search),
+                        "brute": statistics.median(brute), "search_priced": choice.evaluations,
+                        "brute_priced": priced, "same": choice.pricing.payable == payable})
+    return out
+
+
+def main() -> None:
+    print(f"{'stacking':<12}{'wallet':>8}{'median':>10}{'p90':>10}{'choices priced':>16}{'feasible choices':>18}")
+    for r in rows():
+        print(f"{r['stacking']:<12}{r['wallet']:>8}{r['p50']:>8.2f}ms{r['p90']:>8.2f}ms{r['priced']:>16}{r['feasible']:>18,}")
+    print(f"\n{'stacking':<12}{'wallet':>8}{'search':>10}{'brute':>11}{'priced':>8}{'brute priced':>14}{'same':>6}")
+    for r in versus_brute_force():
+        print(f"{r['stacking']:<12}{r['wallet']:>8}{r['search']:>8.2f}ms{r['brute']:>9.1f}ms{r['search_priced']:>8}"
+              f"{r['brute_priced']:>14,}{'yes' if r['same'] else 'NO':>6}")
 
 
 if __name__ == "__main__":

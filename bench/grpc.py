@@ -6,7 +6,7 @@ processes on one port. Clients are processes (not threads: one Python process wo
 own GIL) sending pre-serialized bytes, so both targets cost the client the same. Also printed:
 where one call's time goes in-process (proto -> engine, evaluate, engine -> proto).
 
-Run: `.venv/bin/python bench/grpc.py [--calls 2000] [--clients 4] [--pack examples/double11]`
+Run: `.venv/bin/python bench/grpc.py [--calls 2000] [--clients 4] [--pack examples/double11] [--workers 1,2] [--json]`
 Bounded: a fixed number of calls per configuration, 127.0.0.1 only.
 """
 
@@ -150,49 +150,62 @@ def split(pack: str, request_bytes: bytes, repeat: int = 300) -> dict[str, float
             "engine -> proto": median_ms(lambda: convert.evaluate_response(quote).SerializeToString())}
 
 
+def measure(pack: str = "examples/double11", calls: int = 2000, clients: int = 4, workers=(1, 2)) -> dict:
+    """Evaluate and the empty handler, `calls` calls from `clients` client processes, per worker
+    count: {"rows": [(target, workers, stats)], "request": bytes, "response": bytes, "split": {...}}."""
+    from google.protobuf import json_format
+
+    from server.gen.promo.v1 import promo_pb2 as pb
+
+    cart = json.loads((ROOT / pack / "cart.json").read_text(encoding="utf-8"))
+    payload = json_format.ParseDict(cart, pb.EvaluateRequest()).SerializeToString()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in workers:
+            proc, port = start_promo(pack, n, Path(tmp) / f"serve-{n}.log")
+            try:
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+                    answer_size = len(ch.unary_unary(METHOD)(payload, timeout=30))
+                rows.append(("Evaluate", n, load(f"127.0.0.1:{port}", METHOD, payload, calls, clients)))
+            finally:
+                stop([proc])
+            echoes, port, hold = start_echo(n, answer_size)
+            try:
+                rows.append(("empty handler", n, load(f"127.0.0.1:{port}", ECHO, payload, calls, clients)))
+            finally:
+                stop(echoes)
+                hold.close()
+    return {"rows": rows, "request": len(payload), "response": answer_size, "clients": clients, "calls": calls,
+            "split": split(pack, payload)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Evaluate over loopback vs an empty handler")
     parser.add_argument("--calls", type=int, default=2000, help="calls per configuration")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--pack", default="examples/double11")
+    parser.add_argument("--workers", default="1,2", help="worker counts, comma separated")
+    parser.add_argument("--json", action="store_true", help="print measure()'s result as JSON (bench/run.py)")
     args = parser.parse_args()
 
-    from google.protobuf import json_format
-
-    from server.gen.promo.v1 import promo_pb2 as pb
-
-    cart = json.loads((ROOT / args.pack / "cart.json").read_text(encoding="utf-8"))
-    payload = json_format.ParseDict(cart, pb.EvaluateRequest()).SerializeToString()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for workers in (1, 2):
-            proc, port = start_promo(args.pack, workers, Path(tmp) / f"serve-{workers}.log")
-            try:
-                with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-                    answer_size = len(ch.unary_unary(METHOD)(payload, timeout=30))
-                rows.append(("Evaluate", workers, load(f"127.0.0.1:{port}", METHOD, payload, args.calls, args.clients)))
-            finally:
-                stop([proc])
-            echoes, port, hold = start_echo(workers, answer_size)
-            try:
-                rows.append(("empty handler", workers, load(f"127.0.0.1:{port}", ECHO, payload, args.calls, args.clients)))
-            finally:
-                stop(echoes)
-                hold.close()
-
-    print(f"{args.pack}/cart.json: request {len(payload)} B, response {answer_size} B; "
+    result = measure(args.pack, args.calls, args.clients, tuple(int(w) for w in args.workers.split(",")))
+    if args.json:
+        print(json.dumps(result))
+        return
+    rows = result["rows"]
+    print(f"{args.pack}/cart.json: request {result['request']} B, response {result['response']} B; "
           f"{args.clients} client processes, {args.calls} calls per row, {multiprocessing.cpu_count()} CPUs\n")
     print(f"{'target':<14} {'workers':>7} {'calls':>6} {'failed':>6} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for name, workers, r in rows:
         print(f"{name:<14} {workers:>7} {r['calls']:>6} {r['failed']:>6} {r['per_s']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}")
     print()
     by = {(name, w): r for name, w, r in rows}
-    for w in (1, 2):
+    for w in sorted({w for _, w, _ in rows}):
         ev, echo = by[("Evaluate", w)], by[("empty handler", w)]
         print(f"{w} worker(s): Evaluate runs at {ev['per_s'] / echo['per_s']:.2f}x the empty handler's calls/s, "
               f"p50 {ev['p50'] / echo['p50']:.1f}x")
     print("\nin-process, one call (median ms):")
-    for step, ms in split(args.pack, payload).items():
+    for step, ms in result["split"].items():
         print(f"  {step:<16} {ms:8.3f}")
 
 

@@ -1,0 +1,438 @@
+"""The benchmark report: every bench in one run, written to docs/benchmarks.md.
+
+Run: `make bench` (installs the peers with the `bench` extra, then runs this file), or
+`.venv/bin/python bench/run.py [--out docs/benchmarks.md] [--tiny]`. `--tiny` runs every
+section on toy sizes (seconds, for checking that the report still builds; its figures mean
+nothing). Each figure is given with its ratio to an anchor (a peer, the smallest size, explain
+off, brute force, the empty-handler RPC): on a shared machine absolute times drift from run to
+run, ratios measured in the same run much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+import combine  # noqa: E402
+import evaluate as evaluate_bench  # noqa: E402
+import peers  # noqa: E402
+from gen import ruleset_text  # noqa: E402
+
+from engine.compiler import compile_plan  # noqa: E402
+from engine.load import load_sources  # noqa: E402
+from engine.quote import evaluate  # noqa: E402
+from engine.source import SourceFile  # noqa: E402
+
+# Every section's heading, in order (tests/test_bench_smoke.py checks the report has them all).
+HEADINGS = (
+    "## Machine",
+    "## Condition evaluation: ours vs rule-engine, cel-python, zen-engine",
+    "## Evaluate latency vs ruleset size",
+    "## Evaluate latency vs cart size",
+    "## Explain modes",
+    "## Combination search vs brute force",
+    "## Combination search vs wallet size",
+    "## gRPC: Evaluate vs the transport ceiling",
+    "## Compile time and plan memory vs ruleset size",
+    "## Analyze throughput",
+    "## Headline ratios",
+)
+
+
+@dataclass
+class Config:
+    peer_inputs: int = 1000
+    peer_repeat: int = 5
+    sizes: tuple[int, ...] = (100, 1_000, 10_000, 100_000)  # promotions; shops = promotions / 10
+    eval_repeat: dict[int, int] = field(default_factory=lambda: {100: 300, 1_000: 300, 10_000: 200, 100_000: 100})
+    cart_size: int = 10_000  # the ruleset the cart-size table runs on
+    cart_lines: tuple[int, ...] = (1, 10, 30, 50, 100, 200)
+    cart_repeat: int = 100
+    wallets: tuple[int, ...] = (10, 20, 30, 50)  # shop coupons (+5 platform coupons)
+    combine_repeat: int = 30
+    brute_wallets: tuple[int, ...] = (2, 4, 6, 8, 10)
+    grpc_calls: int = 1000
+    grpc_clients: int = 4
+    grpc_workers: tuple[int, ...] = (1, 2)
+    analyze: bool = True  # run bench/analyze.py (issue 7) if it exists
+    analyze_args: tuple[str, ...] = ()  # its own defaults
+    analyze_timeout: int = 300
+
+
+TINY = Config(peer_inputs=20, peer_repeat=1, sizes=(100, 200), eval_repeat={}, cart_size=200, cart_lines=(1, 5),
+              cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), grpc_calls=20, grpc_clients=1,
+              grpc_workers=(1,), analyze=False)
+
+
+def repeat_for(config: Config, size: int) -> int:
+    return config.eval_repeat.get(size, 5)
+
+
+# ---- formatting ------------------------------------------------------------------------------------
+
+
+def table(header: list[str], rows: list[list], left: int = 1) -> str:
+    """A markdown table; the first `left` columns are text (left-aligned), the others numbers."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i < left else "--:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def ms(x: float) -> str:
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:,.0f}"
+
+
+def ratio(x: float) -> str:
+    """Two significant digits below 10 (0.0031, 0.27, 3.1), fewer decimals above."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x <= 0:
+        return "0"
+    decimals = max(2, 1 - math.floor(math.log10(x)))
+    return f"{x:.{decimals}f}"
+
+
+def shown(expression: str) -> str:
+    """An expression for a table cell: long lists shortened to their first and last items."""
+    def shorten(match: re.Match) -> str:
+        items = [i.strip() for i in match.group(1).split(",")]
+        return f"[{items[0]}, {items[1]}, … {items[-1]}] ({len(items)} items)" if len(items) > 4 else match.group(0)
+
+    return re.sub(r"\[([^\]]*)\]", shorten, expression)
+
+
+# ---- the machine ------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    from importlib.metadata import PackageNotFoundError, version
+
+    packages = {}
+    for dist in ("promo", "lark", "grpcio", "protobuf", "rule-engine", "cel-python", "zen-engine"):
+        try:
+            packages[dist] = version(dist)
+        except PackageNotFoundError:
+            packages[dist] = "not installed"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable": len(os.sched_getaffinity(0)), "memory_gib": mem / 2**20,
+            "python": f"{platform.python_implementation()} {platform.python_version()}", "os": platform.platform(),
+            "packages": packages, "commit": commit, "load_start": os.getloadavg()}
+
+
+# ---- sections ---------------------------------------------------------------------------------------
+
+
+def sizes_section(config: Config, log) -> dict:
+    """Per ruleset size, generated once: parse+check and compile time, plan memory, evaluate p50/p99
+    per explain mode; on `config.cart_size` also the cart-size rows."""
+    sizes, cart_rows = [], []
+    for n in config.sizes:
+        shops = max(n // 10, 1)
+        text = ruleset_text(n, shops)
+        start = time.perf_counter()
+        loaded = load_sources([SourceFile("bench.promo", text)])
+        load_s = time.perf_counter() - start
+        assert loaded.ok
+        gc.collect()
+        start = time.perf_counter()
+        plan = compile_plan(loaded)
+        compile_s = time.perf_counter() - start
+        # the plan's memory: what a second, traced compile allocates and keeps (closures, index, data)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        traced = compile_plan(loaded)
+        gc.collect()
+        plan_bytes = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        del traced
+        explain = evaluate_bench.rows(plan, shops, repeat=repeat_for(config, n))
+        sizes.append({"promotions": n, "shops": shops, "lines": text.count("\n"), "load_s": load_s,
+                      "compile_s": compile_s, "plan_bytes": plan_bytes, "explain": explain})
+        log(f"  {n:,} promotions: parse+check {load_s:.1f}s, compile {compile_s:.1f}s, "
+            f"plan {plan_bytes / 2**20:.1f} MiB, evaluate p50 {explain[0]['p50']:.2f} ms")
+        if n == config.cart_size:
+            for lines in config.cart_lines:
+                request = evaluate_bench.request_for(plan, lines, min(5, lines), shops)
+                p50, p99 = evaluate_bench.latency_ms(lambda: evaluate(plan, request), repeat=config.cart_repeat)
+                cart_rows.append({"lines": lines, "shops": min(5, lines), "p50": p50, "p99": p99,
+                                  "candidates": len(plan.candidates_for(request.lines))})
+        del plan, loaded, text
+        gc.collect()
+    return {"sizes": sizes, "cart": cart_rows}
+
+
+def grpc_section(config: Config) -> dict:
+    """bench/grpc.py's `measure`, in its own process (its client pool spawns processes that import
+    it by file, and it keeps bench/ off sys.path so that `import grpc` is the library)."""
+    done = subprocess.run([sys.executable, str(BENCH / "grpc.py"), "--json", "--calls", str(config.grpc_calls),
+                           "--clients", str(config.grpc_clients), "--workers", ",".join(map(str, config.grpc_workers))],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/grpc.py failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rows"] = [tuple(r) for r in result["rows"]]
+    return result
+
+
+def analyze_section(config: Config) -> str:
+    script = BENCH / "analyze.py"
+    if not script.exists():
+        return "_Pending: `bench/analyze.py` (issue 7) is not in the tree yet; this section fills in when it lands._"
+    if not config.analyze:
+        return "_Skipped in this configuration (`--tiny`)._"
+    command = [sys.executable, str(script), *config.analyze_args]
+    shown_command = " ".join(["bench/analyze.py", *config.analyze_args])
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=config.analyze_timeout)
+    except subprocess.TimeoutExpired:
+        return f"_`{shown_command}` (issue 7) did not finish within {config.analyze_timeout} s._"
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return f"_`bench/analyze.py` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
+    return (f"Output of `{shown_command}` (issue 7's bench, run as is with its defaults; "
+            f"{time.perf_counter() - start:.0f} s):\n\n```\n{done.stdout.rstrip()}\n```")
+
+
+# ---- the report -------------------------------------------------------------------------------------
+
+
+def build_report(config: Config = Config(), log=lambda message: None) -> str:
+    started = time.perf_counter()
+    m = machine()
+    # analyze first, while this process is small: Linux carries a process's peak RSS across exec,
+    # and bench/analyze.py reports its own peak RSS
+    log("analyze (bench/analyze.py)")
+    analyze = analyze_section(config)
+    log("conditions: ours vs peers")
+    conditions = peers.rows(config.peer_inputs, config.peer_repeat)
+    log("rulesets: parse, compile, memory, evaluate")
+    sized = sizes_section(config, log)
+    log("combination search")
+    brute = combine.versus_brute_force(config.brute_wallets, repeat=5)
+    wallets = combine.rows(config.wallets, repeat=config.combine_repeat)
+    log("gRPC")
+    transport = grpc_section(config)
+    load_end = os.getloadavg()
+
+    out = ["# Benchmarks", "",
+           "Generated by `make bench` (`bench/run.py`); do not edit by hand. Every figure comes with its ratio to "
+           "an anchor measured in the same run: absolute times on a shared machine drift from run to run, the "
+           "ratios much less. Medians and nearest-rank percentiles; seeded inputs (`bench/gen.py`).", ""]
+    if config != Config():
+        out += ["**Toy configuration (`--tiny`): the figures below check that the report builds and mean nothing.**", ""]
+
+    # machine
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    out += [HEADINGS[0], "", table(["", ""], left=2, rows=[
+        ["date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")],
+        ["CPU", f"{m['cpu']}, {m['cores']} logical cores ({m['usable']} usable)"],
+        ["memory", f"{m['memory_gib']:.1f} GiB"],
+        ["Python", m["python"]],
+        ["OS", m["os"]],
+        ["packages", packages],
+        ["commit", m["commit"]],
+        ["load average (1, 5, 15 min)", f"{' / '.join(f'{x:.2f}' for x in m['load_start'])} at start, "
+                                         f"{' / '.join(f'{x:.2f}' for x in load_end)} at end"],
+        ["run time", f"{time.perf_counter() - started:.0f} s"],
+    ]), "", "A load average above the core count means other work shared the machine during the run: "
+        "absolute times are inflated, same-run ratios less so.", ""]
+
+    # conditions
+    missing = sorted({r["engine"] for r in conditions if r["error"]})
+    out += [HEADINGS[1], "",
+            "The same conditions on the same seeded inputs "
+            f"({config.peer_inputs} per condition, median of {config.peer_repeat} passes). Ours: the closures of a "
+            "compiled `Plan` (`Clause.test` on `OrderFacts` for `when`, `Promotion.scope` on `Line`). Peers get "
+            "the condition in their own syntax and the same values as plain data, money as integer minor "
+            "units (as the engine holds it); inputs are converted to each engine's form before timing "
+            "(cel-python's `json_to_cel` activation included), so only evaluation is timed. zen-engine: "
+            "`zen.compile_expression(...).evaluate(dict)`; rule-engine: `Rule(...).matches(dict)`; cel-python: "
+            "`Environment(runner_class=CompiledRunner)` (its transpiler) and its default `InterpretedRunner`. "
+            "*agree*: inputs on which the peer's answer equals ours. "
+            "*ours ÷ peer* below 1 means ours is faster.", ""]
+    if missing:
+        out += [f"Not installed, so not measured: {', '.join(missing)} (install with `pip install -e '.[bench]'`).", ""]
+    crows = []
+    for r in conditions:
+        if r["error"]:
+            crows.append([r["condition"], r["engine"], f"`{shown(r['expression'])}`", r["error"], "", "", ""])
+        else:
+            crows.append([r["condition"], r["engine"], f"`{shown(r['expression'])}`", f"{r['ns']:,.0f}",
+                          ratio(r["ratio"]), f"{ratio(r['ns'] / conditions_ours(conditions, r)['ns'])}×",
+                          f"{r['agree']}/{r['of']}"])
+    out += [table(["condition", "engine", "expression", "ns / evaluation", "ours ÷ peer", "peer is slower by",
+                   "agree"], crows, left=3), ""]
+
+    # evaluate vs ruleset size
+    sizes = sized["sizes"]
+    base = sizes[0]
+    base_off = base["explain"][0]
+    out += [HEADINGS[2], "",
+            "One seeded cart (30 lines over 5 shops, 2 wallet coupons, explain off) against generated rulesets: "
+            "mostly shop coupons and item discounts, some shop promotions, 10 cross-shop promotions and coupons; "
+            "shops grow with promotions (10 promotions per shop). Anchor: the smallest ruleset.", ""]
+    out += [table(["promotions", "shops", "candidates", "calls", "p50 ms", "p99 ms", "p50 ÷ smallest",
+                   "p99 ÷ smallest"],
+                  [[f"{s['promotions']:,}", f"{s['shops']:,}", s["explain"][0]["candidates"],
+                    repeat_for(config, s["promotions"]), ms(s["explain"][0]["p50"]), ms(s["explain"][0]["p99"]),
+                    ratio(s["explain"][0]["p50"] / base_off["p50"]), ratio(s["explain"][0]["p99"] / base_off["p99"])]
+                   for s in sizes]), ""]
+
+    # cart size
+    cart = sized["cart"]
+    out += [HEADINGS[3], "",
+            f"Carts of growing size (over up to 5 shops, explain off) against the {config.cart_size:,}-promotion "
+            f"ruleset; {config.cart_repeat} calls each. Anchor: the 1-line cart.", ""]
+    out += [table(["lines", "shops", "candidates", "p50 ms", "p99 ms", "p50 ÷ 1 line", "p50 per line µs"],
+                  [[r["lines"], r["shops"], r["candidates"], ms(r["p50"]), ms(r["p99"]), ratio(r["p50"] / cart[0]["p50"]),
+                    f"{r['p50'] * 1000 / r['lines']:,.0f}"] for r in cart]), ""]
+
+    # explain
+    erows = []
+    for s in sizes:
+        off = s["explain"][0]
+        for r in s["explain"]:
+            erows.append([f"{s['promotions']:,}", r["explain"], ms(r["p50"]), ms(r["p99"]), ratio(r["p50"] / off["p50"]),
+                          ratio(r["p99"] / off["p99"])])
+    out += [HEADINGS[4], "", "The same cart (30 lines, 5 shops) per explain mode. Anchor: EXPLAIN_OFF on the same ruleset.", "",
+            table(["promotions", "explain", "p50 ms", "p99 ms", "p50 ÷ OFF", "p99 ÷ OFF"], erows, left=2), ""]
+
+    # combination
+    out += [HEADINGS[5], "",
+            "`bench/combine.py` instances (a 20-line cart over 10 shops, one shop coupon per shop at most, 5 "
+            "platform coupons, a cross-shop promotion) with wallets small enough for brute force: every feasible "
+            "subset priced with the engine's `run`, as `tests/test_combine.py`'s reference does. Both include "
+            "`prepare`. *same*: both found the same payable. Anchor: brute force.", "",
+            table(["stacking", "wallet", "search ms", "brute force ms", "search ÷ brute", "choices priced (search)",
+                   "choices priced (brute)", "same"],
+                  [[r["stacking"], r["wallet"], ms(r["search"]), ms(r["brute"]), ratio(r["search"] / r["brute"]),
+                    r["search_priced"], f"{r['brute_priced']:,}", "yes" if r["same"] else "**no**"] for r in brute]), ""]
+    first = {}
+    wrows = []
+    for r in wallets:
+        anchor = first.setdefault(r["stacking"], r)
+        wrows.append([r["stacking"], r["wallet"], ms(r["p50"]), ms(r["p90"]), ratio(r["p50"] / anchor["p50"]),
+                      r["priced"], f"{r['feasible']:,}"])
+    out += [HEADINGS[6], "",
+            f"`bench/combine.py`'s table: wallets of shop coupons over 10 shops plus 5 platform coupons "
+            f"({config.combine_repeat} runs each). *feasible choices* is what brute force would have to price. "
+            "Anchor: the smallest wallet of the same stacking mode.", "",
+            table(["stacking", "wallet", "p50 ms", "p90 ms", "p50 ÷ smallest wallet", "choices priced",
+                   "feasible choices"], wrows), ""]
+
+    # gRPC
+    by = {(name, w): r for name, w, r in transport["rows"]}
+    grows = []
+    for name, w, r in transport["rows"]:
+        echo = by[("empty handler", w)]
+        grows.append([name, w, r["calls"], r["failed"], f"{r['per_s']:,.0f}", ms(r["p50"]), ms(r["p99"]),
+                      ratio(r["per_s"] / echo["per_s"]), ratio(r["p50"] / echo["p50"]), ratio(r["p99"] / echo["p99"])])
+    out += [HEADINGS[7], "",
+            f"`bench/grpc.py`: `promo serve examples/double11 --workers N` against an empty handler that takes the "
+            f"same request bytes ({transport['request']} B) and answers as many bytes as Evaluate does "
+            f"({transport['response']} B), as many processes on one port; {transport['clients']} client processes "
+            f"send {transport['calls']} pre-serialized calls per row over loopback. The clients share the "
+            f"{m['cores']} cores with the servers. Anchor: the empty handler with the same workers.", "",
+            table(["target", "workers", "calls", "failed", "calls/s", "p50 ms", "p99 ms", "calls/s ÷ empty",
+                   "p50 ÷ empty", "p99 ÷ empty"], grows), "",
+            "Where one call's time goes in-process (median ms): " + ", ".join(
+                f"{step} {ms(v)}" for step, v in transport["split"].items()) + ".", ""]
+
+    # compile
+    out += [HEADINGS[8], "",
+            "Per generated ruleset (generated once per size): parse + check (`load_sources`), `compile_plan`, "
+            "and the plan's memory: what a second compile under `tracemalloc` allocates and keeps. "
+            "Anchor: the smallest ruleset (a ratio equal to the size ratio is linear).", "",
+            table(["promotions", "lines", "parse+check s", "compile s", "compile µs / promotion", "compile ÷ smallest",
+                   "plan MiB", "plan KiB / promotion", "memory ÷ smallest"],
+                  [[f"{s['promotions']:,}", f"{s['lines']:,}", f"{s['load_s']:.2f}", f"{s['compile_s']:.3f}",
+                    f"{s['compile_s'] / s['promotions'] * 1e6:,.0f}", ratio(s["compile_s"] / base["compile_s"]),
+                    f"{s['plan_bytes'] / 2**20:.1f}", f"{s['plan_bytes'] / 1024 / s['promotions']:.2f}",
+                    ratio(s["plan_bytes"] / base["plan_bytes"])] for s in sizes]), ""]
+
+    # analyze
+    out += [HEADINGS[9], "", analyze, ""]
+
+    # headline
+    out += [HEADINGS[10], ""] + headlines(conditions, sizes, transport, brute) + [""]
+    return "\n".join(out)
+
+
+def conditions_ours(conditions: list[dict], row: dict) -> dict:
+    return next(r for r in conditions if r["condition"] == row["condition"] and r["engine"] == "promo (ours)")
+
+
+def headlines(conditions: list[dict], sizes: list[dict], transport: dict, brute: list[dict]) -> list[str]:
+    lines = []
+    for name in dict.fromkeys(r["condition"] for r in conditions):
+        mine = next(r for r in conditions if r["condition"] == name and r["engine"] == "promo (ours)")
+        parts = [f"{r['engine']} {ratio(r['ratio'])}" if not r["error"] else f"{r['engine']} not installed"
+                 for r in conditions if r["condition"] == name and r["engine"] != "promo (ours)"]
+        lines.append(f"- Condition *{name}* (`{shown(mine['expression'])}`),"
+                     f" ours ÷ peer: " + ", ".join(parts) + f" (ours {mine['ns']:,.0f} ns).")
+    small, large = sizes[0], sizes[-1]
+    lines.append(f"- Evaluate at {large['promotions']:,} vs {small['promotions']:,} promotions: p50 "
+                 f"{ratio(large['explain'][0]['p50'] / small['explain'][0]['p50'])}× "
+                 f"({ms(large['explain'][0]['p50'])} vs {ms(small['explain'][0]['p50'])} ms), p99 "
+                 f"{ratio(large['explain'][0]['p99'] / small['explain'][0]['p99'])}×, for "
+                 f"{large['promotions'] // small['promotions']:,}× the promotions.")
+    modes = ", ".join(f"{r['explain'].removeprefix('EXPLAIN_')} {ratio(r['p50'] / large['explain'][0]['p50'])}×"
+                      for r in large["explain"][1:])
+    lines.append(f"- Explain at {large['promotions']:,} promotions, p50 ÷ OFF: {modes}.")
+    for r in brute:
+        if r["wallet"] == max(b["wallet"] for b in brute):
+            lines.append(f"- Combination search vs brute force, {r['stacking']}, wallet of {r['wallet']}: "
+                         f"{ratio(r['search'] / r['brute'])}× its time ({r['search_priced']} vs {r['brute_priced']:,} "
+                         f"choices priced), {'same' if r['same'] else '**different**'} payable.")
+    by = {(name, w): r for name, w, r in transport["rows"]}
+    for w in sorted({w for _, w, _ in transport["rows"]}):
+        ev, echo = by[("Evaluate", w)], by[("empty handler", w)]
+        lines.append(f"- gRPC Evaluate vs the transport ceiling, {w} worker{'s' if w > 1 else ''}: "
+                     f"{ratio(ev['per_s'] / echo['per_s'])}× its calls/s ({ev['per_s']:,.0f} vs {echo['per_s']:,.0f}), "
+                     f"p50 {ratio(ev['p50'] / echo['p50'])}×, p99 {ratio(ev['p99'] / echo['p99'])}×.")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="run every bench and write the report")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--tiny", action="store_true", help="toy sizes, to check the report builds")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    log = lambda message: print(f"[{time.perf_counter() - start:6.0f}s] {message}", flush=True)  # noqa: E731
+    report = build_report(TINY if args.tiny else Config(), log)
+    Path(args.out).write_text(report, encoding="utf-8")
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
