@@ -181,7 +181,7 @@ def sizes_section(config: Config, log) -> dict:
         if n == config.cart_size:
             for lines in config.cart_lines:
                 request = evaluate_bench.request_for(plan, lines, min(5, lines), shops)
-                p50, p99 = evaluate_bench.latency_ms(lambda: evaluate(plan, request), repeat=config.cart_repeat)
+                p50, p99 = evaluate_bench.latency_ms(lambda p=plan, r=request: evaluate(p, r), repeat=config.cart_repeat)
                 cart_rows.append({"lines": lines, "shops": min(5, lines), "p50": p50, "p99": p99,
                                   "candidates": len(plan.candidates_for(request.lines))})
         del plan, loaded, text
