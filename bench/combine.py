@@ -17,16 +17,15 @@ import random
 import statistics
 import sys
 import time
-from itertools import combinations
 from math import prod
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.combine import choice_key, choose, fits  # noqa: E402
+from engine.combine import choose, exhaustive  # noqa: E402
 from engine.compiler import compile_plan  # noqa: E402
-from engine.evaluate import prepare, run  # noqa: E402
+from engine.evaluate import prepare  # noqa: E402
 from engine.load import load_sources  # noqa: E402
 from engine.request import request_from_json  # noqa: E402
 from engine.source import SourceFile  # noqa: E402
@@ -78,29 +77,6 @@ def rows(wallets=(10, 20, 30, 50), stackings=("parallel", "progressive"), repeat
     return out
 
 
-def brute_force(prep):
-    """tests/test_combine.py's reference: price every feasible subset that leaves out no automatic
-    promotion that could have been added; the lowest choice_key wins. Returns (payable, priced)."""
-    groups = prep.plan.groups
-    cands = prep.candidates
-    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
-    best, priced = None, 0
-    for r in range(len(cands) + 1):
-        for subset in combinations(cands, r):
-            chosen = list(subset)
-            if not all(fits(chosen[:k], c, groups) for k, c in enumerate(chosen)):
-                continue
-            if any(not optional(c) and c not in chosen and fits(chosen, c, groups) for c in cands):
-                continue
-            pricing = run(prep, frozenset(c.promotion.name for c in chosen), False)
-            priced += 1
-            key = choice_key(pricing, [c for c in chosen if optional(c) or c.promotion.is_coupon] + [
-                c for c in chosen if not c.promotion.is_coupon])
-            if best is None or key < best[0]:
-                best = (key, pricing)
-    return best[1].payable, priced
-
-
 def versus_brute_force(wallets=(2, 4, 6, 8), stackings=("parallel", "progressive"), repeat: int = 5,
                        brute_repeat: int = 1) -> list[dict]:
     """The search and brute force on the same small instances: p50 ms of each (prepare included),
@@ -116,7 +92,8 @@ def versus_brute_force(wallets=(2, 4, 6, 8), stackings=("parallel", "progressive
                 search.append((time.perf_counter() - start) * 1000)
             for _ in range(brute_repeat):
                 start = time.perf_counter()
-                payable, priced = brute_force(prepare(plan, request))
+                _, _, best, priced = exhaustive(prepare(plan, request))
+                payable = best.payable
                 brute.append((time.perf_counter() - start) * 1000)
             out.append({"stacking": stacking, "wallet": coupons + 5, "search": statistics.median(search),
                         "brute": statistics.median(brute), "search_priced": choice.evaluations,

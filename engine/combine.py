@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import combinations
 
 from engine.evaluate import Candidate, Prepared, Pricing, max_offer, payable_now, run
 from engine.explain import Minor, Reason
@@ -235,6 +236,29 @@ def choose(prep: Prepared, explain: bool) -> Choice:
                 if c.promotion.name not in enabled:
                     left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, pricing)
     return Choice(enabled, pricing, left_out, search.evaluations)
+
+
+def exhaustive(prep: Prepared) -> tuple[tuple, frozenset[str], Pricing, int]:
+    """The reference the search must equal: price every choice that respects the constraints and
+    leaves out no automatic promotion that could have been added; the lowest `choice_key` wins.
+    Exponential: for tests and benchmarks. Returns (key, enabled names, pricing, choices priced)."""
+    groups = prep.plan.groups
+    cands = prep.candidates
+    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
+    best, priced = None, 0
+    for r in range(len(cands) + 1):
+        for subset in combinations(cands, r):
+            chosen = list(subset)
+            if not all(fits(chosen[:k], c, groups) for k, c in enumerate(chosen)):
+                continue
+            if any(not optional(c) and c not in chosen and fits(chosen, c, groups) for c in cands):
+                continue
+            pricing = run(prep, frozenset(c.promotion.name for c in chosen), False)
+            priced += 1
+            key = choice_key(pricing, chosen)
+            if best is None or key < best[0]:
+                best = (key, frozenset(c.promotion.name for c in chosen), pricing)
+    return (*best, priced)
 
 
 def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], pricing: Pricing) -> Reason:

@@ -1,6 +1,6 @@
 """The best combination: exact against brute force on random instances, and the greedy traps.
 
-Brute force here enumerates every subset of the candidates that respects the constraints and
+Brute force (`engine.combine.exhaustive`) enumerates every subset of the candidates that respects the constraints and
 leaves out no automatic promotion that could have been added, prices each with the engine's
 `run`, and takes the lowest (payable, coupons, expiries, names). The search must agree exactly.
 """
@@ -8,15 +8,14 @@ leaves out no automatic promotion that could have been added, prices each with t
 from __future__ import annotations
 
 import os
-from itertools import combinations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.combine import choice_key, choose, fits
+from engine.combine import choose, exhaustive
 from engine.compiler import compile_plan
-from engine.evaluate import prepare, run
+from engine.evaluate import prepare
 from engine.load import load_sources
 from engine.quote import evaluate, quote_to_json
 from engine.request import request_from_json
@@ -29,27 +28,6 @@ def plan_of(text: str):
     loaded = load_sources([SourceFile("t.promo", text)])
     assert loaded.ok, [(d.code, d.message) for d in loaded.diagnostics if d.is_error]
     return compile_plan(loaded)
-
-
-def brute_force(prep):
-    groups = prep.plan.groups
-    cands = prep.candidates
-    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
-    best = None
-    for r in range(len(cands) + 1):
-        for subset in combinations(cands, r):
-            chosen = list(subset)
-            if not all(fits(chosen[:k], c, groups) for k, c in enumerate(chosen)):
-                continue
-            if any(not optional(c) and c not in chosen and fits(chosen, c, groups) for c in cands):
-                continue
-            pricing = run(prep, frozenset(c.promotion.name for c in chosen), False)
-            # the search's key counts every chosen candidate; automatic ones are the same in both
-            key = choice_key(pricing, [c for c in chosen if optional(c) or c.promotion.is_coupon] + [
-                c for c in chosen if not c.promotion.is_coupon])
-            if best is None or key < best[0]:
-                best = (key, frozenset(c.promotion.name for c in chosen), pricing)
-    return best
 
 
 # ---- random instances ----------------------------------------------------------------------------
@@ -101,7 +79,7 @@ def test_search_equals_brute_force(instance):
     text, cart = instance
     plan = plan_of(text)
     prep = prepare(plan, request_from_json(cart, plan.digits, plan.timezone))
-    expected_key, expected_set, expected = brute_force(prep)
+    expected_key, expected_set, expected, _ = exhaustive(prep)
     choice = choose(prep, explain=False)
     assert choice.pricing.payable == expected.payable
     assert choice.enabled == expected_set, (choice.enabled, expected_set)
