@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Union
+from typing import Callable, NamedTuple, Union
 
 from engine.money import allocate, round_fraction
 
@@ -72,8 +72,7 @@ Simple = Union[AmountOff, PercentOff, PriceEach]
 Benefit = Union[AmountOff, PercentOff, EveryOff, PriceEach, Tiers, NthUnit, Gift, FreeShipping]
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):  # a tuple: made for every eligible line of every offer, so cheap to build
     """One eligible line as a benefit sees it: its amount at this promotion's base and units."""
 
     amount: int

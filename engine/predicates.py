@@ -9,10 +9,9 @@ is a missing value: every comparison with it is false (as NULL in SQL).
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 from engine import ast
@@ -23,8 +22,7 @@ from engine.schema import AttrInfo, attribute_type
 MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class OrderFacts:
+class OrderFacts(NamedTuple):  # a tuple: made once per offer and per clause check, so cheap to build
     """What an order predicate can see for one promotion at one point of evaluation."""
 
     amount: int  # the promotion's base, minor units
