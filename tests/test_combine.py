@@ -66,7 +66,15 @@ def instances(draw):
         if kind == "coupon" and draw(st.integers(0, 4)) > 0:
             day = draw(st.integers(12, 14))
             wallet.append({"coupon": f"c{i:02d}", "id": f"w{i}", "expires": f"2026-11-{day}T00:00:00+08:00"})
-    lines = [{"id": f"l{k}", "sku": draw(st.sampled_from(["A", "B", "C"])), "shop": draw(st.sampled_from(SHOPS)),
+    # sometimes a presale: sku "P" sells below its list price (full presale) or at its balance stage
+    presale = draw(st.sampled_from([None, "full", "deposit"]))
+    if presale == "full":
+        text += 'presale "pre" {\n scope sku == "P"\n price 60\n}\n'
+    elif presale == "deposit":
+        text += ('presale "pre" {\n scope sku == "P"\n price 90\n deposit 20 worth 30\n'
+                 ' deposit_window 2026-11-01 .. 2026-11-10\n balance_window 2026-11-10 .. 2026-11-12\n}\n')
+    skus = ["A", "B", "C"] + (["P"] if presale else [])
+    lines = [{"id": f"l{k}", "sku": draw(st.sampled_from(skus)), "shop": draw(st.sampled_from(SHOPS)),
               "price": f"{draw(st.integers(20, 160))}.{draw(st.integers(0, 99)):02d}", "quantity": draw(st.integers(1, 2))}
              for k in range(draw(st.integers(1, 4)))]
     cart = {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": wallet, "explain": "EXPLAIN_OFF"}
