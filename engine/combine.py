@@ -108,6 +108,7 @@ class _Search:
         self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
         n = len(self.free)
         self.bound = [self.bounds[c.promotion.name] for c in self.free]
+        self.useless = [b == 0 and optional(c) for b, c in zip(self.bound, self.free)]
         self.slot = [_slot(c, groups) for c in self.free]
         self.conflicts = [sum(1 << k for k, o in enumerate(self.free) if k != j and conflict(c, o, groups))
                           for j, c in enumerate(self.free)]
@@ -156,8 +157,10 @@ class _Search:
     def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
         priced only at the leaves and where the cheap bound cannot cut."""
-        while i < len(self.free) and not self.fits(mask, i):
-            i += 1  # nothing to decide: it cannot join (an automatic one is then blocked, as allowed)
+        while i < len(self.free) and (not self.fits(mask, i) or self.useless[i]):
+            # nothing to decide: it cannot join (an automatic one is then blocked, as allowed), or
+            # it is a coupon that can take nothing off (using it only adds a coupon)
+            i += 1
         if i == len(self.free):
             if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
                 return  # an automatic promotion that fits was left out: the buyer cannot refuse it
