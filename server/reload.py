@@ -10,7 +10,6 @@ is one reference assignment, so a call never sees half of two rulesets.
 from __future__ import annotations
 
 import gc
-
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
