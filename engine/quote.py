@@ -86,9 +86,9 @@ def evaluate(plan: Plan, request: Request) -> Quote:
     lines = []
     for line in request.lines:  # cart order
         i = by_id[line.id]
-        ordered = sorted(pricing.discounts[i].items(), key=lambda kv: plan.by_name[kv[0]].order_key)
+        # discounts were recorded in evaluation order, which is level, priority, name order
         lines.append(LineQuote(line.id, line.quantity, line.list_amount, pricing.base[i], pricing.final[i],
-                               tuple((name, amount) for name, amount in ordered if amount)))
+                               tuple((name, amount) for name, amount in pricing.discounts[i].items() if amount)))
     for n, (promo, gift, shop) in enumerate(pricing.gifts):
         lines.append(LineQuote(f"gift-{n + 1}:{gift.sku}", gift.quantity, 0, 0, 0, (), gift_of=promo))
 
