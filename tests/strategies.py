@@ -195,6 +195,20 @@ _OR, _AND, _NOT, _CMP, _SUM, _ATOM = 1, 2, 3, 4, 5, 6
 _COMPARE = ["==", "!=", "<", "<=", ">", ">="]
 
 
+_LITERALS = ("string", "number", "datetime", "bool")
+
+
+def _literal(draw, kind: str) -> str:
+    """One literal token of `kind` (shared by expressions and test-block values)."""
+    if kind == "string":
+        return draw(string_literals())
+    if kind == "number":
+        return draw(numbers())
+    if kind == "datetime":
+        return draw(datetimes())
+    return _pick(draw, ["true", "false"])
+
+
 @functools.cache
 @st.composite
 def _atom(draw, depth: int) -> list[str]:
@@ -204,16 +218,10 @@ def _atom(draw, depth: int) -> list[str]:
         return [_pick(draw, PATHS)]
     if kind == "ident":
         return [".".join(draw(st.lists(_identifiers(), min_size=1, max_size=3)))]
-    if kind == "string":
-        return [draw(string_literals())]
-    if kind == "number":
-        return [draw(numbers())]
     if kind == "percent":
         return [draw(_percent())]
-    if kind == "datetime":
-        return [draw(datetimes())]
-    if kind == "bool":
-        return [_pick(draw, ["true", "false"])]
+    if kind in _LITERALS:
+        return [_literal(draw, kind)]
     items = draw(st.lists(_expr(max(depth - 1, 0), 0), max_size=3 if depth > 0 else 0))
     out = ["["]
     for i, item in enumerate(items):
@@ -403,14 +411,8 @@ def _warning_clause(draw) -> list[str]:
 def _value(draw, depth: int = 2) -> list[str]:
     kind = _pick(draw, ["string", "number", "datetime", "bool", "list"] if depth else
                  ["string", "number", "datetime", "bool"])
-    if kind == "string":
-        return [draw(string_literals())]
-    if kind == "number":
-        return [draw(numbers())]
-    if kind == "datetime":
-        return [draw(datetimes())]
-    if kind == "bool":
-        return [_pick(draw, ["true", "false"])]
+    if kind in _LITERALS:
+        return [_literal(draw, kind)]
     out = ["["]
     for i in range(_roll(draw, 3)):
         out += ([","] if i else []) + draw(_value(depth - 1))
