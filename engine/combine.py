@@ -7,11 +7,12 @@ Among the feasible choices the one with the lowest payable wins; ties: fewer cou
 earlier-expiring wallet entries, then names.
 
 The search is an exact branch and bound over the promotions that are free to choose. Each is
-bounded by `max_offer` (what it could take off in any choice). When every candidate's conditions
-are monotone in amounts, adding a promotion never raises what the others give, so a partial
-choice cannot end below `payable(chosen) - sum(bounds of what may still be added)`; otherwise
-the bound is taken from the undiscounted order. Branches that cannot beat the best choice found
-are cut, and the first choice tried is the greedy one, so the bound bites early.
+bounded by `max_offer` (what it could take off in any choice). A partial choice cannot end below
+its price less the bounds of what may still be added and less what its own promotions may gain
+(`_Search._slack`: adding a promotion can make an earlier one miss a threshold and so leave more
+to a later one); the undiscounted order less every bound is a floor too. Branches that cannot
+beat the best choice found are cut, and the first choice tried is the greedy one, so the bound
+bites early.
 """
 
 from __future__ import annotations
@@ -101,9 +102,8 @@ class _Search:
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate], optional, explain: bool):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         groups = prep.plan.groups
-        self.monotone = all(c.promotion.monotone for c in fixed + free)
         self.progressive = prep.plan.stacking == "progressive"
-        self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}
+        self.bounds = {c.promotion.name: max_offer(prep, c) for c in fixed + free}
         # Most promising first, so the first choice reached is the greedy one: a strong incumbent.
         self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
         n = len(self.free)
@@ -123,16 +123,24 @@ class _Search:
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
         self.best: tuple | None = None  # (key, chosen, pricing)
         self.evaluations = 0
-        # The price of the fixed promotions alone, less what each chosen one can take off, bounds
-        # every choice from below when conditions are monotone; otherwise the fixed ones are
-        # bounded one by one from the undiscounted order.
-        self.root_pricing = self.price(0) if self.monotone else None
-        if self.root_pricing is not None:
-            self.floor_price = self.root_pricing.payable
-        else:
-            # what the cart would charge with no discount at all (presale lines at their base or deposit)
-            gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
-            self.floor_price = gross - sum(max_offer(prep, c) for c in fixed)
+        self.min_payment = prep.plan.min_payment
+        # Shop, platform and shipping promotions in evaluation order, for `_slack`:
+        # (index in `free` or -1 if fixed, lines as a bit mask, name, monotone, max_offer).
+        index = {id(c): k for k, c in enumerate(self.free)}
+        self.steps = [(index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone,
+                       self.bounds[c.promotion.name])
+                      for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
+        self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == "item")
+        # Every choice pays at least the fixed promotions' price less what the free ones can take
+        # off and what the fixed ones can still gain (`_slack`); and at least the undiscounted
+        # order (what each line would be charged - list amount, presale base or deposit - plus
+        # shipping) less every fixed promotion's bound.
+        self.root_pricing = self.price(0)
+        gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
+        self.floor_price = gross - sum(self.bounds[c.promotion.name] for c in fixed)
+        if self.root_pricing.payable > self.min_payment:
+            everything = (1 << n) - 1
+            self.floor_price = max(self.floor_price, self.root_pricing.payable - self._slack(0, everything, self.root_pricing))
 
     def chosen(self, mask: int) -> list[Candidate]:
         return [c for k, c in enumerate(self.free) if mask >> k & 1]
@@ -191,15 +199,44 @@ class _Search:
         addable = sum(best_in_slot.values())
         # Always valid: no promotion takes off more than its bound.
         bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
-        if bound <= self.best[0][0] and self.monotone and self.progressive:
-            # What is added never raises what the others give: the price of `mask` is a floor.
+        if bound <= self.best[0][0] and self.progressive:
+            # The price of `mask`, less what can still be added and what its promotions can gain.
             # (In parallel mode the bounds are the offers themselves; pricing would rarely help.)
             pricing = pricing or self.price(mask)
-            bound = max(bound, pricing.payable - addable)
+            if pricing.payable > self.min_payment:
+                remaining = sum(1 << k for k in range(i, len(self.free)) if self.fits(mask, k))
+                bound = max(bound, pricing.payable - self._slack(mask, remaining, pricing) - addable)
         if bound > self.best[0][0]:
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
+
+    def _slack(self, mask: int, remaining: int, pricing: Pricing) -> int:
+        """How much more than in `pricing` (the price of `mask`, above `min_payment`) the fixed
+        and chosen promotions can take off once some of `remaining` are added.
+
+        Adding promotions only lowers the amounts the others see, so a monotone promotion gains
+        only where one before it on the same lines may now give less: a promotion that failed a
+        threshold leaves more to the next one (progressive mode), or takes less of the room
+        above the floors. Such a promotion, or a non-monotone one whose inputs may change, can
+        gain up to its bound; the others give at most what they give now. An item-level
+        promotion that may be added changes `cart.amount` for all of them."""
+        changed = bool(remaining & self.item_free)
+        dirty = lost = 0  # lines whose amounts may change; lines a promotion may give less on
+        slack = 0
+        for k, lines, name, monotone, top in self.steps:
+            if k >= 0 and not mask >> k & 1:
+                if remaining >> k & 1:
+                    dirty |= lines
+                continue
+            if changed or lines & dirty:
+                applied = pricing.applied.get(name, 0)
+                if lines & lost or not monotone:
+                    slack += max(0, top - applied)
+                dirty |= lines
+                if applied:
+                    lost |= lines
+        return slack
 
     def _may_be_blocked(self, k: int, mask: int) -> bool:
         """An automatic promotion may be left out only if something it conflicts with is (or may

@@ -238,3 +238,20 @@ def test_many_shops_search_stays_exact(mode):
     lines = [line(f"l{s}", "160.00", shop=f"S{s}") for s in range(10)]
     q = quote(rules, lines, wallet=wallet)
     assert q["totals"]["payable"] == f"{10 * (160 - 25)}.00"
+
+
+def test_a_promotion_that_fails_a_threshold_can_leave_more_to_the_next():
+    # progressive: q (满200减50) then r (满160减60). Alone q applies and r misses (150 < 160): 150.00.
+    # Adding the 1.00 coupon `s` makes q miss (199), so r applies: 199 − 60 − 8 = 131.00 with `u`.
+    # A bound that assumed added coupons never raise what the others give would cut that branch
+    # once `t` + `u` (140.00) is found.
+    rules = HEADER.format(mode="progressive") + '''
+promotion "q" { level platform when amount >= 200 discount 50 }
+promotion "r" { level platform when amount >= 160 discount 60 }
+coupon "s" { level shop scope shop == "S1" discount 1 }
+coupon "t" { level shop scope shop == "S1" discount 52 }
+coupon "u" { level platform discount 8 }
+'''
+    q = quote(rules, [line("a", "100.00"), line("b", "100.00", shop="S2")], wallet=["s", "t", "u"])
+    assert q["totals"]["payable"] == "131.00"
+    assert sorted(a["promotion"] for a in q["applied"]) == ["r", "s", "u"]
