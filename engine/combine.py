@@ -174,7 +174,7 @@ class _Search:
                 return  # an automatic promotion that fits was left out: the buyer cannot refuse it
             pricing = pricing or self.price(mask)
             chosen = self.chosen(mask)
-            key = choice_key(pricing, chosen)
+            key = choice_key(pricing, self.fixed + chosen)
             if self.best is None or key < self.best[0]:
                 self.best = (key, chosen, pricing)
                 self._trace(mask, payable=Minor(pricing.payable), result="best so far")
@@ -191,12 +191,11 @@ class _Search:
     def _cut(self, i: int, mask: int, pricing: Pricing | None) -> tuple[bool, Pricing | None]:
         """Can no completion of `mask` beat the best choice found? (and the price of `mask`, if
         it had to be computed for the tighter bound)"""
-        best_in_slot: dict[object, int] = {}
+        slots: dict[object, list[int]] = {}
         for k in range(i, len(self.free)):  # candidates that exclude one another count once
             if self.fits(mask, k):
-                slot = self.slot[k]
-                best_in_slot[slot] = max(best_in_slot.get(slot, 0), self.bound[k])
-        addable = sum(best_in_slot.values())
+                slots.setdefault(self.slot[k], []).append(k)
+        addable = sum(max(self.bound[k] for k in ks) for ks in slots.values())
         # Always valid: no promotion takes off more than its bound.
         bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
         if bound <= self.best[0][0] and self.progressive:
@@ -206,10 +205,29 @@ class _Search:
             if pricing.payable > self.min_payment:
                 remaining = sum(1 << k for k in range(i, len(self.free)) if self.fits(mask, k))
                 bound = max(bound, pricing.payable - self._slack(mask, remaining, pricing) - addable)
-        if bound > self.best[0][0]:
+        if bound > self.best[0][0] or bound == self.best[0][0] and self._loses_tie(mask, slots):
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
+
+    def _loses_tie(self, mask: int, slots: dict[object, list[int]]) -> bool:
+        """When a completion of `mask` can at best pay what the best choice pays: can it not win
+        the tie either? To pay the bound it must fill every slot that can take something off with
+        a member whose bound is the slot's, and take nothing else that is a coupon; so it uses
+        at least that many coupons, and its expiries and names are at best the earliest and
+        first of each slot's such members. (Not decided when an automatic one may join.)"""
+        picks = []
+        for ks in slots.values():
+            if any(not self.optional(self.free[k]) for k in ks):
+                return False
+            top = max(self.bound[k] for k in ks)
+            if top > 0:
+                picks.append([self.free[k] for k in ks if self.bound[k] == top])
+        chosen = self.fixed + self.chosen(mask)
+        coupons = [c for c in chosen if c.promotion.is_coupon]
+        expiries = sorted([expiry(c) for c in coupons] + [min(map(expiry, p)) for p in picks])
+        names = sorted([c.promotion.name for c in chosen] + [min(c.promotion.name for c in p) for p in picks])
+        return (len(coupons) + len(picks), expiries, names) >= self.best[0][1:]
 
     def _slack(self, mask: int, remaining: int, pricing: Pricing) -> int:
         """How much more than in `pricing` (the price of `mask`, above `min_payment`) the fixed
