@@ -3,32 +3,41 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BUILT  := $(VENV)/.compiled
+# the modules mypyc compiles (pyproject.toml, [tool.promo] compiled)
+COMPILED := $(shell sed -n 's/^ *"\(engine\/[a-z_]*\.py\)",$$/\1/p' pyproject.toml)
 
 .PHONY: run test bench proto clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	PROMO_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# compile the COMPILED modules in place (setup.py), again after each edit to one of them:
+# Python imports the extension beside a module's source, so it must never be older
+$(BUILT): $(STAMP) $(COMPILED) setup.py
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $(BUILT)
+
 # the gRPC service on the double11 pack (docs/service.md); Ctrl-C stops it gracefully
-run: $(STAMP)
+run: $(BUILT)
 	$(BIN)/promo serve examples/double11
 
 # regenerate server/gen/ from proto/ with the pinned grpcio-tools (tests fail if it is stale)
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
 
-test: $(STAMP)
+test: $(BUILT)
 	$(BIN)/python -m pytest
 
 # every benchmark in one run, peers (rule-engine, cel-python, zen-engine) installed from the
 # `bench` extra; writes docs/benchmarks.md (about 10 minutes on 2 cores). Single benches: bench/*.py
-bench: $(STAMP)
+bench: $(BUILT)
 	$(BIN)/python -c 'import rule_engine, celpy, zen' 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,bench]' \
 		|| echo 'bench peers not installed: docs/benchmarks.md will say which'
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis build engine/*.so

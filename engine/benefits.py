@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Callable, NamedTuple, Union
 
 from engine.money import allocate, round_fraction
+from engine.predicates import OrderFacts
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,33 @@ class PriceEach:
     price: int
 
 
+THRESHOLD_ATTRS = {"amount": "amount", "quantity": "quantity", "cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """`amount >= 100`: a comparison of an amount or a quantity with a constant."""
+
+    attr: str  # amount | quantity | cart.amount | cart.quantity
+    strict: bool  # `>` rather than `>=`
+    value: int  # minor units for amounts, units for quantities
+
+    @property
+    def is_money(self) -> bool:
+        return self.attr.endswith("amount")
+
+    def needed(self) -> int:
+        return self.value + 1 if self.strict else self.value
+
+    def gap(self, facts: OrderFacts) -> int:
+        return max(0, self.needed() - getattr(facts, THRESHOLD_ATTRS[self.attr]))
+
+
 @dataclass(frozen=True)
 class Tier:
     test: Callable  # OrderFacts -> bool
     benefit: "Simple"
-    threshold: object  # engine.compiler.Threshold | None
+    threshold: Threshold | None
     text: str
 
 

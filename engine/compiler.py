@@ -15,6 +15,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from engine import ast, benefits as b
+from engine.benefits import THRESHOLD_ATTRS, Threshold
 from engine.load import Loaded
 from engine.money import decimal_to_minor, minor_digits
 from engine.predicates import ExpressionCompiler, OrderFacts, resolve_datetime
@@ -22,31 +23,11 @@ from engine.schema import AttrInfo, declared_info
 from engine.source import SourceFile, Span
 
 LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
-THRESHOLD_ATTRS = {"amount": "amount", "quantity": "quantity", "cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}
 INDEX_ATTRS = ("sku", "shop", "category")
 
 
 class CompileError(ValueError):
     """Raised when asked to compile a ruleset that has errors."""
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """`amount >= 100`: a comparison of an amount or a quantity with a constant."""
-
-    attr: str  # amount | quantity | cart.amount | cart.quantity
-    strict: bool  # `>` rather than `>=`
-    value: int  # minor units for amounts, units for quantities
-
-    @property
-    def is_money(self) -> bool:
-        return self.attr.endswith("amount")
-
-    def needed(self) -> int:
-        return self.value + 1 if self.strict else self.value
-
-    def gap(self, facts: OrderFacts) -> int:
-        return max(0, self.needed() - getattr(facts, THRESHOLD_ATTRS[self.attr]))
 
 
 @dataclass(frozen=True)
@@ -77,13 +58,14 @@ class Promotion:
     limit: int | None
     span: Span
     monotone: bool = True  # more base never makes its conditions fail (see `amount_monotone`)
+    # level, then higher priority, then name: the order of evaluation and of every list
+    order_key: tuple[int, int, str] = field(init=False)
 
     @property
     def is_coupon(self) -> bool:
         return self.kind == "coupon"
 
-    def __post_init__(self):
-        # Level, then higher priority, then name: the order of evaluation and of every list.
+    def __post_init__(self) -> None:
         object.__setattr__(self, "order_key", (LEVEL_ORDER[self.level], -self.priority, self.name))
 
 

@@ -9,6 +9,7 @@ Lines are kept in the code-point order of their ids, so the cart's order never c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from engine import benefits as b
 from engine.compiler import Plan, Presale, Promotion
@@ -90,7 +91,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     now = request.at
     floors = [_floor(plan, line, now) for line in lines]
     presale = {i: p for i, line in enumerate(lines) if (p := _presale_line(plan, request, line)) is not None}
-    wallet = {}
+    wallet: dict[str, WalletEntry] = {}
     for entry in request.wallet:
         wallet.setdefault(entry.coupon, entry)
     unselected = set()
@@ -193,9 +194,10 @@ def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | Non
         if stage is None:
             continue
         unit = min(_unit_price(presale, request), line.price)  # a presale never raises the list price
-        per_unit = max(0, unit - (presale.worth - presale.deposit) - presale.balance_discount)
-        return PresaleLine(presale, stage, per_unit * line.quantity, presale.deposit * line.quantity,
-                           presale.worth * line.quantity)
+        deposit = presale.deposit
+        worth = presale.worth if presale.worth is not None else deposit
+        per_unit = max(0, unit - (worth - deposit) - presale.balance_discount)
+        return PresaleLine(presale, stage, per_unit * line.quantity, deposit * line.quantity, worth * line.quantity)
     return None
 
 
@@ -248,7 +250,7 @@ def _copy(p: Pricing) -> Pricing:
 
 def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
     rounding = prep.plan.rounding
-    offers: dict[int, list[tuple[int, Promotion]]] = {}
+    offers: dict[int, list[tuple[int, Promotion | None]]] = {}  # None: the presale price
     cart_list = sum(line.list_amount for line in prep.lines)  # item level comes before any discount
     tried: dict[str, Reason] = {}
     best_off: dict[str, int] = {}
@@ -338,9 +340,10 @@ def _threshold_reason(prep, promo, threshold, facts, parts, explain, benefit=Non
     gap = threshold.gap(facts)
     reason = Reason("THRESHOLD_NOT_MET", gap=gap, gap_is_money=threshold.is_money)
     if explain:
-        wrap = Minor if threshold.is_money else int
-        reason.detail = {"threshold": threshold.attr, "needed": wrap(threshold.needed()),
-                         "seen": wrap(getattr(facts, threshold.attr.replace(".", "_")))}
+        needed, seen = threshold.needed(), getattr(facts, threshold.attr.replace(".", "_"))
+        if threshold.is_money:
+            needed, seen = Minor(needed), Minor(seen)
+        reason.detail = {"threshold": threshold.attr, "needed": needed, "seen": seen}
         reason.would_save = _saving_at(prep, benefit or promo.benefit, parts, gap, threshold.is_money, facts)
     return reason
 
@@ -368,6 +371,7 @@ def _values(reads, facts: OrderFacts) -> dict:
     values = {}
     for name in reads:
         attr = {"cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}.get(name, name)
+        value: Any
         if "." in attr:
             head, _, rest = attr.partition(".")
             obj = facts.user if head == "user" else None
@@ -401,7 +405,7 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
         weights = tuple(seen[i] for i in idx)
         offer = _offer(prep, promo, idx, weights, cart_amount, explain)
         out.hints.extend(offer.hints)
-        if offer.benefit is None:
+        if offer.reason is not None:
             reasons.append(offer.reason)
             continue
         if isinstance(offer.benefit, b.Gift):
@@ -433,7 +437,7 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
 class _Offer:
     """What a promotion offers a group of lines at given amounts, before allocation."""
 
-    benefit: object
+    benefit: b.Benefit | None
     reason: Reason | None
     off: int
     shares: list[int] | None
@@ -465,11 +469,11 @@ def _most_telling(reasons: list[Reason]) -> Reason | None:
         return None
     thresholds = [r for r in reasons if r.code == "THRESHOLD_NOT_MET" and r.gap is not None]
     if thresholds:
-        return min(thresholds, key=lambda r: r.gap)
+        return min(thresholds, key=lambda r: r.gap or 0)
     return reasons[0]
 
 
-def _place(off: int, shares: list[int] | None, weights: list[int], room: list[int]) -> list[int]:
+def _place(off: int, shares: list[int] | None, weights: Sequence[int], room: list[int]) -> list[int]:
     """Allocate `off` within each line's room; unit-bound shares first, the rest by weight."""
     if shares is None:
         parts, _ = allocate(off, weights, room)

@@ -42,7 +42,7 @@ def decimal_to_minor(value: Decimal, digits: int) -> int:
     return int(scaled)
 
 
-def parse_money(text: str, digits: int) -> int:
+def parse_money(text: object, digits: int) -> int:
     """"110", "110.0", "110.00" -> 11000 (digits=2). No signs, exponents, NaN or extra decimals."""
     if not isinstance(text, str) or not _MONEY_TEXT.fullmatch(text):
         raise MoneyError(f"`{text}` is not a decimal amount like \"110.00\"")

@@ -104,7 +104,7 @@ class ExpressionCompiler:
         """A getter for `expr`'s value; literals are folded to constants of `as_type`."""
         const = self.constant(expr, as_type)
         if const is not MISSING:
-            return lambda _env, c=const: c
+            return lambda _env: const
         if isinstance(expr, ast.Path):
             return self._path(expr.dotted, line_level)
         if isinstance(expr, ast.Arith):
@@ -167,7 +167,8 @@ class ExpressionCompiler:
         if isinstance(expr, (ast.In, ast.Has)):
             return self._membership(expr, line_level)
         if isinstance(expr, ast.Bool):
-            return lambda _env, v=expr.value: v
+            value = expr.value
+            return lambda _env: value
         getter = self.value(expr, line_level)
         return lambda env: getter(env) is True
 

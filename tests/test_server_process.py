@@ -6,6 +6,7 @@ port, and a graceful stop on SIGTERM that lets the call in flight finish.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -98,6 +99,12 @@ def cart(path: str = "examples/seed/parallel/cart.json", **changes) -> pb.Evalua
 # ---- tests -------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (utime + stime from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_two_workers_share_one_port_and_stop_together(tmp_path):
     server = ServerProcess("examples/seed/parallel", tmp_path / "log.jsonl", "--workers", "2")
     try:
@@ -119,20 +126,22 @@ def test_two_workers_share_one_port_and_stop_together(tmp_path):
 
 
 def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
-    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "60")
+    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "120", "--max-lines", "40000")
     try:
         server.wait_serving()
         big = cart("examples/double11/cart.json")
         lines = list(big.lines)
         del big.lines[:]
-        for i in range(8000):  # a second or more of pricing: still running when SIGTERM arrives
+        for i in range(40_000):  # seconds of pricing: still running when SIGTERM arrives
             big.lines.add().CopyFrom(lines[i % len(lines)])
             big.lines[-1].id = f"l{i}"
-        pending = server.stub.Evaluate.future(big, timeout=120)
-        time.sleep(0.5)
+        idle = cpu_seconds(server.proc.pid)
+        pending = server.stub.Evaluate.future(big, timeout=240)
+        while cpu_seconds(server.proc.pid) < idle + 0.3:  # the server is working on the call
+            time.sleep(0.02)
         server.proc.send_signal(signal.SIGTERM)
         reply = pending.result()
-        assert len(reply.lines) >= 8000
+        assert len(reply.lines) >= 40_000  # and gift lines
         assert server.proc.wait(60) == 0
     finally:
         server.kill()
