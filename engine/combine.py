@@ -11,8 +11,8 @@ bounded by `max_offer` (what it could take off in any choice). A partial choice 
 its price less the bounds of what may still be added and less what its own promotions may gain
 (`_Search._slack`: adding a promotion can make an earlier one miss a threshold and so leave more
 to a later one); the undiscounted order less every bound is a floor too. Branches that cannot
-beat the best choice found are cut, and the first choice tried is the greedy one, so the bound
-bites early.
+beat the best choice found are cut, and so are those that could at best tie it and would lose
+the tie. The first choice tried is the greedy one, so the bound bites early.
 """
 
 from __future__ import annotations
@@ -20,11 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
+from typing import Callable
 
 from engine.evaluate import Candidate, Prepared, Pricing, max_offer, payable_now, run
 from engine.explain import Minor, Reason
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+
+# How choices compare: (payable, coupons, expiries of the coupons, names), lowest first.
+Key = tuple[int, int, list[datetime], list[str]]
+# A set of candidates of which at most one can be chosen (see `_slot`).
+Slot = tuple[str, str]
 
 
 @dataclass
@@ -65,19 +71,19 @@ def expiry(c: Candidate) -> datetime:
     return c.wallet.expires if c.wallet and c.wallet.expires else FAR_FUTURE
 
 
-def choice_key(pricing: Pricing, chosen: list[Candidate]) -> tuple:
+def choice_key(pricing: Pricing, chosen: list[Candidate]) -> Key:
     """Lowest payable; then fewer coupons; then earlier-expiring wallet entries; then names."""
     coupons = [c for c in chosen if c.promotion.is_coupon]
     return (pricing.payable, len(coupons), sorted(expiry(c) for c in coupons), sorted(c.promotion.name for c in chosen))
 
 
-def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], callable]:
+def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], Callable[[Candidate], bool]]:
     """(fixed, free, optional): the candidates that always apply, those the search chooses
     among, and which of those the buyer may leave out (coupons, unless `selected`)."""
     groups = prep.plan.groups
     cands = prep.candidates
     # With `selected` coupons the buyer has chosen: they are tried like automatic promotions.
-    optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
+    optional: Callable[[Candidate], bool] = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
     members: dict[str, int] = {}
     for c in cands:
         if c.promotion.group:
@@ -99,7 +105,8 @@ class _Search:
     """Branch and bound over the free candidates, in order of their bounds. A choice is a bit
     mask over `free`; the constraints between candidates are precomputed as masks."""
 
-    def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate], optional, explain: bool):
+    def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
+                 optional: Callable[[Candidate], bool], explain: bool):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
@@ -114,20 +121,20 @@ class _Search:
                           for j, c in enumerate(self.free)]
         self.with_fixed = [fits(fixed, c, groups) for c in self.free]
         # Groups allowing more than one member are counted; a group of one is a pairwise conflict.
-        self.counted = {}
+        self.counted: dict[str, tuple[int, int]] = {}  # group -> (members as a mask, room left)
         for k, c in enumerate(self.free):
             g = c.promotion.group
             if g and groups.get(g, 1) > 1:
                 mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
                 self.counted[g] = (mask | 1 << k, room)
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
-        self.best: tuple | None = None  # (key, chosen, pricing)
+        self.best: tuple[Key, list[Candidate], Pricing] | None = None
         self.evaluations = 0
         self.min_payment = prep.plan.min_payment
         # Shop, platform and shipping promotions in evaluation order, for `_slack`:
         # (index in `free` or -1 if fixed, lines as a bit mask, name, monotone, max_offer).
         index = {id(c): k for k, c in enumerate(self.free)}
-        self.steps = [(index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone,
+        self.steps: list[tuple[int, int, str, bool, int]] = [(index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone,
                        self.bounds[c.promotion.name])
                       for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
         self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == "item")
@@ -180,7 +187,7 @@ class _Search:
                 self._trace(mask, payable=Minor(pricing.payable), result="best so far")
             return
         if self.best is not None:
-            cut, pricing = self._cut(i, mask, pricing)
+            cut, pricing = self._cut(i, mask, pricing, self.best[0])
             if cut:
                 return
         if self.fits(mask, i):
@@ -188,29 +195,29 @@ class _Search:
         if self.optional(self.free[i]) or self._may_be_blocked(i, mask):
             self._visit(i + 1, mask, pricing)
 
-    def _cut(self, i: int, mask: int, pricing: Pricing | None) -> tuple[bool, Pricing | None]:
+    def _cut(self, i: int, mask: int, pricing: Pricing | None, best: Key) -> tuple[bool, Pricing | None]:
         """Can no completion of `mask` beat the best choice found? (and the price of `mask`, if
         it had to be computed for the tighter bound)"""
-        slots: dict[object, list[int]] = {}
+        slots: dict[Slot, list[int]] = {}
         for k in range(i, len(self.free)):  # candidates that exclude one another count once
             if self.fits(mask, k):
                 slots.setdefault(self.slot[k], []).append(k)
         addable = sum(max(self.bound[k] for k in ks) for ks in slots.values())
         # Always valid: no promotion takes off more than its bound.
         bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
-        if bound <= self.best[0][0] and self.progressive:
+        if bound <= best[0] and self.progressive:
             # The price of `mask`, less what can still be added and what its promotions can gain.
             # (In parallel mode the bounds are the offers themselves; pricing would rarely help.)
             pricing = pricing or self.price(mask)
             if pricing.payable > self.min_payment:
                 remaining = sum(1 << k for k in range(i, len(self.free)) if self.fits(mask, k))
                 bound = max(bound, pricing.payable - self._slack(mask, remaining, pricing) - addable)
-        if bound > self.best[0][0] or bound == self.best[0][0] and self._loses_tie(mask, slots):
+        if bound > best[0] or bound == best[0] and self._loses_tie(mask, slots, best):
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
 
-    def _loses_tie(self, mask: int, slots: dict[object, list[int]]) -> bool:
+    def _loses_tie(self, mask: int, slots: dict[Slot, list[int]], best: Key) -> bool:
         """When a completion of `mask` can at best pay what the best choice pays: can it not win
         the tie either? To pay the bound it must fill every slot that can take something off with
         a member whose bound is the slot's, and take nothing else that is a coupon; so it uses
@@ -227,7 +234,7 @@ class _Search:
         coupons = [c for c in chosen if c.promotion.is_coupon]
         expiries = sorted([expiry(c) for c in coupons] + [min(map(expiry, p)) for p in picks])
         names = sorted([c.promotion.name for c in chosen] + [min(c.promotion.name for c in p) for p in picks])
-        return (len(coupons) + len(picks), expiries, names) >= self.best[0][1:]
+        return (len(coupons) + len(picks), expiries, names) >= best[1:]
 
     def _slack(self, mask: int, remaining: int, pricing: Pricing) -> int:
         """How much more than in `pricing` (the price of `mask`, above `min_payment`) the fixed
@@ -267,15 +274,15 @@ class _Search:
             self.prep.trace.event("search", chosen=[c.promotion.name for c in self.chosen(mask)], **data)
 
 
-def _slot(c: Candidate, groups: dict[str, int]) -> object:
+def _slot(c: Candidate, groups: dict[str, int]) -> Slot:
     """A set of candidates of which at most one can be chosen, that `c` belongs to."""
     p = c.promotion
     if p.is_coupon and p.level == "platform":
-        return "platform-coupon"
+        return ("platform-coupon", "")
     if p.is_coupon and p.level == "shop" and c.shops:
         return ("shop-coupon", min(c.shops))
     if p.is_coupon and p.level == "item" and c.lines:
-        return ("item-coupon", c.lines[0])
+        return ("item-coupon", str(c.lines[0]))
     if p.group and groups.get(p.group, 1) == 1:
         return ("group", p.group)
     return ("alone", p.name)
@@ -285,6 +292,7 @@ def choose(prep: Prepared, explain: bool) -> Choice:
     fixed, free, optional = split(prep)
     search = _Search(prep, fixed, free, optional, explain)
     search.solve()
+    assert search.best is not None  # the first choice tried, every candidate taken that fits, is one
     _, chosen, pricing = search.best
     enabled = frozenset(c.promotion.name for c in fixed + chosen)
     left_out = {}
@@ -296,14 +304,15 @@ def choose(prep: Prepared, explain: bool) -> Choice:
     return Choice(enabled, pricing, left_out, search.evaluations)
 
 
-def exhaustive(prep: Prepared) -> tuple[tuple, frozenset[str], Pricing, int]:
+def exhaustive(prep: Prepared) -> tuple[Key, frozenset[str], Pricing, int]:
     """The reference the search must equal: price every choice that respects the constraints and
     leaves out no automatic promotion that could have been added; the lowest `choice_key` wins.
     Exponential: for tests and benchmarks. Returns (key, enabled names, pricing, choices priced)."""
     groups = prep.plan.groups
     cands = prep.candidates
     optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
-    best, priced = None, 0
+    best: tuple[Key, frozenset[str], Pricing] | None = None
+    priced = 0
     for r in range(len(cands) + 1):
         for subset in combinations(cands, r):
             chosen = list(subset)
@@ -316,10 +325,11 @@ def exhaustive(prep: Prepared) -> tuple[tuple, frozenset[str], Pricing, int]:
             key = choice_key(pricing, chosen)
             if best is None or key < best[0]:
                 best = (key, frozenset(c.promotion.name for c in chosen), pricing)
+    assert best is not None
     return (*best, priced)
 
 
-def _why_left_out(prep, cand: Candidate, fixed, chosen: list[Candidate], pricing: Pricing) -> Reason:
+def _why_left_out(prep: Prepared, cand: Candidate, fixed: list[Candidate], chosen: list[Candidate], pricing: Pricing) -> Reason:
     """Why a candidate is not in the chosen set, in the order of language.md §5: its own
     conditions first, then the constraint that excluded it, then the better set."""
     groups = prep.plan.groups

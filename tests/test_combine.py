@@ -60,7 +60,7 @@ def instances(draw):
         group = draw(st.sampled_from([None, None, None, "g1", "g2"]))
         if group:
             clauses.append(f'group "{group}"')
-        clauses.append(draw(st.sampled_from(["discount 10", "discount 20", "discount 35", "discount 15%",
+        clauses.append(draw(st.sampled_from(["discount 1", "discount 10", "discount 20", "discount 35", "discount 60", "discount 15%",
                                              "discount 20 every 100", "discount 5 each"])))
         text += f'{kind} "c{i:02d}" {{\n ' + "\n ".join(clauses) + "\n}\n"
         if kind == "coupon" and draw(st.integers(0, 4)) > 0:
