@@ -27,6 +27,8 @@ What-ifs rerun the same search on a variant plan: the SKU removed from one shop-
 
 from __future__ import annotations
 
+import heapq
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
@@ -73,7 +75,8 @@ class Scenario:
         return self.filler_price * self.filler_quantity
 
     def key(self) -> tuple:
-        return (FAMILY_ORDER[self.family], self.quantity, self.filler_amount, self.filler_shop != "" and self.filler_shop == OTHER_SHOP)
+        return (FAMILY_ORDER[self.family], self.quantity, self.filler_amount, self.filler_shop == OTHER_SHOP,
+                self.filler_quantity)
 
 
 @dataclass(frozen=True)
@@ -309,54 +312,227 @@ def _filler_scenarios(t: _Targets, item: CatalogItem, q: int, alone: Priced, opt
     return out
 
 
+# ---- lower bounds -------------------------------------------------------------------------------
+#
+# A scenario is priced only if it could beat the best one found so far. Its lower bound is the
+# SKU line's base at the deepest item-level discount, less what every shop- and platform-level
+# promotion could place on that line: each one's offer at the lines' list amounts (benefits grow
+# with their base; a threshold not met there is never met), of which the SKU line gets at most
+# its share of the weights (rounded up) plus whatever the filler line cannot absorb; at most one
+# coupon per slot (one shop-level coupon per shop, one platform coupon) applies, so a slot counts
+# its largest member. Conditions other than thresholds are taken as met. A bound covers a filler
+# price range [lo, hi], so the raised-filler scenarios derived from a pruned one are pruned with it.
+
+
+def _slot(p: Promotion) -> tuple[str, str]:
+    """(level, name): the coupons of one level share one slot (name "")."""
+    return (p.level, "" if p.is_coupon else p.name)
+
+
+def _best_offer(p: Promotion, parts: list[b.Part], cart: tuple[int, int], rounding: str) -> tuple[int, list[int] | None]:
+    """The most `p` can take off `parts` at these (largest possible) amounts: (off, unit-bound shares)."""
+    facts = {"amount": sum(x.amount for x in parts), "quantity": sum(x.quantity for x in parts),
+             "cart.amount": cart[0], "cart.quantity": cart[1]}
+
+    def met(th) -> bool:
+        return th is None or facts[th.attr] >= th.needed()
+
+    if not all(met(c.threshold) for c in p.clauses):
+        return 0, None
+    ben = p.benefit
+    options = [t.benefit for t in ben.tiers if met(t.threshold)] if isinstance(ben, b.Tiers) else [ben]
+    whole = p.level != "item"
+    best: tuple[int, list[int] | None] = (0, None)
+    for option in options:
+        off, shares = b.discount_parts(option, parts, rounding, whole)
+        if isinstance(option, b.NthUnit):
+            shares = [off] * len(parts)  # the discounted units may all be on one line
+        if off > best[0]:
+            best = (off, shares)
+        elif off == best[0] and shares is not None and best[1] is not None:
+            best = (off, [max(x, y) for x, y in zip(shares, best[1])])
+    return best
+
+
+def _ceil_share(off: int, weight: int, total: int) -> int:
+    return off if total <= 0 else _ceil_div(off * weight, total)
+
+
+class _Bounds:
+    """Lower bounds of a scenario's unit price for one SKU under one plan (see above)."""
+
+    def __init__(self, plan: Plan, item: CatalogItem, options: Options):
+        self.plan, self.item, self.options = plan, item, options
+        line = sku_line(item, 1)
+        self.ok = not any(p.scope(line) for p in plan.presales)  # presale bases: not bounded
+        promos = touching(plan, item, options.at)
+        self.item_level = [p for p in promos if p.level == "item"]
+        self.sku_promos = {p.name: p for p in promos if p.level in ("shop", "platform")}
+        # a scope that reads `price` may match a filler at one price of a range and not another
+        self.price_free = not any(re.search(r"\bprice\b", p.scope_text) for p in plan.promotions)
+
+    def _floor(self, line: Line) -> int:
+        at = self.options.at
+        floor = max((g.floor(line.price, line.quantity) for g in self.plan.guards
+                     if (g.window is None or g.window[0] <= at < g.window[1]) and g.scope(line)), default=0)
+        return min(floor, line.list_amount)
+
+    def _matching(self, line: Line) -> dict[str, Promotion]:
+        """Promotions active at `at` whose scope matches `line`."""
+        at = self.options.at
+        return {name: p for name, (p, _) in self.plan.candidates_for([line]).items()
+                if p.scope(line) and (p.window is None or p.window[0] <= at < p.window[1])}
+
+    def _item_off(self, promos: Iterable[Promotion], line: Line, cart: tuple[int, int]) -> int:
+        """The deepest item-level discount of `line` in a cart of at most `cart` (amount, units)."""
+        part = [b.Part(line.list_amount, line.quantity)]
+        return max((_best_offer(p, part, cart, self.plan.rounding)[0] for p in promos
+                    if not isinstance(p.benefit, b.Gift)), default=0)
+
+    def variant_top(self, s: Scenario) -> int | None:
+        """The highest filler price a raised variant of `s` can have (see `_variants`), without
+        pricing `s`; None when there is no bound."""
+        if s.filler_quantity != 1:
+            return s.filler_price
+        top = s.filler_price
+        line = filler_line(self.item, s)
+        promos = [p for p in self._matching(line).values() if p.level == "item"]
+        if promos:
+            # raised to price x price / base: the base is at least its list less the deepest discount
+            cart = (line.list_amount + s.quantity * self.item.price, s.quantity + line.quantity)
+            low = max(self._floor(line), line.list_amount - self._item_off(promos, line, cart))
+            if low <= 0:
+                return None
+            top = max(top, _ceil_div(s.filler_price * s.filler_price, low))
+        if self.plan.stacking == "progressive":
+            # topped up by what the shop level took from the SKU line: at most its list, and at
+            # most what the shop level can place on it with a filler up to that price
+            bound = self._scan(s, top + s.quantity * self.item.price)
+            if bound is None:
+                return None
+            top += bound[1]
+        return top
+
+    def unit(self, s: Scenario, hi: int | None = None) -> Fraction:
+        """A lower bound of the unit price of `s`, and of `s` with its filler priced up to `hi`."""
+        bound = self._scan(s, s.filler_price if hi is None else hi)
+        return Fraction(0) if bound is None else Fraction(bound[0], s.quantity)
+
+    def _scan(self, s: Scenario, hi: int) -> tuple[int, int] | None:
+        """A lower bound of the SKU line's final, and an upper bound of what the shop level places
+        on it, for `s` with its filler priced anywhere from its price to `hi`; None without bounds."""
+        plan, item = self.plan, self.item
+        if not self.ok or (hi != s.filler_price and (plan.guards or not self.price_free)):
+            return None
+        q = s.quantity
+        sku = sku_line(item, q)
+        top = filler_line(item, replace(s, filler_price=hi))
+        cart = (sku.list_amount + top.list_amount, q + top.quantity)  # the most the cart can be
+        floor_s = self._floor(sku)
+        base_s = max(floor_s, sku.list_amount - self._item_off(self.item_level, sku, cart))
+        filler_promos: dict[str, Promotion] = {}
+        floor_f = low_f = 0
+        if s.filler_quantity:
+            lo = filler_line(item, s)
+            if any(p.scope(top) for p in plan.presales):
+                return None
+            filler_promos = self._matching(top)
+            floor_f = self._floor(lo)
+            item_f = [p for p in filler_promos.values() if p.level == "item"]
+            low_f = max(floor_f, lo.list_amount - self._item_off(item_f, top, cart))
+        progressive = plan.stacking == "progressive"
+        took_f: dict[tuple[str, str], int] = {}  # slot -> most the filler gave to it so far
+        part: dict[tuple[str, str], int] = {}  # slot -> most it places on the SKU line
+        shared: dict[tuple[str, str], int] = {}  # slot -> most the filler absorbs of promotions shared with the SKU
+        alone_f: dict[tuple[str, str], int] = {}  # slot -> most the filler absorbs of promotions without the SKU
+        order_level = {**self.sku_promos, **{n: p for n, p in filler_promos.items() if p.level in ("shop", "platform")}}
+        for p in sorted(order_level.values(), key=lambda p: p.order_key):
+            on_s, on_f = p.name in self.sku_promos, p.name in filler_promos
+            slot = _slot(p)
+            together = on_s and on_f and (p.level == "platform" or top.shop == item.shop)
+            if together:
+                off, shares = _best_offer(p, [b.Part(sku.list_amount, q), b.Part(top.list_amount, top.quantity)], cart,
+                                          plan.rounding)
+                # progressive weights are what earlier promotions left: at most one per slot
+                w_f = max(floor_f, low_f - sum(took_f.values())) if progressive else low_f
+                w_s = max(floor_s, base_s - sum(part.values())) if progressive else base_s
+                to_s = shares[0] if shares else _ceil_share(off, sku.list_amount, sku.list_amount + w_f)
+                to_f = shares[1] if shares else _ceil_share(off, top.list_amount, top.list_amount + w_s)
+                shared[slot] = max(shared.get(slot, 0), to_f)
+            else:
+                to_s = _best_offer(p, [b.Part(sku.list_amount, q)], cart, plan.rounding)[0] if on_s else 0
+                to_f = _best_offer(p, [b.Part(top.list_amount, top.quantity)], cart, plan.rounding)[0] if on_f else 0
+                alone_f[slot] = max(alone_f.get(slot, 0), to_f)
+            part[slot] = max(part.get(slot, 0), to_s)
+            took_f[slot] = max(took_f.get(slot, 0), to_f)
+        # what the filler cannot absorb of the shared promotions' shares goes to the SKU line
+        asked_shared = sum(shared.values())
+        spill = min(asked_shared, max(0, asked_shared + sum(alone_f.values()) - (low_f - floor_f)))
+        shop_level = sum(v for slot, v in part.items() if slot[0] == "shop")
+        return max(floor_s, base_s - sum(part.values()) - spill), shop_level
+
+
 # ---- the search --------------------------------------------------------------------------------
 
 
-def _better(a: Priced, b_: Priced) -> bool:
-    return (a.unit, a.scenario.key()) < (b_.unit, b_.scenario.key())
+def _rank(p: Priced) -> tuple:
+    return (p.unit, p.scenario.key())
 
 
-def lowest(plan: Plan, item: CatalogItem, options: Options) -> tuple[Priced, int, dict[int, Priced]]:
+def _variants(plan: Plan, s: Scenario, p: Priced) -> list[Scenario]:
+    """Fillers raised after pricing `s`: to the price whose base is the gap when the filler took
+    an item-level discount; in progressive stacking, topped up by what the shop level took."""
+    out = []
+    if s.filler_quantity == 1 and 0 < p.filler_base < s.filler_price:
+        out.append(replace(s, filler_price=_ceil_div(s.filler_price * s.filler_price, p.filler_base)))
+    if plan.stacking == "progressive" and s.filler_quantity == 1:
+        taken = sum(amount for name, amount in p.discounts if plan.by_name[name].level == "shop")
+        if taken:
+            out.append(replace(s, filler_price=s.filler_price + taken))
+    return out
+
+
+def lowest(plan: Plan, item: CatalogItem, options: Options,
+           alone: dict[int, Priced] | None = None) -> tuple[Priced, int, dict[int, Priced]]:
     """The scenario with the lowest unit price, how many carts were priced, and the alone
-    scenarios by quantity."""
+    scenarios by quantity. `alone` (from the same SKU under a plan with the same item level)
+    supplies the bases the filler targets are measured on; without it 1..K units are priced."""
     promos = touching(plan, item, options.at)
     t = _targets(promos)
-    alone: dict[int, Priced] = {1: price(plan, item, Scenario("alone", 1), options)}
-    for q in _quantities(t, item, alone[1].base, options):
-        if q not in alone:
-            alone[q] = price(plan, item, Scenario("alone", q), options)
-    best = min(alone.values(), key=lambda p: (p.unit, p.scenario.key()))
-    count = len(alone)
-    seen: set[Scenario] = set()
-    progressive = plan.stacking == "progressive"
+    priced: dict[Scenario, Priced] = {}
+
+    def run(s: Scenario) -> Priced:
+        if s not in priced:
+            priced[s] = price(plan, item, s, options)
+        return priced[s]
+
+    if alone is None:
+        alone = {q: run(Scenario("alone", q)) for q in range(1, options.max_units + 1)}
+    family = {Scenario("alone", q) for q in _quantities(t, item, alone[1].base, options)}
+    family |= {Scenario("alone", q) for q in range(1, options.max_units + 1)}
     for q in range(1, options.max_units + 1):
-        for s in sorted(_filler_scenarios(t, item, q, alone[q], options), key=Scenario.key):
-            if s in seen:
-                continue
-            seen.add(s)
-            p = price(plan, item, s, options)
-            count += 1
-            tries = [p]
-            fb = p.filler_base
-            if s.filler_quantity == 1 and 0 < fb < s.filler_price:
-                # the filler took an item-level discount: raise its list price so its base is the gap
-                s2 = replace(s, filler_price=_ceil_div(s.filler_price * s.filler_price, fb))
-                if s2 not in seen:
-                    seen.add(s2)
-                    tries.append(price(plan, item, s2, options))
-                    count += 1
-            if progressive and s.filler_quantity == 1:
-                # a later promotion's base is what earlier ones left: top the filler up by them
-                taken = sum(amount for name, amount in p.discounts if plan.by_name[name].level == "shop")
-                s3 = replace(s, filler_price=s.filler_price + taken) if taken else None
-                if s3 is not None and s3 not in seen:
-                    seen.add(s3)
-                    tries.append(price(plan, item, s3, options))
-                    count += 1
-            for cand in tries:
-                if _better(cand, best):
-                    best = cand
-    return best, count, alone
+        family |= _filler_scenarios(t, item, q, alone[q], options)
+    bounds = _Bounds(plan, item, options)
+    # (bound, key, scenario, whether its raised variants are still to come)
+    queue = []
+    for s in family:
+        top = bounds.variant_top(s)
+        queue.append((Fraction(0) if top is None else bounds.unit(s, top), s.key(), s, bool(s.filler_quantity)))
+    heapq.heapify(queue)
+    best: Priced | None = min((priced[s] for s in priced if s in family), key=_rank, default=None)
+    while queue:
+        bound, key, s, derive = heapq.heappop(queue)
+        if best is not None and (bound, key) > _rank(best):
+            break  # every scenario left is bounded above the best
+        p = run(s)
+        if best is None or _rank(p) < _rank(best):
+            best = p
+        if derive:
+            for v in _variants(plan, s, p):
+                if v not in priced:
+                    heapq.heappush(queue, (bounds.unit(v), v.key(), v, False))
+    assert best is not None
+    return best, len(priced), alone
 
 
 def split_orders(plan: Plan, item: CatalogItem, options: Options, alone: dict[int, Priced]) -> Split | None:
@@ -403,12 +579,18 @@ def analyze_item(plan: Plan, item: CatalogItem, options: Options) -> Finding:
     what_ifs: list[WhatIf] = []
     below = warning is not None and best.unit < warning
     if options.what_ifs == "all" or (options.what_ifs == "below" and below):
-        for p in touching(plan, item, options.at):
+        promos = touching(plan, item, options.at)
+        # A variant keeps the item level (it changes a shop-level scope or the stacking), so the
+        # bases the filler targets are measured on are the same, unless the engine may choose
+        # among item-level promotions (a coupon, an exclusive one, a group) differently.
+        fixed_items = not any(p.level == "item" and (p.is_coupon or p.exclusive or p.group) for p in promos)
+        same = alone if fixed_items else None
+        for p in promos:
             if p.level == "shop":
-                w_best, _, _ = lowest(remove_from(plan, p.name, item.sku), item, options)
+                w_best, _, _ = lowest(remove_from(plan, p.name, item.sku), item, options, same)
                 what_ifs.append(WhatIf("remove", p.name, w_best.unit, w_best))
         other = "progressive" if plan.stacking == "parallel" else "parallel"
-        w_best, _, _ = lowest(replace(plan, stacking=other), item, options)
+        w_best, _, _ = lowest(replace(plan, stacking=other), item, options, same)
         what_ifs.append(WhatIf("stacking", other, w_best.unit, w_best))
     return Finding(item, best, count, warning, source, split_orders(plan, item, options, alone), tuple(what_ifs))
 

@@ -214,3 +214,68 @@ def test_the_reported_scenario_reproduces_the_reported_price():
             line = next(ln for ln in quote.lines if ln.id == "a:sku")
             assert Fraction(line.final, line.quantity) == best.unit
             assert tuple(a.promotion for a in quote.applied if a.kind == "coupon") == best.coupons
+
+
+# ---- lower bounds: scenarios are skipped only when they cannot beat the best --------------------
+
+BOUND_PACKS = {
+    **{name: plan for name, (plan, _) in PACKS.items()},
+    "guards-progressive": plan_of("""
+promotion "each" { level item scope category == "shoes" discount 3 each }
+promotion "nth" { level shop nth 2 discount 50% }
+promotion "tiers" { level shop tiers { amount >= 300: discount 60; quantity >= 3: discount 10% } }
+coupon "cap" { level platform discount 30% max 40 }
+coupon "seckill" { level platform when cart.amount >= 100 price 19.90 each }
+promotion "every" { level platform discount 15 every 100 max 60 }
+guard "floor" { scope category == "shoes" floor 40% }
+""", stacking="progressive"),
+    "exclusive-item-coupons": plan_of("""
+coupon "item-c" { level item scope sku == "A" discount 12 }
+promotion "item-p" { level item when cart.amount >= 200 discount 15% }
+promotion "solo" { level shop scope shop == "S1" when quantity >= 2 discount 25 exclusive }
+promotion "own" { level shop scope shop == "S1" when amount >= 120 discount 18 }
+coupon "other-shop" { level shop scope shop == "__other_shop__" discount 40 }
+promotion "cross" { level platform when amount >= 250 discount 35 }
+"""),
+}
+bound_cases = st.tuples(
+    st.sampled_from(sorted(BOUND_PACKS)),
+    st.integers(1, 6),  # units of the SKU
+    st.sampled_from(["none", "own", "other"]),
+    st.integers(1, 3),  # filler units
+    st.integers(1, 60000),  # filler unit price, fen
+    st.integers(0, 20000),  # how far above it the range of filler prices reaches
+    st.sampled_from([ITEM_199, CatalogItem("A", "S1", 5990, category="shoes", tags=frozenset({"hot"})),
+                     CatalogItem("B", "S2", 199, category="tea")]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bound_cases)
+def test_a_scenario_never_prices_below_its_bound(case):
+    from engine.analyze import _Bounds
+
+    name, q, where, fq, fp, extra, item = case
+    plan = BOUND_PACKS[name]
+    if where == "none":
+        s = Scenario("alone", q)
+    else:
+        s = Scenario("filler", q, fp, fq, item.shop if where == "own" else OTHER_SHOP)
+    bounds = _Bounds(plan, item, OPTIONS)
+    assert price(plan, item, s, OPTIONS).unit >= bounds.unit(s), (name, s)
+    # a bound over a range of filler prices holds at the top of the range
+    if s.filler_quantity:
+        top = replace(s, filler_price=fp + extra)
+        assert price(plan, item, top, OPTIONS).unit >= bounds.unit(s, fp + extra), (name, top)
+
+
+def test_skipping_by_bounds_finds_what_pricing_every_scenario_finds(monkeypatch):
+    import engine.analyze as analyze
+
+    items = [ITEM_199, CatalogItem("A", "S1", 5990, category="shoes"), CatalogItem("B", "S2", 199, category="tea")]
+    cases = [(plan, item) for plan in BOUND_PACKS.values() for item in items] + list(PACKS.values())
+    pruned = [analyze.lowest(plan, item, OPTIONS) for plan, item in cases]
+    monkeypatch.setattr(analyze._Bounds, "unit", lambda self, s, hi=None: Fraction(0))  # no scenario skipped
+    full = [analyze.lowest(plan, item, OPTIONS) for plan, item in cases]
+    assert [(p.scenario, p.unit) for p, _, _ in pruned] == [(p.scenario, p.unit) for p, _, _ in full]
+    assert sum(n for _, n, _ in pruned) < sum(n for _, n, _ in full)
