@@ -21,6 +21,10 @@ The filler is a made-up item: sku `FILLER_SKU`, with the SKU's category, brand a
 "similar item"), one unit unless it supplies units. Line ids put the SKU first (`a:sku`), so
 allocation ties go to the SKU (the merchant's worst case).
 
+A scenario is priced only if a lower bound of its unit price (`_Bounds`, no pricing) can beat the
+best price found so far; scenarios are priced in order of their bounds, so the result is that of
+pricing every one of them.
+
 What-ifs rerun the same search on a variant plan: the SKU removed from one shop-level promotion
 (`remove_from`), or the other stacking mode.
 """

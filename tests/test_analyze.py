@@ -270,7 +270,7 @@ def test_a_scenario_never_prices_below_its_bound(case):
 
 
 def test_skipping_by_bounds_finds_what_pricing_every_scenario_finds(monkeypatch):
-    import engine.analyze as analyze
+    from engine import analyze
 
     items = [ITEM_199, CatalogItem("A", "S1", 5990, category="shoes"), CatalogItem("B", "S2", 199, category="tea")]
     cases = [(plan, item) for plan in BOUND_PACKS.values() for item in items] + list(PACKS.values())
