@@ -5,7 +5,8 @@ The catalog is streamed: the first rows of the same 100,000-row file are analyze
 counts, so a flat peak RSS across the rows shows that memory does not follow the catalog.
 `--full` analyzes all of it (about SKUs / rate seconds).
 
-Run: `make bench` (or `.venv/bin/python bench/analyze.py [--rows 500,2000] [--full] [--processes N]`).
+Run: `make bench` (or `.venv/bin/python bench/analyze.py [--rows 500,2000] [--full] [--processes N]
+[--what-ifs none,below]`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--rows", default="100,400", help="catalog prefixes to analyze, comma separated")
     parser.add_argument("--full", action="store_true", help="also analyze all 100,000 SKUs")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--what-ifs", default="none,below", help="what-if modes to run, comma separated")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-analyze-"))
@@ -75,7 +77,7 @@ def main() -> None:
 
     print(f"{'rows':>8}{'what-ifs':>10}{'seconds':>10}{'SKUs/s':>9}{'below':>8}{'scenarios/SKU':>15}"
           f"{'peak RSS main':>15}{'peak RSS worker':>17}{'traced peak main':>18}")
-    for what_ifs in ("none", "below"):
+    for what_ifs in args.what_ifs.split(","):
         for rows in counts:
             opts = Options(**{**options.__dict__, "what_ifs": what_ifs})
             tracemalloc.start()
