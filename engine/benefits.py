@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, NamedTuple, Union
+from typing import Callable, Union
 
 from engine.money import allocate, round_fraction
 from engine.predicates import OrderFacts
@@ -95,11 +95,12 @@ Simple = Union[AmountOff, PercentOff, PriceEach]
 Benefit = Union[AmountOff, PercentOff, EveryOff, PriceEach, Tiers, NthUnit, Gift, FreeShipping]
 
 
-class Part(NamedTuple):  # a tuple: made for every eligible line of every offer, so cheap to build
+class Part:  # compiled to a native class: made for every eligible line of every offer
     """One eligible line as a benefit sees it: its amount at this promotion's base and units."""
 
-    amount: int
-    quantity: int
+    def __init__(self, amount: int, quantity: int) -> None:
+        self.amount = amount
+        self.quantity = quantity
 
 
 def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tuple[int, list[int] | None]:

@@ -607,6 +607,8 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     promo = cand.promotion
     if promo.level == "shipping":
         return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
+    if not prep.trace.on:
+        return _max_offer(prep, cand, promo)
     with prep.trace.paused():
         return _max_offer(prep, cand, promo)
 

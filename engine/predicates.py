@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from engine import ast
@@ -22,18 +22,20 @@ from engine.schema import AttrInfo, attribute_type
 MISSING = object()
 
 
-class OrderFacts(NamedTuple):  # a tuple: made once per offer and per clause check, so cheap to build
+class OrderFacts:  # compiled to a native class: made once per offer and per clause check
     """What an order predicate can see for one promotion at one point of evaluation."""
 
-    amount: int  # the promotion's base, minor units
-    quantity: int  # eligible units
-    cart_amount: int
-    cart_quantity: int
-    user: User
-    channel: str
-    region: str
-    now: datetime
-    sold: int = 0
+    def __init__(self, amount: int, quantity: int, cart_amount: int, cart_quantity: int, user: User,
+                 channel: str, region: str, now: datetime, sold: int = 0) -> None:
+        self.amount = amount  # the promotion's base, minor units
+        self.quantity = quantity  # eligible units
+        self.cart_amount = cart_amount
+        self.cart_quantity = cart_quantity
+        self.user = user
+        self.channel = channel
+        self.region = region
+        self.now = now
+        self.sold = sold  # presale units sold so far (presale price tiers)
 
 
 def resolve_datetime(text: str, tz: ZoneInfo) -> datetime:
