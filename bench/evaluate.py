@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gen import cart_json, ruleset_text  # noqa: E402
 
 from engine.compiler import compile_plan  # noqa: E402
+from engine.evaluate import candidates_for  # noqa: E402
 from engine.load import load_sources  # noqa: E402
 from engine.quote import evaluate  # noqa: E402
 from engine.request import request_from_json  # noqa: E402
@@ -76,7 +77,7 @@ def rows(plan, ruleset_shops: int, lines: int = 30, shops: int = 5, repeat: int 
     for explain, request, times in zip(modes, requests, runs):
         times.sort()
         out.append({"explain": explain, "p50": statistics.median(times), "p99": percentile(times, 0.99),
-                    "candidates": len(plan.candidates_for(request.lines))})
+                    "candidates": len(candidates_for(plan, request.lines))})
     return out
 
 

@@ -36,6 +36,7 @@ import peers  # noqa: E402
 from gen import ruleset_text  # noqa: E402
 
 from engine.compiler import compile_plan  # noqa: E402
+from engine.evaluate import candidates_for  # noqa: E402
 from engine.load import load_sources  # noqa: E402
 from engine.quote import evaluate  # noqa: E402
 from engine.source import SourceFile  # noqa: E402
@@ -183,7 +184,7 @@ def sizes_section(config: Config, log) -> dict:
                 request = evaluate_bench.request_for(plan, lines, min(5, lines), shops)
                 p50, p99 = evaluate_bench.latency_ms(lambda p=plan, r=request: evaluate(p, r), repeat=config.cart_repeat)
                 cart_rows.append({"lines": lines, "shops": min(5, lines), "p50": p50, "p99": p99,
-                                  "candidates": len(plan.candidates_for(request.lines))})
+                                  "candidates": len(candidates_for(plan, request.lines))})
         del plan, loaded, text
         gc.collect()
     return {"sizes": sizes, "cart": cart_rows}

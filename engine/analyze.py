@@ -41,6 +41,7 @@ from typing import Any, Iterable, Iterator
 from engine import benefits as b
 from engine.catalog import CatalogError, CatalogItem
 from engine.compiler import Plan, Promotion
+from engine.evaluate import candidates_for
 from engine.money import format_money
 from engine.quote import Quote, evaluate
 from engine.request import Line, Request, User, WalletEntry
@@ -172,7 +173,7 @@ def scenario_request(plan: Plan, item: CatalogItem, scenario: Scenario, options:
     lines = [sku_line(item, scenario.quantity)]
     if scenario.filler_quantity:
         lines.append(filler_line(item, scenario))
-    coupons = sorted(name for name, (p, idx) in plan.candidates_for(lines).items()
+    coupons = sorted(name for name, (p, idx) in candidates_for(plan, lines).items()
                      if p.is_coupon and any(p.scope(lines[i]) for i in idx))
     return Request(
         at=options.at, lines=tuple(lines),
@@ -236,7 +237,7 @@ def _keys_of(plan: Plan) -> dict[str, list]:
 def touching(plan: Plan, item: CatalogItem, at: datetime) -> list[Promotion]:
     """Promotions and coupons active at `at` whose scope matches the SKU, in evaluation order."""
     line = sku_line(item, 1)
-    found = plan.candidates_for([line])
+    found = candidates_for(plan, [line])
     return sorted((p for p, _ in found.values()
                    if p.scope(line) and (p.window is None or p.window[0] <= at < p.window[1])),
                   key=lambda p: p.order_key)
@@ -384,7 +385,7 @@ class _Bounds:
     def _matching(self, line: Line) -> dict[str, Promotion]:
         """Promotions active at `at` whose scope matches `line`."""
         at = self.options.at
-        return {name: p for name, (p, _) in self.plan.candidates_for([line]).items()
+        return {name: p for name, (p, _) in candidates_for(self.plan, [line]).items()
                 if p.scope(line) and (p.window is None or p.window[0] <= at < p.window[1])}
 
     def _item_off(self, promos: Iterable[Promotion], line: Line, cart: tuple[int, int]) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Union
 
-from engine.money import allocate, round_fraction
+from engine.money import allocate, round_ratio
 from engine.predicates import OrderFacts
 
 
@@ -119,7 +119,7 @@ def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tu
         shares = [benefit.amount * p.quantity for p in parts]
         return sum(shares), shares
     if isinstance(benefit, PercentOff):
-        off = round_fraction(base * benefit.rate, rounding)
+        off = round_ratio(base * benefit.rate.numerator, benefit.rate.denominator, rounding)
         return min(off, benefit.cap if benefit.cap is not None else off), None
     if isinstance(benefit, EveryOff):
         off = benefit.amount * (base // benefit.step)
@@ -155,7 +155,7 @@ def _nth(benefit: NthUnit, parts: list[Part], rounding: str) -> tuple[int, list[
         else:  # PriceEach
             per_unit = max(0, unit[i] - inner.price * denominator)
         exact[i] = per_unit * count
-    total = round_fraction(Fraction(sum(exact), denominator), rounding)
+    total = round_ratio(sum(exact), denominator, rounding)
     if isinstance(inner, PercentOff) and inner.cap is not None:
         total = min(total, inner.cap)
     shares, _ = allocate(total, exact)

@@ -60,13 +60,11 @@ class Promotion:
     monotone: bool = True  # more base never makes its conditions fail (see `amount_monotone`)
     # level, then higher priority, then name: the order of evaluation and of every list
     order_key: tuple[int, int, str] = field(init=False)
-
-    @property
-    def is_coupon(self) -> bool:
-        return self.kind == "coupon"
+    is_coupon: bool = field(init=False)  # a field, not a property: read very often by the search
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order_key", (LEVEL_ORDER[self.level], -self.priority, self.name))
+        object.__setattr__(self, "is_coupon", self.kind == "coupon")
 
 
 @dataclass(frozen=True)
@@ -132,18 +130,6 @@ class Plan:
     scope_is_key: frozenset[str] = frozenset()  # promotions whose whole scope is their index key
     tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
     sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)
-
-    def candidates_for(self, lines) -> dict[str, tuple[Promotion, tuple[int, ...]]]:
-        """The promotions that may touch any of `lines`, each with the indices of the lines it
-        may touch (its scope still decides, unless its name is in `scope_is_key` and it was
-        found under a key)."""
-        every = tuple(range(len(lines)))
-        found: dict[str, tuple[Promotion, list]] = {p.name: (p, every) for p in self.everywhere}
-        for i, line in enumerate(lines):
-            for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
-                for p in self.index.get(key, ()):
-                    found.setdefault(p.name, (p, []))[1].append(i)
-        return {name: (p, idx if idx is every else tuple(sorted(set(idx)))) for name, (p, idx) in found.items()}
 
 
 # ---- stages ------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class Prepared:
     blocked: dict[str, Reason]  # promotions that are not candidates, with why
     trace: Trace
     cart_quantity: int = 0
+    listed: list[int] = field(default_factory=list)  # list amount of each line
     top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
     top_total: int = 0
     offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
@@ -100,7 +101,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         wallet = {name: wallet[name] for name in request.selected if name in wallet}
 
     candidates, blocked = [], {}
-    found = plan.candidates_for(lines)
+    found = candidates_for(plan, lines)
     every = tuple(range(len(lines)))
     for name in [*wallet, *request.selected]:  # held coupons whatever their scope
         if name in plan.by_name and name not in found:
@@ -134,9 +135,30 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for name in wallet:
         if name not in plan.by_name:
             trace.event("candidate", promotion=name, result="unknown coupon")
-    top = [presale[i].base if i in presale else line.list_amount for i, line in enumerate(lines)]
+    listed = [line.list_amount for line in lines]
+    top = [presale[i].base if i in presale else listed[i] for i in range(len(lines))]
     return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace,
-                    cart_quantity=sum(line.quantity for line in lines), top=top, top_total=sum(top))
+                    cart_quantity=sum(line.quantity for line in lines), listed=listed, top=top, top_total=sum(top))
+
+
+def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promotion, tuple[int, ...]]]:
+    """The promotions that may touch any of `lines`, from the plan's index, each with the
+    indices of the lines it may touch (its scope still decides, unless its name is in
+    `plan.scope_is_key` and it was found under a key)."""
+    every = tuple(range(len(lines)))
+    found: dict[str, tuple[Promotion, tuple[int, ...]]] = {p.name: (p, every) for p in plan.everywhere}
+    keyed: dict[str, list[int]] = {}
+    index = plan.index
+    for i, line in enumerate(lines):
+        for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
+            for p in index.get(key, ()):
+                if p.name not in keyed:
+                    keyed[p.name] = []
+                    found[p.name] = (p, every)
+                keyed[p.name].append(i)
+    for name, idx in keyed.items():
+        found[name] = (found[name][0], tuple(sorted(set(idx))))
+    return found
 
 
 def _blocked(promo, matched, presale, wallet, request, now) -> Reason | None:
@@ -222,7 +244,7 @@ def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricin
            tuple(c.promotion.name for c in order[:shared]), explain)
     snapshot = prep.snapshots.get(key)
     if snapshot is None:
-        out = Pricing(base=[line.list_amount for line in prep.lines], final=[], discounts=[{} for _ in prep.lines])
+        out = Pricing(base=list(prep.listed), final=[], discounts=[{} for _ in prep.lines])
         _item_level(prep, active, out, explain)
         out.final = list(out.base)  # the running amounts until the last level is done
         for cand in order[:shared]:
@@ -251,7 +273,8 @@ def _copy(p: Pricing) -> Pricing:
 def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
     rounding = prep.plan.rounding
     offers: dict[int, list[tuple[int, Promotion | None]]] = {}  # None: the presale price
-    cart_list = sum(line.list_amount for line in prep.lines)  # item level comes before any discount
+    listed = prep.listed
+    cart_list = sum(listed)  # item level comes before any discount
     tried: dict[str, Reason] = {}
     best_off: dict[str, int] = {}
     for cand in active:
@@ -262,13 +285,13 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             if i in prep.presale and prep.presale[i].stage != FULL:
                 continue  # a deposit presale fixes the line's price
             line = prep.lines[i]
-            facts = prep.facts(line.list_amount, line.quantity, cart_list)
-            benefit, reason = _qualify(prep, promo, facts, [b.Part(line.list_amount, line.quantity)], explain)
+            facts = prep.facts(listed[i], line.quantity, cart_list)
+            benefit, reason = _qualify(prep, promo, facts, [b.Part(listed[i], line.quantity)], explain)
             if benefit is None:
                 tried.setdefault(promo.name, reason)
                 continue
-            off, _ = b.discount_parts(benefit, [b.Part(line.list_amount, line.quantity)], rounding, whole=False)
-            room = line.list_amount - prep.floors[i]
+            off, _ = b.discount_parts(benefit, [b.Part(listed[i], line.quantity)], rounding, whole=False)
+            room = listed[i] - prep.floors[i]
             if off > room:
                 out.capped.add(promo.name)
             offers.setdefault(i, []).append((min(off, room), promo))
@@ -277,12 +300,12 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
         options = offers.get(i, [])
         presale = prep.presale.get(i)
         if presale is not None:
-            options.append((line.list_amount - presale.base, None))
+            options.append((listed[i] - presale.base, None))
         if not options:
             continue
         # the lowest line amount wins; ties: the presale price, then higher priority, then the name
         off, winner = min(options, key=lambda o: (-o[0], -o[1].priority, o[1].name) if o[1] else (-o[0], -(10**9), ""))
-        out.base[i] = line.list_amount - off
+        out.base[i] = listed[i] - off
         if winner is not None and off > 0:
             out.discounts[i][winner.name] = off
             out.applied[winner.name] = out.applied.get(winner.name, 0) + off

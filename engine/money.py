@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Sequence
 
 # ISO-4217 minor units for the currencies a checkout is likely to see; others default to 2.
@@ -58,14 +57,14 @@ def format_money(minor: int, digits: int) -> str:
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
 
 
-def round_fraction(value: Fraction, mode: str) -> int:
-    """Round a non-negative exact fraction to an integer with the ruleset's rounding mode."""
-    floor = value.numerator // value.denominator
-    rest = value - floor
+def round_ratio(numerator: int, denominator: int, mode: str) -> int:
+    """Round numerator/denominator (non-negative, exact) to an integer with the ruleset's
+    rounding mode. Integers only: this runs for every percentage discount."""
+    floor, rest = divmod(numerator, denominator)
     if mode == "down" or rest == 0:
         return floor
-    half = Fraction(1, 2)
-    if rest > half or (rest == half and (mode == "half_up" or floor % 2 == 1)):
+    twice = 2 * rest
+    if twice > denominator or (twice == denominator and (mode == "half_up" or floor % 2 == 1)):
         return floor + 1
     return floor
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.benefits import AmountOff, NthUnit, Part, PercentOff, PriceEach, discount_parts
-from engine.money import round_fraction
+from engine.money import round_ratio
 
 parts_st = st.lists(st.builds(Part, st.integers(1, 100_000), st.integers(1, 5)), min_size=1, max_size=5)
 inner_st = st.one_of(
@@ -29,7 +29,7 @@ def reference_nth(n, inner, parts, mode):
             exact += min(Fraction(inner.amount), unit_price)
         else:
             exact += max(Fraction(0), unit_price - inner.price)
-    return round_fraction(exact, mode)
+    return round_ratio(exact.numerator, exact.denominator, mode)
 
 
 @settings(max_examples=500, deadline=None)
