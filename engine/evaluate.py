@@ -147,17 +147,16 @@ def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promoti
     `plan.scope_is_key` and it was found under a key)."""
     every = tuple(range(len(lines)))
     found: dict[str, tuple[Promotion, tuple[int, ...]]] = {p.name: (p, every) for p in plan.everywhere}
-    keyed: dict[str, list[int]] = {}
-    index = plan.index
+    keyed: dict[str, tuple[Promotion, list[int]]] = {}
     for i, line in enumerate(lines):
         for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
-            for p in index.get(key, ()):
-                if p.name not in keyed:
-                    keyed[p.name] = []
-                    found[p.name] = (p, every)
-                keyed[p.name].append(i)
-    for name, idx in keyed.items():
-        found[name] = (found[name][0], tuple(sorted(set(idx))))
+            for p in plan.index.get(key, ()):
+                if p.name in keyed:
+                    keyed[p.name][1].append(i)
+                else:
+                    keyed[p.name] = (p, [i])
+    for name, (p, idx) in keyed.items():
+        found[name] = (p, tuple(sorted(set(idx))))
     return found
 
 
