@@ -12,7 +12,9 @@ its price less the bounds of what may still be added and less what its own promo
 (`_Search._slack`: adding a promotion can make an earlier one miss a threshold and so leave more
 to a later one); the undiscounted order less every bound is a floor too. Branches that cannot
 beat the best choice found are cut, and so are those that could at best tie it and would lose
-the tie. The first choice tried is the greedy one, so the bound bites early.
+the tie. In progressive mode the bound also counts what a later promotion must lose when coupons
+before it lower its base past one of its steps (`_Search._shrink`). The first choice tried is
+the greedy one, so the bound bites early.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from datetime import datetime, timezone
 from itertools import combinations
 from typing import Callable
 
-from engine.evaluate import Candidate, Prepared, Pricing, max_offer, payable_now, run
+from engine import benefits as b
+from engine.compiler import Promotion
+from engine.evaluate import Candidate, Prepared, Pricing, _qualify, max_offer, payable_now, run
 from engine.explain import Minor, Reason
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
@@ -138,6 +142,15 @@ class _Search:
                        self.bounds[c.promotion.name])
                       for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
         self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == "item")
+        # For `_shrink`: each step's candidate, whether its offer is a non-decreasing function of
+        # its base alone, and which free candidates can only lower that base (`_feeds`); each
+        # step's index by name (-1: item level); offers probed, memoized.
+        self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
+        self.shrinkable = [self.progressive and _shrinkable(c) for c in self.step_cands]
+        self.feeds: dict[int, int] = {}  # step -> mask, made when first needed (`_feeds`)
+        self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == "item"}
+        self.rank.update((c.promotion.name, j) for j, c in enumerate(self.step_cands))
+        self.probes: dict[tuple[str, int, int, int], int] = {}
         # Every choice pays at least the fixed promotions' price less what the free ones can take
         # off and what the fixed ones can still gain (`_slack`); and at least the undiscounted
         # order (what each line would be charged - list amount, presale base or deposit - plus
@@ -203,6 +216,7 @@ class _Search:
             if self.fits(mask, k):
                 slots.setdefault(self.slot[k], []).append(k)
         addable = sum(max(self.bound[k] for k in ks) for ks in slots.values())
+        tie_cut = True
         # Always valid: no promotion takes off more than its bound.
         bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
         if bound <= best[0] and self.progressive:
@@ -211,8 +225,14 @@ class _Search:
             pricing = pricing or self.price(mask)
             if pricing.payable > self.min_payment:
                 remaining = sum(1 << k for k in range(i, len(self.free)) if self.fits(mask, k))
-                bound = max(bound, pricing.payable - self._slack(mask, remaining, pricing) - addable)
-        if bound > best[0] or bound == best[0] and self._loses_tie(mask, slots, best):
+                priced = pricing.payable - self._slack(mask, remaining, pricing) - addable
+                bound = max(bound, priced)
+                if bound <= best[0]:
+                    # Tighter still, but paying it need not fill every slot: no tie cut on it.
+                    refined = priced + self._shrink(mask, remaining, slots, pricing)
+                    if refined > bound:
+                        bound, tie_cut = refined, False
+        if bound > best[0] or bound == best[0] and tie_cut and self._loses_tie(mask, slots, best):
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
@@ -263,6 +283,109 @@ class _Search:
                     lost |= lines
         return slack
 
+    def _shrink(self, mask: int, remaining: int, slots: dict[Slot, list[int]], pricing: Pricing) -> int:
+        """How much more than `_slack` and `addable` allow a completion of `mask` (priced in
+        `pricing`, above `min_payment`) must pay, because what is added before a promotion on its
+        lines lowers its base and so what it gives (progressive mode); 0 if nothing is known.
+
+        A step P (a fixed or chosen promotion) qualifies when its offer is a non-decreasing
+        function of its base alone (`_shrinkable`), no item-level candidate may be added, and
+        no fixed or chosen promotion before it on its lines can change what it gives (none of
+        their lines' amounts may change before them): P's base is then B (now) less at least
+        E, what the added candidates that come before P and touch only its lines (`_feeds`)
+        take off; the slots all of whose members are such take off E <= M (their bounds' sum)
+        together, maybe less than M (a threshold missed, a floor). P then gives at most what it
+        gives now (`_slack`: nothing before it gives less) and at most its offer at B - E with
+        its units now (fewer units once a line is at 0 only lower a monotone offer); every other
+        promotion gains at most its `_slack`, every other slot gives at most its bound. So the
+        completion pays at least the `_cut` bound plus min over 0 <= E <= M of
+        (M - E + max(0, now - offer(B - E))). Each qualifying P gives a bound; the best counts."""
+        if remaining & self.item_free:
+            return 0
+        dirty = unstable = 0  # lines whose amounts may change; lines a promotion may give other amounts on
+        best = 0
+        for j, (k, lines, name, monotone, top) in enumerate(self.steps):
+            if k >= 0 and not mask >> k & 1:
+                if remaining >> k & 1:
+                    dirty |= lines
+                continue
+            if lines & dirty:
+                if not lines & unstable and self.shrinkable[j] and pricing.applied.get(name, 0) > 0:
+                    best = max(best, self._step_loss(j, slots, pricing))
+                unstable |= lines
+        return best
+
+    def _step_loss(self, j: int, slots: dict[Slot, list[int]], pricing: Pricing) -> int:
+        """min over 0 <= E <= M of (M - E + max(0, now - offer(B - E))) for step j (see `_shrink`)."""
+        cand = self.step_cands[j]
+        promo = cand.promotion
+        feeds = self.feeds.get(j)
+        if feeds is None:
+            feeds = self.feeds[j] = self._feeds(j)
+        room = 0  # M: the slots all of whose members can only lower P's base
+        for ks in slots.values():
+            if all(feeds >> k & 1 for k in ks):
+                room += max(self.bound[k] for k in ks)
+        if room == 0:
+            return 0
+        # P's base now: its lines' amounts after item level less what came before P
+        rank = self.rank
+        base = quantity = 0
+        for i in cand.lines:
+            amount = pricing.base[i]
+            for name, off in pricing.discounts[i].items():
+                r = rank.get(name)
+                if r is None:
+                    return 0  # not a candidate: claim nothing
+                if 0 <= r < j:
+                    amount -= off
+            if amount > 0:
+                base += amount
+                quantity += self.prep.lines[i].quantity
+        now = pricing.applied[promo.name]
+        cart_amount = sum(pricing.base)
+        if self._offer_at(promo, base, quantity, cart_amount) < now:
+            return 0  # not the base the pricing saw: claim nothing
+        # phi(x) = x + max(0, now - offer(x)) over x = B - E in [B - M, B]: on each level of the
+        # (non-decreasing, stepwise) offer phi rises with x, so its least value is at the start
+        # of a level; levels start where the offer steps up (binary search), a few at most.
+        x = max(0, base - room)
+        level = self._offer_at(promo, x, quantity, cart_amount)
+        least = x + max(0, now - level)
+        for _ in range(8):
+            if level >= now or self._offer_at(promo, base, quantity, cart_amount) <= level:
+                return room - base + least  # beyond x, phi(y) = y or no other level
+            lo, hi = x + 1, base
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if self._offer_at(promo, mid, quantity, cart_amount) > level:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            x, level = lo, self._offer_at(promo, lo, quantity, cart_amount)
+            least = min(least, x + max(0, now - level))
+        return room - base + min(least, x + 1)  # unexplored levels start above x: phi >= x + 1
+
+    def _feeds(self, j: int) -> int:
+        """The free candidates that can only lower step j's base, as a bit mask over `free`:
+        shop or platform level, before it, on its lines only."""
+        key, lines = self.step_cands[j].promotion.order_key, self.steps[j][1]
+        return sum(1 << k for k, f in enumerate(self.free) if f.promotion.level in ("shop", "platform")
+                   and f.promotion.order_key < key and not sum(1 << i for i in f.lines) & ~lines)
+
+    def _offer_at(self, promo: Promotion, base: int, quantity: int, cart_amount: int) -> int:
+        """What `promo` (`_shrinkable`) offers lines of `quantity` units at amount `base`."""
+        key = (promo.name, base, quantity, cart_amount)
+        off = self.probes.get(key)
+        if off is None:
+            prep = self.prep
+            parts = [b.Part(base, quantity)]
+            with prep.trace.paused():
+                benefit, _ = _qualify(prep, promo, prep.facts(base, quantity, cart_amount), parts, False)
+            off = 0 if benefit is None else b.discount_parts(benefit, parts, prep.plan.rounding, True)[0]
+            self.probes[key] = off
+        return off
+
     def _may_be_blocked(self, k: int, mask: int) -> bool:
         """An automatic promotion may be left out only if something it conflicts with is (or may
         still be) chosen, or its group may fill up."""
@@ -272,6 +395,17 @@ class _Search:
     def _trace(self, mask: int, **data) -> None:
         if self.prep.trace.on:
             self.prep.trace.event("search", chosen=[c.promotion.name for c in self.chosen(mask)], **data)
+
+
+def _shrinkable(c: Candidate) -> bool:
+    """Is what `c` offers at shop/platform level a non-decreasing function of its base amount
+    (and units) alone: monotone conditions, one group of lines, a benefit computed on the sum?"""
+    p = c.promotion
+    if p.level not in ("shop", "platform") or not p.monotone or len(c.groups) != 1:
+        return False
+    benefit = p.benefit
+    options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
+    return all(isinstance(x, (b.PercentOff, b.EveryOff)) or isinstance(x, b.AmountOff) and not x.each for x in options)
 
 
 def _slot(c: Candidate, groups: dict[str, int]) -> Slot:
