@@ -7,7 +7,6 @@ nothing when explain is off: callers test `trace.on` before building an event.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +47,23 @@ class Trace:
         if self.on:
             self.events.append({"step": step, **data})
 
-    @contextmanager
-    def paused(self):
+    def paused(self) -> _Paused:
         """Work done only to bound or to explain (not the pricing itself) stays out of the trace."""
-        on, self.on = self.on, False
-        try:
-            yield
-        finally:
-            self.on = on
+        return _Paused(self)
+
+
+class _Paused:
+    """`with trace.paused():` — a class, not a generator: the search enters it many times."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        self.was = trace.on
+
+    def __enter__(self) -> None:
+        self.was, self.trace.on = self.trace.on, False
+
+    def __exit__(self, *exc: object) -> None:
+        self.trace.on = self.was
 
 
 def _amount(value: int, digits: int, is_money: bool) -> str:
