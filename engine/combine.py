@@ -114,7 +114,7 @@ class _Search:
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
-        self.bounds = {c.promotion.name: max_offer(prep, c) for c in fixed + free}
+        self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}  # the fixed ones: `_bound`
         # Most promising first, so the first choice reached is the greedy one: a strong incumbent.
         self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
         n = len(self.free)
@@ -136,11 +136,11 @@ class _Search:
         self.evaluations = 0
         self.min_payment = prep.plan.min_payment
         # Shop, platform and shipping promotions in evaluation order, for `_slack`:
-        # (index in `free` or -1 if fixed, lines as a bit mask, name, monotone, max_offer).
+        # (index in `free` or -1 if fixed, lines as a bit mask, name, monotone, candidate).
         index = {id(c): k for k, c in enumerate(self.free)}
-        self.steps: list[tuple[int, int, str, bool, int]] = [(index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone,
-                       self.bounds[c.promotion.name])
-                      for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
+        self.steps: list[tuple[int, int, str, bool, Candidate]] = [
+            (index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone, c)
+            for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
         self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == "item")
         # For `_shrink`: each step's candidate, whether its offer is a non-decreasing function of
         # its base alone, and which free candidates can only lower that base (`_feeds`); each
@@ -156,11 +156,20 @@ class _Search:
         # order (what each line would be charged - list amount, presale base or deposit - plus
         # shipping) less every fixed promotion's bound.
         self.root_pricing = self.price(0)
-        gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
-        self.floor_price = gross - sum(self.bounds[c.promotion.name] for c in fixed)
-        if self.root_pricing.payable > self.min_payment:
-            everything = (1 << n) - 1
-            self.floor_price = max(self.floor_price, self.root_pricing.payable - self._slack(0, everything, self.root_pricing))
+        root = self.root_pricing.payable
+        slack = self._slack(0, (1 << n) - 1, self.root_pricing) if root > self.min_payment else -1
+        if slack == 0:  # the second floor is never higher: no fixed promotion takes off more than its bound
+            self.floor_price = root
+        else:
+            gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
+            self.floor_price = max(gross - sum(self._bound(c) for c in fixed), root - slack if slack > 0 else 0)
+
+    def _bound(self, c: Candidate) -> int:
+        """`max_offer` of a candidate, computed once and only when asked (most fixed ones never are)."""
+        name = c.promotion.name
+        if name not in self.bounds:
+            self.bounds[name] = max_offer(self.prep, c)
+        return self.bounds[name]
 
     def chosen(self, mask: int) -> list[Candidate]:
         return [c for k, c in enumerate(self.free) if mask >> k & 1]
@@ -269,7 +278,7 @@ class _Search:
         changed = bool(remaining & self.item_free)
         dirty = lost = 0  # lines whose amounts may change; lines a promotion may give less on
         slack = 0
-        for k, lines, name, monotone, top in self.steps:
+        for k, lines, name, monotone, cand in self.steps:
             if k >= 0 and not mask >> k & 1:
                 if remaining >> k & 1:
                     dirty |= lines
@@ -277,7 +286,7 @@ class _Search:
             if changed or lines & dirty:
                 applied = pricing.applied.get(name, 0)
                 if lines & lost or not monotone:
-                    slack += max(0, top - applied)
+                    slack += max(0, self._bound(cand) - applied)
                 dirty |= lines
                 if applied:
                     lost |= lines
@@ -304,7 +313,7 @@ class _Search:
             return 0
         dirty = unstable = 0  # lines whose amounts may change; lines a promotion may give other amounts on
         best = 0
-        for j, (k, lines, name, monotone, top) in enumerate(self.steps):
+        for j, (k, lines, name, _, _) in enumerate(self.steps):
             if k >= 0 and not mask >> k & 1:
                 if remaining >> k & 1:
                     dirty |= lines
