@@ -119,7 +119,6 @@ class _Search:
         self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
         n = len(self.free)
         self.bound = [self.bounds[c.promotion.name] for c in self.free]
-        self.useless = [b == 0 and optional(c) for b, c in zip(self.bound, self.free)]
         self.slot = [_slot(c, groups) for c in self.free]
         self.conflicts = [sum(1 << k for k, o in enumerate(self.free) if k != j and conflict(c, o, groups))
                           for j, c in enumerate(self.free)]
@@ -132,6 +131,12 @@ class _Search:
                 mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
                 self.counted[g] = (mask | 1 << k, room)
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
+        # A coupon that can take nothing off is not worth trying, unless using it can block an
+        # automatic promotion (a conflict, or a seat in its group) and so change the others.
+        automatic = sum(1 << k for k, c in enumerate(self.free) if not optional(c))
+        self.useless = [b == 0 and optional(c) and not self.conflicts[k] & automatic
+                        and not (c.promotion.group in self.counted and self.counted[c.promotion.group][0] & automatic)
+                        for k, (b, c) in enumerate(zip(self.bound, self.free))]
         self.best: tuple[Key, list[Candidate], Pricing] | None = None
         self.evaluations = 0
         self.min_payment = prep.plan.min_payment
@@ -162,7 +167,9 @@ class _Search:
             self.floor_price = root
         else:
             gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
-            self.floor_price = max(gross - sum(self._bound(c) for c in fixed), root - slack if slack > 0 else 0)
+            self.floor_price = gross - sum(self._bound(c) for c in fixed)
+            if slack > 0:
+                self.floor_price = max(self.floor_price, root - slack)
 
     def _bound(self, c: Candidate) -> int:
         """`max_offer` of a candidate, computed once and only when asked (most fixed ones never are)."""

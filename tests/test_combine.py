@@ -362,3 +362,17 @@ def test_shop_coupons_that_cost_a_cross_shop_step_are_cut_without_pricing_them()
     assert choice.pricing.payable == 239900
     assert choice.pricing.applied["cross"] == 27000 and choice.pricing.applied["p4"] == 22000
     assert choice.evaluations <= 60
+
+
+def test_a_coupon_that_takes_nothing_off_can_still_seat_in_a_group_and_block_an_automatic_member():
+    # g2 holds two: c07 and the automatic c00 by default. c10 fails its threshold (S1 has 20.00),
+    # but using it fills g2 without c00, which keeps the platform base at 200.00 for a second step.
+    text = ('ruleset "r" { currency CNY timezone "Asia/Shanghai" stacking progressive group "g2" max 2 }\n'
+            'promotion "c00" { level shop scope shop == "S1" group "g2" discount 1 }\n'
+            'coupon "c04" { level platform discount 20 every 100 }\n'
+            'coupon "c07" { level shop scope shop == "S2" group "g2" discount 60 }\n'
+            'coupon "c10" { level shop scope shop == "S1" when amount >= 50 group "g2" discount 1 }\n')
+    cart = [line("l0", "20.00"), line("l1", "60.00", 2, shop="S2"), line("l2", "60.00", 2, shop="S2")]
+    q = quote(text, cart, wallet=["c04", "c07", "c10"])
+    assert q["totals"]["payable"] == "160.00"  # with c00 applied instead: 179.00
+    same_as_brute_force(text, {"at": "2026-11-11T10:00:00+08:00", "lines": cart, "wallet": ["c04", "c07", "c10"]})
