@@ -203,7 +203,7 @@ class _Search:
         priced only at the leaves and where the cheap bound cannot cut."""
         while i < len(self.free) and (not self.fits(mask, i) or self.useless[i]):
             # nothing to decide: it cannot join (an automatic one is then blocked, as allowed), or
-            # it is a coupon that can take nothing off (using it only adds a coupon)
+            # it is a coupon that can take nothing off and block nothing (using it only adds a coupon)
             i += 1
         if i == len(self.free):
             if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
