@@ -362,7 +362,7 @@ def _threshold_reason(prep, promo, threshold, facts, parts, explain, benefit=Non
     gap = threshold.gap(facts)
     reason = Reason("THRESHOLD_NOT_MET", gap=gap, gap_is_money=threshold.is_money)
     if explain:
-        needed, seen = threshold.needed(), getattr(facts, threshold.attr.replace(".", "_"))
+        needed, seen = threshold.needed(), getattr(facts, b.THRESHOLD_ATTRS[threshold.attr])
         if threshold.is_money:
             needed, seen = Minor(needed), Minor(seen)
         reason.detail = {"threshold": threshold.attr, "needed": needed, "seen": seen}

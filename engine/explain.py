@@ -57,7 +57,7 @@ class _Paused:
 
     def __init__(self, trace: Trace):
         self.trace = trace
-        self.was = trace.on
+        self.was = False  # whether the trace was on, set on entering
 
     def __enter__(self) -> None:
         self.was, self.trace.on = self.trace.on, False
