@@ -12,5 +12,11 @@ CLIP = 64  # characters of a quoted value kept in messages and logs
 
 def clip(value: object, limit: int = CLIP) -> str:
     """`value` as text, cut to `limit` characters with "…" when longer."""
-    text = value if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # an int past Python's 4,300-digit conversion limit
+            text = f"<a number of {value.bit_length() * 3 // 10} digits or more>" if isinstance(value, int) else "<value>"
     return text if len(text) <= limit else text[:limit] + "…"
