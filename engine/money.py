@@ -6,8 +6,10 @@ Allocation splits a discount over lines by largest remainder, so the parts alway
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Sequence
+
+from engine.text import clip
 
 # ISO-4217 minor units for the currencies a checkout is likely to see; others default to 2.
 _MINOR_DIGITS = {
@@ -30,25 +32,40 @@ class MoneyError(ValueError):
     """A money string that is not a plain non-negative decimal with at most the minor digits."""
 
 
-_MONEY_TEXT = re.compile(r"\d+(\.\d+)?")
+# Every amount a request brings (a price, a fee, a line's price x quantity, the cart's total) is
+# below 10**15 minor units (10,000,000,000,000.00 in CNY): far above any real cart, and small
+# enough that no sum or product of the engine comes near a big integer or a rounding context.
+MAX_MINOR = 10**15 - 1
+_MAX_DIGITS = len(str(MAX_MINOR))
+
+# ASCII digits only: `\d` would take full-width and Arabic-Indic digits as well.
+_MONEY_TEXT = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
 
 
 def decimal_to_minor(value: Decimal, digits: int) -> int:
     """Exact conversion; raises MoneyError if `value` has more decimals than the minor unit."""
-    scaled = value.scaleb(digits)
-    if scaled != scaled.to_integral_value():
-        raise MoneyError(f"`{value}` has more than {digits} decimals")
+    # a context as precise as the value: the default one (28 digits) would round a long literal
+    context = Context(prec=max(28, len(value.as_tuple().digits) + digits), Emax=MAX_EMAX, Emin=MIN_EMIN)
+    scaled = value.scaleb(digits, context)
+    if scaled != scaled.to_integral_value(context=context):
+        raise MoneyError(f"`{clip(str(value))}` has more than {digits} decimals")
     return int(scaled)
 
 
 def parse_money(text: object, digits: int) -> int:
-    """"110", "110.0", "110.00" -> 11000 (digits=2). No signs, exponents, NaN or extra decimals."""
-    if not isinstance(text, str) or not _MONEY_TEXT.fullmatch(text):
-        raise MoneyError(f"`{text}` is not a decimal amount like \"110.00\"")
-    try:
-        return decimal_to_minor(Decimal(text), digits)
-    except InvalidOperation as err:  # pragma: no cover - the pattern excludes it
-        raise MoneyError(str(err)) from None
+    """"110", "110.0", "110.00" -> 11000 (digits=2). No signs, exponents, NaN, non-ASCII digits,
+    more decimals than the minor unit (even zeros: "1.230" is not a CNY amount) or amounts past
+    MAX_MINOR. Integer arithmetic on the digits: an input is never rounded."""
+    match = _MONEY_TEXT.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise MoneyError(f"`{clip(text)}` is not a decimal amount like \"110.00\"")
+    whole, fraction = match.group(1).lstrip("0"), match.group(2) or ""
+    if len(fraction) > digits:
+        raise MoneyError(f"`{clip(text)}` has more than {digits} decimals")
+    # digits counted, not int(): int() refuses strings past 4,300 digits
+    if len(whole) + digits > _MAX_DIGITS:
+        raise MoneyError(f"`{clip(text)}` is too large: at most {format_money(MAX_MINOR, digits)}")
+    return int(whole + fraction.ljust(digits, "0") or "0")
 
 
 def format_money(minor: int, digits: int) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.money import MoneyError, allocate, format_money, parse_money, round_ratio
+from engine.money import MAX_MINOR, MoneyError, allocate, decimal_to_minor, format_money, parse_money, round_ratio
 
 
 @pytest.mark.parametrize("text,digits,minor", [("110", 2, 11000), ("110.0", 2, 11000), ("0.01", 2, 1), ("7", 0, 7),
@@ -17,10 +18,40 @@ def test_parse_money(text, digits, minor):
     assert parse_money(text, digits) == minor
 
 
-@pytest.mark.parametrize("text", ["1.234", "-1", "1e3", "NaN", " 1", "", "1.", ".5", "1,00"])
+@pytest.mark.parametrize("text", ["1.234", "-1", "1e3", "NaN", " 1", "", "1.", ".5", "1,00",
+                                  "１００", "١٠٠", "1.230", "10000000000000.00", "1" * 35, "9" * 5000])
 def test_parse_money_rejects(text):
     with pytest.raises(MoneyError):
         parse_money(text, 2)
+
+
+def test_trailing_zeros_past_the_minor_unit_are_refused():
+    assert parse_money("7", 0) == 7
+    for text, digits in (("1.230", 2), ("7.0", 0), ("1.0000", 3)):
+        with pytest.raises(MoneyError, match="more than"):
+            parse_money(text, digits)
+
+
+def test_the_bound_is_below_10_to_the_15_minor_units_in_every_currency():
+    assert parse_money("9999999999999.99", 2) == MAX_MINOR == 10**15 - 1
+    assert parse_money("999999999999999", 0) == MAX_MINOR
+    assert parse_money("0000000000000000000000000.01", 2) == 1  # leading zeros do not count
+    for text, digits in (("10000000000000", 2), ("1000000000000000", 0), ("1000000000000", 3)):
+        with pytest.raises(MoneyError, match="too large: at most"):
+            parse_money(text, digits)
+
+
+def test_a_huge_amount_is_a_short_clean_error():
+    with pytest.raises(MoneyError) as err:
+        parse_money("9" * 5000, 2)
+    assert len(str(err.value)) < 200 and "…" in str(err.value)
+
+
+def test_rule_literals_convert_exactly_past_28_digits():
+    digits35 = "12345678901234567890123456789012345"
+    assert decimal_to_minor(Decimal(digits35 + ".67"), 2) == int(digits35 + "67")
+    with pytest.raises(MoneyError):
+        decimal_to_minor(Decimal(digits35 + ".001"), 2)
 
 
 def test_format_money():

@@ -50,6 +50,21 @@ BAD = [
     ("usage-negative", req(user={"usage": {"c": -1}}), "user.usage.c"),
     ("user-level-string", req(user={"level": "three"}), "user.level"),
     ("lines-not-a-list", req(lines={"id": "l1"}), "lines"),
+    ("price-full-width-digits", with_line(price="１００"), "lines[0].price"),
+    ("price-arabic-indic-digits", with_line(price="١٠٠"), "lines[0].price"),
+    ("price-35-digits", with_line(price="1" * 35), "lines[0].price"),
+    ("price-5000-digits", with_line(price="9" * 5000), "lines[0].price"),
+    ("price-trailing-zero-decimal", with_line(price="1.230"), "lines[0].price"),
+    ("price-times-quantity-too-large", with_line(price="9999999999999.99", quantity=2), "lines[0]"),
+    ("cart-total-too-large", req(lines=[{"id": "a", "sku": "A", "price": "9999999999999.99", "quantity": 1}],
+                                 shipping={"S1": "0.01"}), "lines"),
+    ("quantity-arabic-indic-digits", with_line(quantity="٣"), "lines[0].quantity"),
+    ("quantity-5000-digits", with_line(quantity="9" * 5000), "lines[0].quantity"),
+    ("unknown-top-level-key", req(wallett=["c"]), "wallett"),
+    ("unknown-line-key", with_line(qty=2), "lines[0].qty"),
+    ("unknown-user-key", req(user={"levle": 3}), "user.levle"),
+    ("unknown-wallet-key", req(wallet=[{"coupon": "c", "expire": "2026-11-30"}]), "wallet[0].expire"),
+    ("camel-and-proto-name-twice", req(presale_sold={}, presaleSold={}), "presaleSold"),
 ]
 
 
@@ -83,3 +98,47 @@ def test_unspecified_enums_mean_the_default():
     r = parse({"at": "2026-11-11T10:00:00+08:00", "lines": [], "explain": "EXPLAIN_UNSPECIFIED",
                "stage": "STAGE_UNSPECIFIED"}, 2)
     assert (r.explain, r.stage) == ("EXPLAIN_REASONS", "STAGE_UNSPECIFIED")
+
+
+@pytest.mark.parametrize("data,message", [
+    (req(wallett=["c"]), 'wallett: unknown field (did you mean "wallet"?)'),
+    # `qty` is an unknown field, not a quantity of 0
+    (req(lines=[{"id": "l1", "sku": "A", "price": "1.00", "qty": 2}]), 'lines[0].qty: unknown field (did you mean "quantity"?)'),
+    (req(colour="red"), "colour: unknown field"),
+])
+def test_an_unknown_key_is_named_with_a_suggestion(data, message):
+    with pytest.raises(RequestError) as err:
+        request_from_json(data, 2, SHANGHAI)
+    assert str(err.value) == message
+
+
+def test_what_the_proto3_json_parser_accepts_is_accepted():
+    """The proto's JSON names and `null` for a default, as in `promo serve` (json_format)."""
+    from google.protobuf import json_format
+
+    from server.gen.promo.v1 import promo_pb2 as pb
+
+    data = req(presaleSold={"p": 3}, user=None, region=None, lines=[
+        {"id": "l1", "sku": "A", "price": "10.00", "quantity": "2", "attributes": None}])
+    json_format.ParseDict(data, pb.EvaluateRequest())  # the service would take it too
+    r = request_from_json(data, 2, SHANGHAI)
+    assert (r.presale_sold, r.region, r.lines[0].quantity, r.lines[0].attributes) == ({"p": 3}, "", 2, {})
+    with pytest.raises(json_format.ParseError):
+        json_format.ParseDict(req(wallett=[]), pb.EvaluateRequest())  # and both refuse an unknown key
+
+
+def test_quoted_values_are_clipped():
+    long_id = "x" * 10_000
+    data = req(lines=[{"id": long_id, "sku": "A", "price": "1.00", "quantity": 1},
+                      {"id": long_id, "sku": "B", "price": "1.00", "quantity": 1}])
+    for bad in (data, req(stage="S" * 10_000), req(at="t" * 10_000), with_line(price="p" * 10_000),
+                req(shipping={"s" * 10_000: "x"}), req(**{"k" * 10_000: 1})):
+        with pytest.raises(RequestError) as err:
+            request_from_json(bad, 2, SHANGHAI)
+        assert len(str(err.value)) < 200 and "…" in str(err.value)
+
+
+def test_the_largest_cart_is_accepted_exactly():
+    r = request_from_json(req(lines=[{"id": "a", "sku": "A", "price": "999999999999.99", "quantity": 10}],
+                              shipping={"S1": "0.09"}), 2, SHANGHAI)
+    assert sum(line.list_amount for line in r.lines) + sum(r.shipping.values()) == 10**15 - 1
