@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from engine.diagnostics import render, to_json
@@ -16,13 +18,20 @@ from engine.request import RequestError, request_from_json
 from engine.ruletest import run_tests
 from engine.source import ruleset_roots
 from rich.console import Console
-from server.tables import print_qualification, print_quote, print_test_results
+from server.tables import print_qualification, print_quote, print_test_results, stdout_console, table
+
+
+def _roots(path: str) -> list[Path]:
+    """The rulesets at or below `path`; none is an error the caller exits 2 on."""
+    roots = ruleset_roots(path)
+    if not roots:
+        print(f"error: no .promo files at `{path}`", file=sys.stderr)
+    return roots
 
 
 def _check(args) -> int:
-    rulesets = [load_ruleset(root) for root in ruleset_roots(args.rules)]
+    rulesets = [load_ruleset(root) for root in _roots(args.rules)]
     if not rulesets:
-        print(f"error: no .promo files at `{args.rules}`", file=sys.stderr)
         return 2
     diagnostics = [d for loaded in rulesets for d in loaded.diagnostics]
     if args.format == "json":
@@ -48,28 +57,41 @@ def _fmt(args) -> int:
 
 
 def _plan(rules: str):
-    """The compiled plan of one ruleset, or None after printing its errors."""
+    """The compiled plan of one ruleset, or None after printing why there is none."""
     loaded = load_ruleset(rules)
-    if not loaded.sources or not loaded.ok:
+    if not loaded.sources:  # a directory of rulesets, such as examples/, is not one ruleset
+        roots = ruleset_roots(rules)
+        below = ", ".join(f"`{root}`" for root in roots[:3]) + (", …" if len(roots) > 3 else "")
+        print(f"error: no .promo files directly in `{rules}`" + (f" (rulesets below it: {below})" if roots else ""),
+              file=sys.stderr)
+        return None
+    if not loaded.ok:
         for diag in loaded.diagnostics:
             print(render(diag, loaded.sources) + "\n", file=sys.stderr)
-        print(f"error: `{rules}` is not a ruleset without errors (see `promo check`)", file=sys.stderr)
+        print(f"error: the ruleset `{rules}` has errors (see `promo check {rules}`)", file=sys.stderr)
         return None
     return compile_plan(loaded)
 
 
 def _read_request(path: str, plan, explain: str | None = None):
-    """The request in `path`, or None after saying what is wrong with it."""
+    """The request in `path` (`-`: stdin), or None after saying what is wrong with it."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        data = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
         if explain and isinstance(data, dict):
             data["explain"] = explain
         return request_from_json(data, plan.digits, plan.timezone)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        print(f"error: cannot read `{path}`: {err}", file=sys.stderr)
     except RequestError as err:
         print(f"error: {path}: field `{err.field}`: {err.message}", file=sys.stderr)
+    # ValueError: not JSON, or an integer past Python's 4,300 digits; RecursionError: nested too deep
+    except (OSError, ValueError, RecursionError) as err:
+        print(f"error: cannot read `{path}`: {err}", file=sys.stderr)
     return None
+
+
+def _not_json(constant: str):
+    # json.loads takes NaN and Infinity; JSON (and the proto3 JSON parser) does not
+    raise ValueError(f"`{constant}` is not a JSON value")
 
 
 def _eval(args) -> int:
@@ -84,7 +106,7 @@ def _eval(args) -> int:
     if args.json:
         print(json.dumps(quote_to_json(quote), ensure_ascii=False, indent=2))
     else:
-        print_quote(quote, Console(highlight=False))
+        print_quote(quote, stdout_console())
     return 0
 
 
@@ -99,19 +121,21 @@ def _qualify(args) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
-        print_qualification(result, Console(highlight=False))
+        print_qualification(result, stdout_console())
     return 0
 
 
 def _test(args) -> int:
-    console = Console(highlight=False)
+    roots = _roots(args.rules)
+    if not roots:
+        return 2
     outcomes = []
-    for root in ruleset_roots(args.rules):
-        plan = _plan(root)
+    for root in roots:
+        plan = _plan(str(root))
         if plan is None:
             return 2
         outcomes += run_tests(plan, explain=args.explain)
-    print_test_results(outcomes, console, args.explain)
+    print_test_results(outcomes, stdout_console(), args.explain)
     return 0 if all(o.passed for o in outcomes) else 1
 
 
@@ -180,47 +204,66 @@ def _analyze(args) -> int:
         print(f"{s['skus']} SKUs analyzed, {s['below_warning']} below their warning line, "
               f"{s['bad_rows']} bad rows skipped -> {args.out}")
     else:
-        from rich.table import Table
-
-        table = Table(title=f"SKUs below their warning line ({below})")
-        for col in ("sku", "shop", "price", "lowest", "warning", "scenario", "causes", "what-ifs"):
-            table.add_column(col)
         from server.report import scenario_text, what_if_text
 
+        console = stdout_console()
+        found = table(console, ("sku", "shop", "price", "lowest", "warning", "scenario", "causes", "what-ifs"),
+                      title=f"SKUs below their warning line ({below})")
         for f in shown:
-            table.add_row(f["sku"], f["shop"], f["price"], f["lowest_price"], f["warning"]["price"],
+            found.add_row(f["sku"], f["shop"], f["price"], f["lowest_price"], f["warning"]["price"],
                           scenario_text(f["best"]),
                           ", ".join(f"{s['promotion']} {s['share']}%" for s in f["best"]["shares"]),
                           "; ".join(what_if_text(w) for w in f["what_ifs"]))
-        Console(highlight=False).print(table)
+        console.print(found)
     return 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it has none or already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default is None or default is False or default == ""
+                or default is argparse.SUPPRESS or "default" in text):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("promo")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine", formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=lambda **kw: argparse.ArgumentParser(formatter_class=_HelpFormatter, **kw))
 
     p = sub.add_parser("check", help="parse and type-check rule files")
     p.add_argument("rules", help="a .promo file or a directory of them")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="diagnostics as text or as a JSON list")
     p.set_defaults(run=_check)
 
     p = sub.add_parser("fmt", help="rewrite rule files in canonical layout")
-    p.add_argument("rules")
+    p.add_argument("rules", help="a .promo file or a directory of them")
     p.add_argument("--check", action="store_true", help="exit 1 if any file would change")
     p.add_argument("--diff", action="store_true", help="print a diff instead of rewriting")
     p.set_defaults(run=_fmt)
 
     p = sub.add_parser("eval", help="price one cart")
     p.add_argument("rules")
-    p.add_argument("cart", help="an EvaluateRequest as JSON (service.md)")
+    p.add_argument("cart", help="an EvaluateRequest as JSON (service.md); - reads it from stdin")
     p.add_argument("--json", action="store_true", help="print the EvaluateResponse JSON")
     p.add_argument("--explain", choices=["off", "reasons", "trace"], help="override the request's explain mode")
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("qualify", help="which wallet coupons this cart can use, what each saves, or why not")
     p.add_argument("rules")
-    p.add_argument("cart", help="an EvaluateRequest as JSON; its wallet is qualified")
+    p.add_argument("cart", help="an EvaluateRequest as JSON; its wallet is qualified; - reads it from stdin")
     p.add_argument("--json", action="store_true", help="print the QualifyResponse JSON")
     p.add_argument("--operator", action="store_true", help="add operator detail to the customer-safe messages")
     p.set_defaults(run=_qualify)
@@ -261,11 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `promo`
+        parser.print_help()
+        return 0
     if not Path(args.rules).exists():
         print(f"error: `{args.rules}` does not exist", file=sys.stderr)
         return 2
-    return args.run(args)
+    try:
+        code = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe may only show at the flush
+        return code
+    except BrokenPipeError:  # the reader left (`promo eval … --json | head`): exit 1 quietly, as rich's tables do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit is quiet too
+        return 1
 
 
 if __name__ == "__main__":
