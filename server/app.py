@@ -2,20 +2,23 @@
 
 One process = one grpcio server with its own plan and file watcher. `--workers N` starts N such
 processes on one port (SO_REUSEPORT: the kernel spreads connections), because pricing is
-CPU-bound Python and one process runs one core. The server does no pricing: it converts, calls
-the engine and converts back.
+CPU-bound Python and one process runs one core. Only the workers of one `promo serve` share a
+port: `claim_port` refuses a port something already listens on. The server does no pricing: it
+converts, calls the engine and converts back.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import signal
 import socket
+import ssl
 import sys
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import grpc
 import structlog
@@ -26,35 +29,85 @@ from engine.analyze import analyze
 from engine.load import load_sources
 from engine.qualify import qualify
 from engine.quote import evaluate
+from engine.text import clip
 from server import convert
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-from engine.request import RequestError
-from server.interceptors import CallInterceptor, NoRuleset, _status, annotate
+from server.interceptors import CallInterceptor, NoRuleset, annotate
 from server.reload import RulesetWatcher, Served
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PromotionService"].full_name
 
 
 @dataclass(frozen=True)
+class TLS:
+    """PEM bytes read once by the main process (workers get them, not the paths)."""
+
+    cert: bytes
+    key: bytes = field(repr=False)
+    client_ca: bytes | None = None  # set: every client must present a certificate this CA signed
+
+    @classmethod
+    def load(cls, cert: str | None, key: str | None, client_ca: str | None) -> TLS | None:
+        """The files of --tls-cert/--tls-key/--tls-client-ca, checked now (grpcio would only fail
+        at the first handshake); None without them. ValueError says what is wrong."""
+        if not (cert or key or client_ca):
+            return None
+        if not (cert and key):
+            raise ValueError("--tls-cert and --tls-key go together" + (" (--tls-client-ca needs both)" if client_ca else ""))
+        check = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            check.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as err:
+            raise ValueError(f"--tls-cert `{cert}` / --tls-key `{key}`: {err}") from None
+        try:
+            if client_ca:
+                check.load_verify_locations(client_ca)
+        except (OSError, ssl.SSLError) as err:
+            raise ValueError(f"--tls-client-ca `{client_ca}`: {err}") from None
+        read = lambda path: open(path, "rb").read()  # noqa: E731
+        return cls(read(cert), read(key), read(client_ca) if client_ca else None)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials([(self.key, self.cert)], root_certificates=self.client_ca,
+                                           require_client_auth=self.client_ca is not None)
+
+
+@dataclass(frozen=True)
 class Settings:
-    host: str = "[::]"
+    host: str = "127.0.0.1"  # loopback unless told: exposing the service is a decision (docs/service.md)
     port: int = 50051
     max_lines: int = 10_000  # lines per cart; more is RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024  # received message size; more is RESOURCE_EXHAUSTED
     threads: int = 8  # handler threads per process
     grace: float = 10.0  # seconds in-flight calls get to finish on SIGTERM
     log_format: str = "json"
+    log_level: str = "info"  # health checks are logged at debug
     reload_interval: float = 0.5
+    reflection: bool = True
+    tls: TLS | None = None
 
 
-def configure_logging(fmt: str) -> None:
+LOG_FIELD = 4000  # characters of one log field; a traceback keeps its end
+
+
+def _bounded(logger, name, event: dict) -> dict:
+    """No field of a log line is unbounded, whatever a request or a rule file held."""
+    for key, value in event.items():
+        if isinstance(value, str) and len(value) > LOG_FIELD:
+            event[key] = "…" + value[-LOG_FIELD:] if key == "exception" else clip(value, LOG_FIELD)
+        elif isinstance(value, list):
+            event[key] = [clip(v, LOG_FIELD) if isinstance(v, str) else v for v in value]
+    return event
+
+
+def configure_logging(fmt: str, level: str = "info") -> None:
     """structlog to stderr: one JSON object per line, or colourless console lines."""
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.format_exc_info, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+                    structlog.processors.format_exc_info, _bounded, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
@@ -86,19 +139,10 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in loaded.diagnostics])
 
     def AnalyzePrices(self, request, context):
-        """Streams one finding per item (engine/analyze.py prices; this only converts). Errors
-        are mapped here: the call interceptor wraps unary calls only."""
-        try:
-            plan = self._served().plan
-            items, options = convert.to_analyze(request, plan, self.settings.max_lines)
-        except RequestError as err:
-            context.abort_with_status(_status(grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err.message}",
-                                              (err.field, err.message), _request_id(context)))
-        except convert.LimitExceeded as err:
-            context.abort_with_status(_status(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{err.field}: {err.message}",
-                                              (err.field, err.message), _request_id(context)))
-        except NoRuleset as err:
-            context.abort_with_status(_status(grpc.StatusCode.FAILED_PRECONDITION, str(err), None, _request_id(context)))
+        """Streams one finding per item (engine/analyze.py prices; this only converts), after
+        every item is checked."""
+        plan = self._served().plan
+        items, options = convert.to_analyze(request, plan, self.settings.max_lines)
         for finding in analyze(plan, items, options):
             if not context.is_active():  # the client went away or the deadline passed
                 return
@@ -109,16 +153,20 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         return convert.ruleset_response(served.plan, served.loaded_at)
 
 
-def _request_id(context) -> str:
-    import uuid
+@dataclass(frozen=True)
+class Service:
+    """One process's server, built and bound but not started."""
 
-    return dict(context.invocation_metadata()).get("x-request-id") or uuid.uuid4().hex
+    server: grpc.Server
+    port: int
+    watcher: RulesetWatcher
+    health: health.HealthServicer
 
 
-def serve(rules: str, settings: Settings, worker: int = 0) -> int:
-    """Run one server process until SIGTERM/SIGINT; 0 after a graceful stop."""
-    configure_logging(settings.log_format)
-    log = structlog.get_logger().bind(worker=worker)
+def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
+    """The grpcio server with the services and the call interceptor, bound to host:port (with
+    SO_REUSEPORT only when `shared`: the port's other sockets are this `promo serve`'s workers).
+    RuntimeError if the port cannot be bound."""
     health_servicer = health.HealthServicer()
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -131,28 +179,43 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
         interceptors=[CallInterceptor(log)],
-        options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", settings.max_message_bytes)],
+        options=[("grpc.so_reuseport", int(shared)), ("grpc.max_receive_message_length", settings.max_message_bytes)],
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
     pb_grpc.add_PromotionServiceServicer_to_server(PromotionServicer(watcher, settings), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
+    address = f"{settings.host}:{settings.port}"
+    port = (server.add_secure_port(address, settings.tls.credentials()) if settings.tls
+            else server.add_insecure_port(address))
+    return Service(server, port, watcher, health_servicer)
+
+
+def serve(rules: str, settings: Settings, worker: int = 0) -> int:
+    """Run one server process until SIGTERM/SIGINT; 0 after a graceful stop. `worker` 0 is a
+    server alone on its port, 1..N the workers of `run_workers`."""
+    configure_logging(settings.log_format, settings.log_level)
+    log = structlog.get_logger().bind(worker=worker)
     try:
-        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        service = build(rules, settings, log, shared=worker > 0)
     except RuntimeError as err:
         log.error("bind_failed", host=settings.host, port=settings.port, error=str(err))
         return 1
+    server, watcher = service.server, service.watcher
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
     server.start()  # health says NOT_SERVING until the first ruleset compiles
-    log.info("listening", host=settings.host, port=port, threads=settings.threads)
+    log.info("listening", host=settings.host, port=service.port, threads=settings.threads,
+             tls="mutual" if settings.tls and settings.tls.client_ca else "server" if settings.tls else "off",
+             reflection=settings.reflection)
     watcher.start()
     stop.wait()
     log.info("draining", grace_s=settings.grace)
-    health_servicer.enter_graceful_shutdown()  # NOT_SERVING, so balancers stop sending
+    service.health.enter_graceful_shutdown()  # NOT_SERVING, so balancers stop sending
     watcher.stop()
     server.stop(settings.grace).wait()  # new calls refused, calls in flight finish
     log.info("stopped")
@@ -162,32 +225,63 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
 # ---- several worker processes on one port -----------------------------------------------------
 
 
-def _reserve(host: str, port: int) -> socket.socket:
-    """A bound (not listening) SO_REUSEPORT socket: it fixes the port for `--port 0` and keeps
-    other programs off it while the workers bind the same port."""
+class PortUnavailable(Exception):
+    """The port is in use, or the address cannot be bound."""
+
+
+def claim_port(host: str, port: int) -> tuple[int, socket.socket]:
+    """Check that nothing listens on host:port and lock the port for this `promo serve`. Returns
+    the port (the kernel's choice for 0) and the lock, to hold until the process exits.
+
+    The probe binds without SO_REUSEPORT, so the kernel refuses it while any socket listens on
+    the port, with SO_REUSEPORT or not (SO_REUSEADDR only lets it past a previous run's
+    connections in TIME_WAIT); it is closed before the server binds. The lock, an abstract unix
+    socket named after the port (Linux: it goes away with the process, and lives in the network
+    namespace, as the port does), covers the moment between the probe and the workers' listen:
+    of two `promo serve` started at once, one is refused.
+    """
     bare = host.strip("[]")
-    sock = socket.socket(socket.AF_INET6 if ":" in bare else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((bare, port))
-    return sock
+    with socket.socket(socket.AF_INET6 if ":" in bare else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bare, port))
+        except OSError as err:
+            busy = err.errno == errno.EADDRINUSE
+            raise PortUnavailable(f"cannot listen on {clip(host)}:{port}: {err.strerror}"
+                                  + (" (another `promo serve`, or another program, listens there:"
+                                     " stop it or choose another --port)" if busy else "")) from None
+        port = probe.getsockname()[1]
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            lock.bind(f"\0promo-serve:{port}")
+        except OSError:
+            lock.close()
+            raise PortUnavailable(f"cannot listen on port {port}: another `promo serve` is starting on it") from None
+    return port, lock
 
 
 def run_workers(rules: str, settings: Settings, workers: int) -> int:
-    """Start `workers` server processes on one port; forward SIGTERM/SIGINT; if one dies, stop all
-    (the process supervisor restarts the service)."""
-    if workers <= 1:
-        return serve(rules, settings)
-    configure_logging(settings.log_format)
-    log = structlog.get_logger().bind(worker="main")
+    """`promo serve`: claim the port, then serve on it alone (workers <= 1), or start `workers`
+    server processes on it, forward SIGTERM/SIGINT, and if one dies stop all (the process
+    supervisor restarts the service). This process logs as worker 0."""
+    configure_logging(settings.log_format, settings.log_level)
+    log = structlog.get_logger().bind(worker=0)
     try:
-        reservation = _reserve(settings.host, settings.port)
-    except OSError as err:
+        port, lock = claim_port(settings.host, settings.port)
+    except PortUnavailable as err:
         log.error("bind_failed", host=settings.host, port=settings.port, error=str(err))
         return 1
-    port = reservation.getsockname()[1]
+    settings = replace(settings, port=port)
+    with lock:
+        if workers <= 1:
+            return serve(rules, settings)
+        return _supervise(rules, settings, workers, log)
+
+
+def _supervise(rules: str, settings: Settings, workers: int, log) -> int:
     ctx = multiprocessing.get_context("spawn")  # no fork after grpc: start clean interpreters
-    procs = [ctx.Process(target=_worker_main, args=(rules, Settings(**{**settings.__dict__, "port": port}), i + 1),
-                         name=f"promo-worker-{i + 1}") for i in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(rules, settings, i + 1), name=f"promo-worker-{i + 1}")
+             for i in range(workers)]
     stopping = threading.Event()
 
     def forward(signum, frame):
@@ -200,7 +294,7 @@ def run_workers(rules: str, settings: Settings, workers: int) -> int:
         signal.signal(sig, forward)
     for p in procs:
         p.start()
-    log.info("workers", count=workers, port=port, pids=[p.pid for p in procs])
+    log.info("workers", count=workers, port=settings.port, pids=[p.pid for p in procs])
     code = 0
     while any(p.is_alive() for p in procs):
         for p in procs:
@@ -209,7 +303,6 @@ def run_workers(rules: str, settings: Settings, workers: int) -> int:
                 log.error("worker_died", pid=p.pid, exitcode=p.exitcode)
                 code = 1
                 forward(signal.SIGTERM, None)
-    reservation.close()
     log.info("stopped", exitcode=code)
     return code
 

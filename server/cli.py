@@ -140,11 +140,17 @@ def _test(args) -> int:
 
 
 def _serve(args) -> int:
-    from server.app import Settings, run_workers  # grpc is loaded only for `serve`
+    from server.app import TLS, Settings, run_workers  # grpc is loaded only for `serve`
 
+    try:
+        tls = TLS.load(args.tls_cert, args.tls_key, args.tls_client_ca)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     settings = Settings(host=args.host, port=args.port, max_lines=args.max_lines,
                         max_message_bytes=args.max_message_bytes, threads=args.threads,
-                        grace=args.grace, log_format=args.log_format)
+                        grace=args.grace, log_format=args.log_format, log_level=args.log_level,
+                        reflection=not args.no_reflection, tls=tls)
     return run_workers(args.rules, settings, args.workers)
 
 
@@ -275,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="the gRPC service (docs/service.md); reloads when the rule files change")
     p.add_argument("rules")
-    p.add_argument("--host", default="[::]", help="address to listen on (default: all)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this machine only; [::] or 0.0.0.0 for all)")
     p.add_argument("--port", type=int, default=50051, help="0 picks a free port (logged as `listening`)")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     p.add_argument("--threads", type=int, default=8, help="handler threads per process")
@@ -284,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest request; more is RESOURCE_EXHAUSTED")
     p.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on SIGTERM")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",
+                   help="health checks are logged at debug")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve TLS instead of plaintext (with --tls-key)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-client-ca", help="PEM CA: require client certificates it signed (mutual TLS)")
+    p.add_argument("--no-reflection", action="store_true", help="no server reflection (production)")
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("analyze", help="price warnings (促销预警): each SKU's lowest reachable price, causes, what-ifs")

@@ -1,14 +1,21 @@
-"""Per call, around every unary handler: one structlog line, and exceptions mapped to gRPC status.
+"""Per call, around every unary-request handler: the request decoded, one structlog line, and
+exceptions mapped to gRPC status. The one place a status is chosen.
 
 Mapping (docs/service.md "Errors"):
+  undecodable request   -> INVALID_ARGUMENT   (not the message's wire format, or nested past
+                           protobuf's depth limit: the deserializer never fails the call itself,
+                           which grpcio would answer INTERNAL without reaching the handler)
   RequestError          -> INVALID_ARGUMENT   + google.rpc.BadRequest naming the field
   LimitExceeded         -> RESOURCE_EXHAUSTED + google.rpc.BadRequest naming the field
   NoRuleset             -> FAILED_PRECONDITION
   deadline already past -> DEADLINE_EXCEEDED (checked before and after the work: a running
                            evaluation cannot be interrupted, but its answer is not sent late)
   anything else         -> INTERNAL, logged with the traceback (a server bug, never the client's)
-The request id is the caller's `x-request-id` metadata or a new one; it is sent back as trailing
-metadata and appears in the log line.
+A server-streaming call (AnalyzePrices) is mapped the same way and logged when its stream ends;
+a unary call is a stream of one answer. The request id is the caller's `x-request-id` metadata or
+a new one; it is sent back as trailing metadata and appears in the log line. Health checks log at
+debug (probes call every few seconds). What the client sent is clipped (engine.text.clip) in the
+status: a trailer past the client's metadata limit would reach it as RESOURCE_EXHAUSTED instead.
 """
 
 from __future__ import annotations
@@ -20,18 +27,43 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from engine.request import RequestError
+from engine.text import clip
 from server.convert import LimitExceeded
 
 # Facts a handler learns during the call (the ruleset revision) for the call's log line.
 _CALL: contextvars.ContextVar[dict] = contextvars.ContextVar("promo_call")
 
+MESSAGE = 300  # characters of a status message or field violation (engine messages clip values at 64)
+REQUEST_ID = 128  # characters of a caller's x-request-id kept (cut, not clipped: it goes back as metadata)
+QUIET = "/grpc.health.v1.Health/"  # methods logged at debug
+
 
 class NoRuleset(Exception):
     """No ruleset has compiled yet (FAILED_PRECONDITION)."""
+
+
+class Undecodable:
+    """What the request deserializer returns for bytes that are not the message."""
+
+    def __init__(self, error: DecodeError):
+        self.error = error
+
+
+def _lenient(deserialize):
+    if deserialize is None:  # a handler that takes the raw bytes
+        return None
+
+    def decode(data: bytes):
+        try:
+            return deserialize(data)
+        except DecodeError as err:
+            return Undecodable(err)
+    return decode
 
 
 def annotate(**facts) -> None:
@@ -39,6 +71,10 @@ def annotate(**facts) -> None:
     call = _CALL.get(None)
     if call is not None:
         call.update(facts)
+
+
+def request_id(context) -> str:
+    return dict(context.invocation_metadata()).get("x-request-id", "")[:REQUEST_ID] or uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -60,65 +96,97 @@ def _status(code: grpc.StatusCode, message: str, violation: tuple[str, str] | No
     return _Status(status.code, status.details, (*status.trailing_metadata, ("x-request-id", request_id)))
 
 
+Failure = tuple[grpc.StatusCode, str, "tuple[str, str] | None"]
+
+
+def _failure(err: Exception, request_id: str) -> Failure:
+    if isinstance(err, (RequestError, LimitExceeded)):
+        code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(err, RequestError) else grpc.StatusCode.RESOURCE_EXHAUSTED
+        field, message = clip(err.field, MESSAGE), clip(err.message, MESSAGE)
+        return code, clip(f"{field}: {message}", MESSAGE), (field, message)
+    if isinstance(err, NoRuleset):
+        return grpc.StatusCode.FAILED_PRECONDITION, clip(str(err), MESSAGE), None
+    return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})", None
+
+
+def _deferred(produce):
+    """The answers of `produce()`, called at the first step (so that it runs inside the call)."""
+    yield from produce()
+
+
 class CallInterceptor(grpc.ServerInterceptor):
     def __init__(self, log):
         self.log = log
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:  # streaming (health Watch, reflection)
+        if handler is None or handler.request_streaming:  # reflection: a stream of requests, not a call
             return handler
         method = handler_call_details.method
-        inner = handler.unary_unary
+        decode = _lenient(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
 
-        def behavior(request, context):
-            return self._call(inner, method, request, context)
+            def unary(request, context):
+                answers = _deferred(lambda: (inner(request, context),))
+                return list(self._call(method, request, context, answers, unary=True))[0]
 
-        return grpc.unary_unary_rpc_method_handler(
-            behavior, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=decode, response_serializer=handler.response_serializer)
+        stream = handler.unary_stream
+        return grpc.unary_stream_rpc_method_handler(
+            lambda request, context: self._call(method, request, context, _deferred(lambda: stream(request, context))),
+            request_deserializer=decode, response_serializer=handler.response_serializer)
 
-    def _call(self, inner, method: str, request, context):
+    def _call(self, method: str, request, context, answers, unary: bool = False):
+        """Yield the handler's answers, mapping what it raises; then write the call's log line
+        and end the call with its status."""
         start = time.perf_counter()
-        request_id = dict(context.invocation_metadata()).get("x-request-id") or uuid.uuid4().hex
+        rid = request_id(context)
         facts: dict = {}
-        token = _CALL.set(facts)
-        failure: tuple[grpc.StatusCode, str, tuple[str, str] | None] | None = None
+        failure: Failure | None = None
         exc_info: BaseException | None = None
-        try:
-            if context.time_remaining() <= 0:
-                failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
-            else:
-                response = inner(request, context)
-                if context.time_remaining() <= 0:
-                    failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed during the call", None)
-        except RequestError as err:
-            failure = (grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err.message}", (err.field, err.message))
-        except LimitExceeded as err:
-            failure = (grpc.StatusCode.RESOURCE_EXHAUSTED, f"{err.field}: {err.message}", (err.field, err.message))
-        except NoRuleset as err:
-            failure = (grpc.StatusCode.FAILED_PRECONDITION, str(err), None)
-        except Exception as err:
-            if type(err) is Exception and context.code() not in (None, grpc.StatusCode.OK):
-                # the handler called context.abort itself: keep its status
-                self._log(method, request_id, facts, start, context.code())
+        if isinstance(request, Undecodable):
+            failure = (grpc.StatusCode.INVALID_ARGUMENT, clip(f"the request cannot be decoded: {request.error}", MESSAGE), None)
+        elif context.time_remaining() <= 0:
+            failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
+        while failure is None:
+            token = _CALL.set(facts)  # around each step, not the whole stream: grpcio drives the steps
+            try:
+                answer = next(answers)
+            except StopIteration:
+                break
+            except Exception as err:
+                if type(err) is Exception and context.code() not in (None, grpc.StatusCode.OK):
+                    # the handler called context.abort itself: keep its status
+                    self._log(method, rid, facts, start, context.code())
+                    raise
+                failure = _failure(err, rid)
+                exc_info = err if failure[0] == grpc.StatusCode.INTERNAL else None
+                break
+            finally:
+                _CALL.reset(token)
+            if unary and context.time_remaining() <= 0:
+                failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed during the call", None)
+                break
+            try:
+                yield answer
+            except GeneratorExit:  # grpcio stopped asking: the client went away mid-stream
+                self._log(method, rid, facts, start, grpc.StatusCode.CANCELLED)
                 raise
-            failure = (grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})", None)
-            exc_info = err
-        finally:
-            _CALL.reset(token)
         if failure is not None:
             code, message, violation = failure
-            self._log(method, request_id, facts, start, code, message=message, exc_info=exc_info)
-            context.abort_with_status(_status(code, message, violation, request_id))
-        context.set_trailing_metadata((("x-request-id", request_id),))
-        self._log(method, request_id, facts, start, grpc.StatusCode.OK)
-        return response
+            self._log(method, rid, facts, start, code, message=message, exc_info=exc_info)
+            context.abort_with_status(_status(code, message, violation, rid))
+        context.set_trailing_metadata((("x-request-id", rid),))
+        self._log(method, rid, facts, start, grpc.StatusCode.OK if context.is_active() else grpc.StatusCode.CANCELLED)
 
     def _log(self, method, request_id, facts, start, code, exc_info=None, **extra) -> None:
         fields = dict(request_id=request_id, method=method, revision=facts.get("revision"),
                       latency_ms=round((time.perf_counter() - start) * 1000, 3), code=code.name, **extra)
         if code == grpc.StatusCode.INTERNAL:
             self.log.error("call", exc_info=exc_info, **fields)
+        elif method.startswith(QUIET):
+            self.log.debug("call", **fields)
         else:
             self.log.info("call", **fields)

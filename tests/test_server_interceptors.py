@@ -35,6 +35,9 @@ class FakeContext:
     def code(self):
         return self._code
 
+    def is_active(self):
+        return True
+
     def abort(self, code, details):
         self._code = code
         raise Exception()  # what grpcio's own abort raises
