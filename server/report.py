@@ -13,6 +13,7 @@ import csv
 import html
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,19 @@ class JsonReport(Report):
         self.out.close()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading `'`
+    (OWASP, CSV injection), except a plain number such as a negative margin "-5.00", which no
+    spreadsheet reads as a formula and which must stay a number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 class CsvReport(Report):
     """One row per SKU (bad rows are not in it: `promo analyze` reports them on stderr)."""
 
@@ -118,7 +132,7 @@ class CsvReport(Report):
         self.writer.writeheader()
 
     def finding(self, f):
-        self.writer.writerow(csv_row(f))
+        self.writer.writerow({column: csv_cell(value) for column, value in csv_row(f).items()})
 
     def close(self):
         self.out.close()
@@ -159,6 +173,13 @@ _HEADERS = [("SKU", "text"), ("shop", "text"), ("price", "num"), ("lowest", "num
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _script_json(value: Any) -> str:
+    """JSON to embed in a <script> block: no `<`, `>` or `&` left (as \\u escapes, still the same
+    JSON), so a SKU such as `<!--<script>` cannot open a comment that swallows the rest of the page."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _minor(text: str) -> int:
@@ -234,7 +255,7 @@ class HtmlReport(Report):
                          f'data-sku="{_e(p["sku"])}" data-lowest="{_e(p["lowest"])}" data-warning="{_e(p["warning"])}">'
                          f'<title>{_e(p["sku"])}: {_e(p["lowest"])} / {_e(p["warning"])}</title></circle>')
         parts.append("</svg>")
-        data = json.dumps(points, ensure_ascii=False).replace("</", "<\\/")
+        data = _script_json(points)
         return "".join(parts) + f'\n<script type="application/json" id="chart-data">{data}</script>\n'
 
     def close(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -139,3 +140,70 @@ def test_sample_catalog_of_the_double11_pack(tmp_path):
     # 第三件1元: with two more pairs of socks of the same price, this pair is the third -> 1.00
     assert by_sku["socks-cotton"]["lowest_price"] == "1.00"
     assert [e["row"] for e in data["errors"]] == [11, 12]
+
+
+HOSTILE_RULES = RULES + 'promotion "=2+5" { level item scope sku == "@SUM(A1)" discount 1 }\n'
+HOSTILE_CATALOG = """sku,shop,category,brand,tags,price,warning_price,cost,ad_cost
+<!--<script>,S1,shoes,,,199.00,190.00,,
+"=cmd|' /C calc'!A0",S1,shoes,,,199.00,190.00,150.00,
+@SUM(A1),S1,shoes,,,20.00,19.50,,
+A,S1,shoes,,,199.00,130.00,,
+"""
+
+
+def _analyze(tmp_path, out: str, *args: str) -> Path:
+    """`promo analyze` run as the installed command on the hostile catalog."""
+    import subprocess
+    import sys
+
+    (tmp_path / "rules.promo").write_text(HOSTILE_RULES, encoding="utf-8")
+    (tmp_path / "catalog.csv").write_text(HOSTILE_CATALOG, encoding="utf-8")
+    done = subprocess.run([str(Path(sys.executable).parent / "promo"), "analyze", "rules.promo", "catalog.csv",
+                           "--at", "2026-11-11T10:00", "--out", out, "--processes", "1", "--quiet", *args],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return tmp_path / out
+
+
+class _Scripts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts: list[list] = []  # [attributes, text]
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts.append([dict(attrs), ""])
+
+    def handle_data(self, data):
+        if self.scripts and self.lasttag == "script":
+            self.scripts[-1][1] += data
+
+
+def test_a_sku_with_html_in_it_cannot_break_the_page(tmp_path):
+    text = _analyze(tmp_path, "report.html", "--no-what-ifs").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    assert [r["sku"] for r in page.rows] == ["<!--<script>", "=cmd|' /C calc'!A0", "@SUM(A1)", "A"]
+    assert page.rows[0]["cells"][0] == "<!--<script>"
+    scripts = _Scripts()
+    scripts.feed(text)
+    # the chart data, then the sort script: a browser leaves a script's text at `<!--` (a comment
+    # that can swallow `</script>`), so no `<` may be inside one
+    assert [a.get("id") for a, _ in scripts.scripts] == ["chart-data", None]
+    assert all("<" not in body for _, body in scripts.scripts[:1]) and "<!--" not in scripts.scripts[1][1]
+    assert "querySelectorAll('table.sortable th')" in scripts.scripts[1][1]
+    points = json.loads(scripts.scripts[0][1])
+    assert [p["sku"] for p in points][:2] == ["<!--<script>", "=cmd|' /C calc'!A0"]
+    assert text.rstrip().endswith("</script>\n</body>\n</html>")
+
+
+def test_csv_cells_cannot_be_formulas(tmp_path):
+    path = _analyze(tmp_path, "report.csv", "--no-what-ifs")
+    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    assert [r["sku"] for r in rows] == ["<!--<script>", "'=cmd|' /C calc'!A0", "'@SUM(A1)", "A"]
+    assert rows[2]["promotions"].startswith("'=2+5") and rows[2]["shares"].startswith("'=2+5:")
+    # a negative money amount is a number, left as it is
+    assert rows[1]["margin_per_unit"].startswith("-") and float(rows[1]["margin_per_unit"]) < 0
+    cells = [cell for r in rows for cell in r.values()]
+    assert not any(c[:1] in ("=", "+", "@", "\t", "\r") for c in cells)
+    assert all(c[:1] != "-" or re.fullmatch(r"-[0-9]+(\.[0-9]+)?", c) for c in cells)
