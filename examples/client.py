@@ -1,34 +1,46 @@
 """Price a cart over gRPC: the Python counterpart of `promo eval RULES CART --json`.
 
-    promo serve examples/seed/parallel --port 50051 &
-    .venv/bin/python examples/client.py [CART.json] [--target localhost:50051]
+    make run &                                   # promo serve examples/double11 on port 50051
+    python examples/client.py [CART.json] [--target localhost:50051]
 
 The cart JSON is the EvaluateRequest's proto3 JSON form (docs/service.md), so ParseDict reads it
-as it is; the answer is printed in the same JSON form `promo eval --json` prints.
+as it is; the answer is printed in the same JSON form `promo eval --json` prints. The default
+cart, examples/double11/nuts-cart.json, pays 180.00 under double11.
+
+Any Python runs it: one without grpcio (outside the project's virtual environment) hands over
+to the checkout's .venv/bin/python, which `make run` and `make test` create.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
 
-import grpc
-from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
-from server.gen.promo.v1 import promo_pb2, promo_pb2_grpc  # noqa: E402
-
 HERE = Path(__file__).resolve().parent
+VENV = HERE.parent / ".venv"
+
+try:
+    import grpc
+    from google.protobuf import json_format
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+except ModuleNotFoundError:
+    venv_python = VENV / "bin" / "python"
+    if Path(sys.prefix).resolve() == VENV.resolve() or not venv_python.exists():
+        sys.exit("examples/client.py needs grpcio: run `make run` (or `make test`) once to create .venv/")
+    os.execv(venv_python, [str(venv_python), __file__, *sys.argv[1:]])
+
+sys.path.insert(0, str(HERE.parent))  # run from a checkout
+from server.gen.promo.v1 import promo_pb2, promo_pb2_grpc  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cart", nargs="?", default=str(HERE / "seed" / "parallel" / "cart.json"))
+    parser.add_argument("cart", nargs="?", default=str(HERE / "double11" / "nuts-cart.json"))
     parser.add_argument("--target", default="localhost:50051")
     args = parser.parse_args()
 
