@@ -10,10 +10,11 @@ split of one call).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 from engine.analyze import Finding, Options, finding_to_json
 from engine.catalog import CatalogItem, item_from_mapping
@@ -35,9 +36,36 @@ class LimitExceeded(Exception):
         self.message = message
 
 
-def _as_json(message) -> dict[str, Any]:
+def _as_json(message, path: str = "") -> dict[str, Any]:
+    """`message` as the engine's JSON; `path` is where it sits in the request, for errors."""
     # Defaults left out: proto3 cannot tell "unset" from zero, and the engine has the same defaults.
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    try:
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    except json_format.SerializeToJsonError:
+        field = _non_finite(message, path)
+        if field is None:
+            raise
+        raise RequestError(field, "must be a finite number, not NaN or Infinity") from None  # JSON has neither
+
+
+def _non_finite(message, path: str = "") -> str | None:
+    """The path of the first NaN or ±Infinity in a Struct inside `message` (`lines[2].attributes.size`)."""
+    if isinstance(message, struct_pb2.Value):
+        kind = message.WhichOneof("kind")
+        if kind == "number_value":
+            return None if math.isfinite(message.number_value) else path
+        return _non_finite(getattr(message, kind), path) if kind in ("struct_value", "list_value") else None
+    if isinstance(message, struct_pb2.Struct):
+        named = [(f"{path}.{key}", value) for key, value in sorted(message.fields.items())]
+    elif isinstance(message, struct_pb2.ListValue):
+        named = [(f"{path}[{i}]", value) for i, value in enumerate(message.values)]
+    else:  # a promo.v1 message: its message fields (the maps of requests hold scalars)
+        named = []
+        for f, value in message.ListFields():
+            if f.message_type and not f.message_type.GetOptions().map_entry:
+                name = f"{path}.{f.name}".lstrip(".")
+                named += [(f"{name}[{i}]", v) for i, v in enumerate(value)] if f.is_repeated else [(name, value)]
+    return next((found for sub, value in named if (found := _non_finite(value, sub))), None)
 
 
 def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int) -> Request:
@@ -100,8 +128,9 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
         raise LimitExceeded("items", f"at most {max_items} items per call, got {len(msg.items)}")
     items = []
     for i, item in enumerate(msg.items):
+        data = _as_json(item, f"items[{i}]")
         try:
-            items.append(item_from_mapping(_as_json(item), i + 1, plan.digits))
+            items.append(item_from_mapping(data, i + 1, plan.digits))
         except ValueError as err:
             named = re.match(r"`(\w+)`", str(err))
             raise RequestError(f"items[{i}].{named.group(1) if named else 'price'}", str(err)) from None
@@ -109,7 +138,7 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
         raise RequestError("max_units", f"must be between 0 and {MAX_UNITS}")
     user = User(id="analyze")
     if msg.HasField("user"):
-        cart = request_from_json({"user": _as_json(msg.user), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
+        cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
         user = cart.user
     at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(timezone.utc)
     return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,

@@ -3,8 +3,9 @@
 A thread polls the files' (mtime, size) every `interval` seconds. A change is compiled once the
 files have stayed the same for one more poll (an editor's half-written save is not compiled),
 off the request path. A ruleset with errors is logged with its diagnostics and the old one keeps
-serving. Requests read `watcher.current` once and use that plan to the end of the call: the swap
-is one reference assignment, so a call never sees half of two rulesets.
+serving, until an edit compiles again (`ruleset_loaded`, or `reload_recovered` when the files are
+back to the serving revision). Requests read `watcher.current` once and use that plan to the end
+of the call: the swap is one reference assignment, so a call never sees half of two rulesets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Callable
 from engine.compiler import Plan, compile_plan
 from engine.diagnostics import render
 from engine.load import load_ruleset
+
+LOGGED_DIAGNOSTICS = 20  # rendered diagnostics in a `ruleset_rejected` line (`errors` counts them all)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class RulesetWatcher:
         self.current: Served | None = None  # the one shared reference; replaced, never mutated
         self._tried: tuple | None = None  # fingerprint last compiled (good or bad)
         self._seen: tuple | None = None  # fingerprint at the previous poll
+        self._rejected = False  # the last files compiled were refused
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ruleset-watcher", daemon=True)
 
@@ -83,18 +87,17 @@ class RulesetWatcher:
         try:
             loaded = load_ruleset(self.root)
             if not loaded.sources:
-                self.log.error("ruleset_rejected", path=str(self.root), reason="no .promo files", serving=self._revision())
-                return False
+                return self._reject(reason="no .promo files")
             if not loaded.ok:
                 errors = [render(d, loaded.sources) for d in loaded.diagnostics if d.is_error]
-                self.log.error("ruleset_rejected", path=str(self.root), errors=len(errors), diagnostics=errors,
-                               serving=self._revision())
-                return False
+                return self._reject(errors=len(errors), diagnostics=errors[:LOGGED_DIAGNOSTICS])
             plan = compile_plan(loaded)
         except Exception:  # an unreadable file or a compiler bug must not stop the watcher
-            self.log.exception("ruleset_rejected", path=str(self.root), serving=self._revision())
-            return False
+            return self._reject(exc_info=True)
+        rejected, self._rejected = self._rejected, False
         if self.current is not None and plan.revision == self.current.plan.revision:
+            if rejected:  # the edit that was refused is undone: say so, or the last word is the refusal
+                self.log.info("reload_recovered", path=str(self.root), revision=plan.revision)
             return True  # touched, not changed
         served = Served(plan, datetime.now(timezone.utc))
         previous = self._revision()
@@ -104,6 +107,11 @@ class RulesetWatcher:
                       previous=previous, promotions=len(plan.promotions))
         self.on_swap(served)
         return True
+
+    def _reject(self, **why) -> bool:
+        self._rejected = True
+        self.log.error("ruleset_rejected", path=str(self.root), serving=self._revision(), **why)
+        return False
 
     def _revision(self) -> str | None:
         return self.current.plan.revision if self.current else None

@@ -62,6 +62,13 @@ def test_health_serves_both_the_server_and_the_service(server):
     assert server.status("promo.v1.PromotionService") == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_health_checks_are_not_logged_at_info(server):
+    server.status()
+    server.stub.GetRuleset(pb.GetRulesetRequest(), timeout=10, metadata=[("x-request-id", "after-health")])
+    server.wait_for("call", request_id="after-health")  # lines are written in order: a health line would be here
+    assert not [e for e in server.events("call") if e["method"].startswith("/grpc.health.v1.Health/")]
+
+
 def test_reflection_lists_the_service_and_describes_it(server):
     stub = reflection_pb2_grpc.ServerReflectionStub(server.channel)
     requests = [reflection_pb2.ServerReflectionRequest(list_services=""),
@@ -104,7 +111,7 @@ def test_every_answer_names_its_revision_and_the_log_line_has_it(server):
     ruleset = server.stub.GetRuleset(pb.GetRulesetRequest(), timeout=10)
     assert reply.ruleset.revision == ruleset.revision and len(ruleset.revision) == 64
     line = server.wait_for("call", request_id="req-42")
-    assert line["method"] == "/promo.v1.PromotionService/Evaluate"
+    assert line["method"] == "/promo.v1.PromotionService/Evaluate" and line["worker"] == 0
     assert line["revision"] == ruleset.revision and line["code"] == "OK" and line["latency_ms"] >= 0
 
 
@@ -222,7 +229,112 @@ def test_too_large_message_is_resource_exhausted(server):
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+@pytest.mark.parametrize("where", ["line", "user"])
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+def test_non_finite_attribute_is_invalid_argument_naming_it(server, where, number):
+    request = cart()
+    attributes = request.lines[0].attributes if where == "line" else request.user.attributes
+    attributes.update({"size": {"cm": [1, number]}})
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Evaluate(request, timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violation(err.value) == ("lines[0]" if where == "line" else "user") + ".attributes.size.cm[1]"
+
+
+def nested(depth: int) -> pb.EvaluateRequest:
+    request = cart()
+    inner = request.lines[0].attributes
+    for _ in range(depth):
+        inner = inner.fields["a"].struct_value
+    return request
+
+
+@pytest.mark.parametrize("method, data", [
+    ("Evaluate", b"\xff\xff\xff"),
+    ("Evaluate", b"\x0a\x03\xff\xfe\xfd"),  # a string that is not UTF-8
+    ("Evaluate", nested(60).SerializeToString()),  # past protobuf's nesting limit
+    ("Qualify", b"\x0a"),
+    ("ValidateRules", b"\x0a\x02\x12"),
+    ("GetRuleset", b"\x08"),
+], ids=["garbage", "utf8", "nested-60", "qualify", "validate", "get-ruleset"])
+def test_undecodable_request_is_invalid_argument_with_a_call_line(server, method, data):
+    call = server.channel.unary_unary(f"/promo.v1.PromotionService/{method}")  # raw bytes, no serializer
+    rid = f"undecodable-{method}-{len(data)}"
+    with pytest.raises(grpc.RpcError) as err:
+        call(data, timeout=10, metadata=[("x-request-id", rid)])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot be decoded" in err.value.details()
+    assert server.wait_for("call", request_id=rid)["code"] == "INVALID_ARGUMENT"
+
+
+def test_undecodable_analyze_request_is_invalid_argument(server):
+    call = server.channel.unary_stream("/promo.v1.PromotionService/AnalyzePrices")
+    with pytest.raises(grpc.RpcError) as err:
+        list(call(b"\xff", timeout=10, metadata=[("x-request-id", "undecodable-analyze")]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert server.wait_for("call", request_id="undecodable-analyze")["code"] == "INVALID_ARGUMENT"
+
+
+def test_struct_nested_below_the_limit_is_answered(server):
+    assert server.stub.Evaluate(nested(20), timeout=10).totals.payable == "170.00"
+
+
+def test_a_duplicated_10kb_line_id_is_a_short_invalid_argument(server):
+    long_id = "x" * 10_000
+    with pytest.raises(grpc.RpcError) as err:  # not RESOURCE_EXHAUSTED: the trailer fits the client's limit
+        server.stub.Evaluate(cart(lines=[_line(id=long_id), _line(id=long_id)]), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violation(err.value) == "lines[1].id"
+    assert len(err.value.details()) < 400
+    assert len(rpc_status.from_call(err.value).SerializeToString()) < 1000
+
+
+def test_a_duplicated_2mb_line_id_makes_no_long_log_line(server):
+    long_id = "x" * 1_900_000
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Evaluate(cart(lines=[_line(id=long_id), _line(id=long_id)]), timeout=30,
+                             metadata=[("x-request-id", "two-megabyte-id")])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    server.wait_for("call", request_id="two-megabyte-id")
+    assert max(map(len, server.log_path.read_text(encoding="utf-8").splitlines())) < 4000
+
+
+def test_a_long_request_id_is_cut_in_the_trailer_and_the_log(server):
+    rid = "r" * 6000  # below the 8 KB metadata limit grpcio enforces on the way in
+    _, call = server.stub.GetRuleset.with_call(pb.GetRulesetRequest(), timeout=10, metadata=[("x-request-id", rid)])
+    assert ("x-request-id", rid[:128]) in call.trailing_metadata()
+    assert server.wait_for("call", request_id=rid[:128])["code"] == "OK"
+
+
 def test_no_client_input_above_made_the_server_fail(server):
     # runs last in this module: every call logged so far ended with a client-side code
     codes = {e["code"] for e in server.events("call")}
     assert codes and not codes & {"UNKNOWN", "INTERNAL"}
+
+
+# ---- a server without reflection, logging at debug ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quiet_server(tmp_path_factory):
+    proc = ServerProcess(RULES, tmp_path_factory.mktemp("serve") / "log.jsonl", "--no-reflection", "--log-level", "debug")
+    try:
+        proc.wait_serving()
+        yield proc
+    finally:
+        assert proc.stop() == 0
+
+
+def test_no_reflection_leaves_the_reflection_service_out(quiet_server):
+    assert quiet_server.wait_for("listening")["reflection"] is False
+    stub = reflection_pb2_grpc.ServerReflectionStub(quiet_server.channel)
+    with pytest.raises(grpc.RpcError) as err:
+        list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert quiet_server.stub.Evaluate(cart(), timeout=10).totals.payable == "170.00"
+
+
+def test_health_checks_are_logged_at_debug(quiet_server):
+    quiet_server.health.Check(health_pb2.HealthCheckRequest(), timeout=5, metadata=[("x-request-id", "probe-1")])
+    line = quiet_server.wait_for("call", request_id="probe-1")
+    assert line["level"] == "debug" and line["method"] == "/grpc.health.v1.Health/Check" and line["code"] == "OK"

@@ -1,6 +1,6 @@
 """`promo serve` as a process: the harness the other server tests use (a subprocess on a free
 loopback port, its JSON log in a file), plus what only a process shows: several workers on one
-port, and a graceful stop on SIGTERM that lets the call in flight finish.
+port, a busy port refused, and a graceful stop on SIGTERM that lets the call in flight finish.
 """
 
 from __future__ import annotations
@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.gen.promo.v1 import promo_pb2 as pb
@@ -25,9 +27,11 @@ START_TIMEOUT = 30.0
 
 class ServerProcess:
     """`python -m server.cli serve RULES --port 0` with its log in a file (a pipe could fill up
-    and block the server), the port read from its `listening` line."""
+    and block the server), the port read from its `listening` line; `credentials` for a TLS
+    server."""
 
-    def __init__(self, rules: str | Path, log_path: Path, *args: str):
+    def __init__(self, rules: str | Path, log_path: Path, *args: str,
+                 credentials: grpc.ChannelCredentials | None = None):
         self.log_path = log_path
         self._log_file = open(log_path, "w")
         self.proc = subprocess.Popen(
@@ -35,7 +39,8 @@ class ServerProcess:
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log_file)
         self.port = self.wait_for("listening")["port"]
         self.target = f"127.0.0.1:{self.port}"
-        self.channel = grpc.insecure_channel(self.target)
+        self.channel = (grpc.secure_channel(self.target, credentials) if credentials
+                        else grpc.insecure_channel(self.target))
         self.stub = pb_grpc.PromotionServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
@@ -123,6 +128,44 @@ def test_two_workers_share_one_port_and_stop_together(tmp_path):
         code = server.stop()
     assert code == 0
     assert {e["worker"] for e in server.events("stopped")} == {0, 1, 2}  # 0: the main process
+    assert {type(e["worker"]) for e in server.events()} == {int}
+
+
+def serve_again(port: int, *args: str) -> subprocess.CompletedProcess:
+    """A second `promo serve` on `port`, run to its end (a refused one ends within seconds)."""
+    return subprocess.run([sys.executable, "-m", "server.cli", "serve", "examples/seed/parallel", "--host", "127.0.0.1",
+                           "--port", str(port), *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("first, second", [((), ()), (("--workers", "2"), ("--workers", "2")), ((), ("--workers", "2"))],
+                         ids=["alone-alone", "workers-workers", "alone-workers"])
+def test_a_second_serve_on_a_busy_port_exits_with_a_clear_error(tmp_path, first, second):
+    server = ServerProcess("examples/seed/parallel", tmp_path / "log.jsonl", *first)
+    try:
+        server.wait_serving()
+        again = serve_again(server.port, *second)
+        assert again.returncode == 1
+        refusal = json.loads(again.stderr.splitlines()[-1])
+        assert refusal["event"] == "bind_failed" and refusal["worker"] == 0
+        assert f"cannot listen on 127.0.0.1:{server.port}: Address already in use" in refusal["error"]
+        assert "choose another --port" in refusal["error"]
+        for _ in range(8):  # new connections, which the kernel would have split between the two
+            with grpc.insecure_channel(server.target) as channel:
+                assert pb_grpc.PromotionServiceStub(channel).Evaluate(cart(), timeout=10).totals.payable == "170.00"
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_port_another_serve_is_claiming_is_refused():
+    # the moment between one serve's probe and its workers' listen: it holds the port's lock
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with socket.socket(socket.AF_UNIX) as lock:
+        lock.bind(f"\0promo-serve:{port}")
+        again = serve_again(port)
+    assert again.returncode == 1
+    assert "another `promo serve` is starting on it" in json.loads(again.stderr.splitlines()[-1])["error"]
 
 
 def test_sigterm_lets_the_call_in_flight_finish(tmp_path):

@@ -1,6 +1,6 @@
 """Hot reload through a live server: NOT_SERVING until the rules first compile, a changed file
-swapped in while a client keeps calling (no failed call, one switch, never a mixed answer), and
-a broken edit that leaves the last good ruleset serving.
+swapped in while a client keeps calling (no failed call, one switch, never a mixed answer), a
+broken edit that leaves the last good ruleset serving, and its undoing logged.
 """
 
 from __future__ import annotations
@@ -102,3 +102,14 @@ def test_a_broken_edit_keeps_the_last_good_ruleset(live):
     assert server.status() == health_pb2.HealthCheckResponse.SERVING
     reply = server.stub.Evaluate(cart(), timeout=10)
     assert reply.ruleset.revision == serving and reply.totals.payable == "180.00"
+
+
+def test_undoing_a_broken_edit_logs_that_the_serving_ruleset_is_back(live):
+    # after the test above: BROKEN on disk, CHANGED serving
+    server, rules = live
+    serving = server.stub.GetRuleset(pb.GetRulesetRequest(), timeout=10).revision
+    assert server.events()[-1]["event"] != "reload_recovered"
+    write(rules, CHANGED)
+    event = server.wait_for("reload_recovered")
+    assert event["revision"] == serving and event["level"] == "info"
+    assert not [e for e in server.events("ruleset_loaded") if e["revision"] == serving and e["previous"] == serving]
