@@ -25,6 +25,7 @@ from itertools import combinations
 from typing import Callable
 
 from engine import benefits as b
+from engine.benefits import Gift
 from engine.compiler import Promotion
 from engine.evaluate import Candidate, Prepared, Pricing, _qualify, max_offer, payable_now, run
 from engine.explain import Minor, Reason
@@ -48,12 +49,11 @@ class Choice:
 def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
     """Why two candidates cannot both be used (the pairwise constraints), or None."""
     pa, pb = a.promotion, b.promotion
+    # (one coupon per line at item level needs no rule here: each line takes one item-level offer)
     if pa.is_coupon and pb.is_coupon and pa.level == pb.level:
         if pa.level == "platform":
             return "GROUP_LIMIT"
         if pa.level == "shop" and a.shops & b.shops:
-            return "GROUP_LIMIT"
-        if pa.level == "item" and set(a.lines) & set(b.lines):
             return "GROUP_LIMIT"
     if (pa.exclusive or pb.exclusive) and pa.level in ("shop", "platform") and pb.level in ("shop", "platform"):
         if set(a.lines) & set(b.lines):
@@ -75,10 +75,32 @@ def expiry(c: Candidate) -> datetime:
     return c.wallet.expires if c.wallet and c.wallet.expires else FAR_FUTURE
 
 
-def choice_key(pricing: Pricing, chosen: list[Candidate]) -> Key:
-    """Lowest payable; then fewer coupons; then earlier-expiring wallet entries; then names."""
-    coupons = [c for c in chosen if c.promotion.is_coupon]
-    return (pricing.payable, len(coupons), sorted(expiry(c) for c in coupons), sorted(c.promotion.name for c in chosen))
+def seated(pricing: Pricing) -> set[str]:
+    """The promotions that apply in `pricing`: they take something off or give a gift. Only
+    these take a seat (a slot, a group place, an `exclusive` conflict): one that does not apply
+    keeps nothing out (language.md §4.5)."""
+    return {name for name, off in pricing.applied.items() if off > 0} | {gift[0] for gift in pricing.gifts}
+
+
+def choice_key(pricing: Pricing, chosen: list[Candidate], free: set[str]) -> Key:
+    """Lowest payable; then fewer coupons; then earlier-expiring wallet entries; then names of
+    the promotions chosen among (`free`). Only what applies counts: a coupon that takes
+    nothing off is not used."""
+    on = seated(pricing)
+    used = [c for c in chosen if c.promotion.name in on]
+    coupons = [c for c in used if c.promotion.is_coupon]
+    return (pricing.payable, len(coupons), sorted(expiry(c) for c in coupons),
+            sorted(c.promotion.name for c in used if c.promotion.name in free))
+
+
+def settled(sitting: list[Candidate], cands: list[Candidate], optional: Callable[[Candidate], bool],
+            groups: dict[str, int]) -> frozenset[str]:
+    """The enabled set that a choice whose applying promotions are `sitting` stands for: those,
+    and every automatic promotion they do not keep out (which then takes nothing off). Choices
+    that differ only in promotions that do not apply price the same; this names them one way."""
+    names = {c.promotion.name for c in sitting}
+    return frozenset(names | {c.promotion.name for c in cands
+                              if not optional(c) and c.promotion.name not in names and fits(sitting, c, groups)})
 
 
 def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], Callable[[Candidate], bool]]:
@@ -131,12 +153,11 @@ class _Search:
                 mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
                 self.counted[g] = (mask | 1 << k, room)
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
-        # A coupon that can take nothing off is not worth trying, unless using it can block an
-        # automatic promotion (a conflict, or a seat in its group) and so change the others.
-        automatic = sum(1 << k for k, c in enumerate(self.free) if not optional(c))
-        self.useless = [b == 0 and optional(c) and not self.conflicts[k] & automatic
-                        and not (c.promotion.group in self.counted and self.counted[c.promotion.group][0] & automatic)
-                        for k, (b, c) in enumerate(zip(self.bound, self.free))]
+        # A coupon that can take nothing off never applies, so it takes no seat and changes
+        # nothing: not worth trying. (A gift takes nothing off the payable but does apply.)
+        self.useless = [b == 0 and optional(c) and not isinstance(c.promotion.benefit, Gift)
+                        for b, c in zip(self.bound, self.free)]
+        self.free_names = {c.promotion.name for c in self.free}
         self.best: tuple[Key, list[Candidate], Pricing] | None = None
         self.evaluations = 0
         self.min_payment = prep.plan.min_payment
@@ -209,8 +230,10 @@ class _Search:
             if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
                 return  # an automatic promotion that fits was left out: the buyer cannot refuse it
             pricing = pricing or self.price(mask)
+            if not self._stands(mask, pricing):
+                return
             chosen = self.chosen(mask)
-            key = choice_key(pricing, self.fixed + chosen)
+            key = choice_key(pricing, self.fixed + chosen, self.free_names)
             if self.best is None or key < self.best[0]:
                 self.best = (key, chosen, pricing)
                 self._trace(mask, payable=Minor(pricing.payable), result="best so far")
@@ -223,6 +246,21 @@ class _Search:
             self._visit(i + 1, mask | 1 << i, None)
         if self.optional(self.free[i]) or self._may_be_blocked(i, mask):
             self._visit(i + 1, mask, pricing)
+
+    def _stands(self, mask: int, pricing: Pricing) -> bool:
+        """Is the choice `mask` (priced in `pricing`) feasible once only the promotions that
+        apply take seats? An automatic promotion left out because of one that does not apply
+        was refused: the choice stands only if, added, none of those applies either (then
+        nothing changes: a promotion that does not apply alters no other one's amounts)."""
+        on = seated(pricing)
+        sitting = [c for c in self.fixed + self.chosen(mask) if c.promotion.name in on]
+        groups = self.prep.plan.groups
+        out = [k for k, c in enumerate(self.free)
+               if not self.optional(c) and not mask >> k & 1 and fits(sitting, c, groups)]
+        if not out:
+            return True
+        tried = seated(self.price(mask | sum(1 << k for k in out)))
+        return not any(self.free[k].promotion.name in tried for k in out)
 
     def _cut(self, i: int, mask: int, pricing: Pricing | None, best: Key) -> tuple[bool, Pricing | None]:
         """Can no completion of `mask` beat the best choice found? (and the price of `mask`, if
@@ -248,17 +286,20 @@ class _Search:
                     refined = priced + self._shrink(mask, remaining, slots, pricing)
                     if refined > bound:
                         bound, tie_cut = refined, False
-        if bound > best[0] or bound == best[0] and tie_cut and self._loses_tie(mask, slots, best):
+        if bound > best[0] or bound == best[0] and tie_cut and self._loses_tie(mask, slots, best, pricing):
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
 
-    def _loses_tie(self, mask: int, slots: dict[Slot, list[int]], best: Key) -> bool:
+    def _loses_tie(self, mask: int, slots: dict[Slot, list[int]], best: Key, pricing: Pricing | None) -> bool:
         """When a completion of `mask` can at best pay what the best choice pays: can it not win
         the tie either? To pay the bound it must fill every slot that can take something off with
         a member whose bound is the slot's, and take nothing else that is a coupon; so it uses
         at least that many coupons, and its expiries and names are at best the earliest and
-        first of each slot's such members. (Not decided when an automatic one may join.)"""
+        first of each slot's such members. The chosen ones count only if they surely apply in
+        such a completion: each must take off its bound (> 0), or, where `mask` was priced, keep
+        what it takes off now (> 0). (Not decided when an automatic one may join, or a chosen one
+        may not apply; fixed coupons, which may or may not apply, are left out of the count.)"""
         picks = []
         for ks in slots.values():
             if any(not self.optional(self.free[k]) for k in ks):
@@ -266,7 +307,11 @@ class _Search:
             top = max(self.bound[k] for k in ks)
             if top > 0:
                 picks.append([self.free[k] for k in ks if self.bound[k] == top])
-        chosen = self.fixed + self.chosen(mask)
+        on = seated(pricing) if pricing is not None else None
+        for k in range(len(self.free)):
+            if mask >> k & 1 and (self.bound[k] == 0 or on is not None and self.free[k].promotion.name not in on):
+                return False
+        chosen = self.chosen(mask)
         coupons = [c for c in chosen if c.promotion.is_coupon]
         expiries = sorted([expiry(c) for c in coupons] + [min(map(expiry, p)) for p in picks])
         names = sorted([c.promotion.name for c in chosen] + [min(c.promotion.name for c in p) for p in picks])
@@ -355,9 +400,8 @@ class _Search:
                     return 0  # not a candidate: claim nothing
                 if 0 <= r < j:
                     amount -= off
-            if amount > 0:
-                base += amount
-                quantity += self.prep.lines[i].quantity
+            base += amount
+            quantity += self.prep.lines[i].quantity  # a line at 0.00 still counts its units
         now = pricing.applied[promo.name]
         cart_amount = sum(pricing.base)
         if self._offer_at(promo, base, quantity, cart_amount) < now:
@@ -431,8 +475,6 @@ def _slot(c: Candidate, groups: dict[str, int]) -> Slot:
         return ("platform-coupon", "")
     if p.is_coupon and p.level == "shop" and c.shops:
         return ("shop-coupon", min(c.shops))
-    if p.is_coupon and p.level == "item" and c.lines:
-        return ("item-coupon", str(c.lines[0]))
     if p.group and groups.get(p.group, 1) == 1:
         return ("group", p.group)
     return ("alone", p.name)
@@ -442,60 +484,71 @@ def choose(prep: Prepared, explain: bool) -> Choice:
     fixed, free, optional = split(prep)
     search = _Search(prep, fixed, free, optional, explain)
     search.solve()
-    assert search.best is not None  # the first choice tried, every candidate taken that fits, is one
+    # some choice stands (the one of the best outcome, see `_Search._stands`), and with no best
+    # found yet nothing is cut, so the search reaches it
+    assert search.best is not None
     _, chosen, pricing = search.best
-    enabled = frozenset(c.promotion.name for c in fixed + chosen)
+    on = seated(pricing)
+    sitting = [c for c in fixed + chosen if c.promotion.name in on]
+    enabled = settled(sitting, prep.candidates, optional, prep.plan.groups)
+    if enabled != frozenset(c.promotion.name for c in fixed + chosen):
+        pricing = run(prep, enabled, explain)  # the same prices; reasons for the set as named
     left_out = {}
     if explain:
         with prep.trace.paused():
             for c in free:
                 if c.promotion.name not in enabled:
-                    left_out[c.promotion.name] = _why_left_out(prep, c, fixed, chosen, pricing)
+                    left_out[c.promotion.name] = _why_left_out(prep, c, fixed, enabled, sitting, pricing)
     return Choice(enabled, pricing, left_out, search.evaluations)
 
 
 def exhaustive(prep: Prepared) -> tuple[Key, frozenset[str], Pricing, int]:
-    """The reference the search must equal: price every choice that respects the constraints and
-    leaves out no automatic promotion that could have been added; the lowest `choice_key` wins.
-    Exponential: for tests and benchmarks. Returns (key, enabled names, pricing, choices priced)."""
+    """The reference the search must equal: price every set of candidates; a set is feasible when
+    the promotions that apply in it respect the constraints and keep out every automatic
+    promotion it leaves out; the lowest `choice_key` wins. Exponential: for tests and
+    benchmarks. Returns (key, enabled names as `settled`, pricing, choices priced)."""
     groups = prep.plan.groups
     cands = prep.candidates
     optional = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
+    free = {c.promotion.name for c in split(prep)[1]}
     best: tuple[Key, frozenset[str], Pricing] | None = None
     priced = 0
     for r in range(len(cands) + 1):
         for subset in combinations(cands, r):
-            chosen = list(subset)
-            if not all(fits(chosen[:k], c, groups) for k, c in enumerate(chosen)):
-                continue
-            if any(not optional(c) and c not in chosen and fits(chosen, c, groups) for c in cands):
-                continue
-            pricing = run(prep, frozenset(c.promotion.name for c in chosen), False)
+            pricing = run(prep, frozenset(c.promotion.name for c in subset), False)
             priced += 1
-            key = choice_key(pricing, chosen)
+            on = seated(pricing)
+            sitting = [c for c in subset if c.promotion.name in on]
+            if not all(fits(sitting[:k], c, groups) for k, c in enumerate(sitting)):
+                continue
+            if any(not optional(c) and c not in subset and fits(sitting, c, groups) for c in cands):
+                continue
+            key = choice_key(pricing, list(subset), free)
             if best is None or key < best[0]:
-                best = (key, frozenset(c.promotion.name for c in chosen), pricing)
+                best = (key, settled(sitting, cands, optional, groups), pricing)
     assert best is not None
     return (*best, priced)
 
 
-def _why_left_out(prep: Prepared, cand: Candidate, fixed: list[Candidate], chosen: list[Candidate], pricing: Pricing) -> Reason:
+def _why_left_out(prep: Prepared, cand: Candidate, fixed: list[Candidate], enabled: frozenset[str],
+                  sitting: list[Candidate], pricing: Pricing) -> Reason:
     """Why a candidate is not in the chosen set, in the order of language.md §5: its own
-    conditions first, then the constraint that excluded it, then the better set."""
+    conditions first, then the constraint that excluded it (a promotion that applies), then
+    the better set."""
     groups = prep.plan.groups
     name = cand.promotion.name
     alone = run(prep, frozenset(c.promotion.name for c in fixed) | {name})
     if name in alone.failed:
         return alone.failed[name]
-    for other in fixed + chosen:
+    for other in sitting:
         why = conflict(cand, other, groups)
         if why:
             return Reason(why, {"winner": other.promotion.name}, winner=other.promotion.name)
     group = cand.promotion.group
-    if group and sum(c.promotion.group == group for c in chosen) >= groups.get(group, 1):
-        winner = next(c.promotion.name for c in chosen if c.promotion.group == group)
+    if group and sum(c.promotion.group == group for c in sitting) >= groups.get(group, 1):
+        winner = next(c.promotion.name for c in sitting if c.promotion.group == group)
         return Reason("GROUP_LIMIT", {"group": group, "winner": winner}, winner=winner)
-    together = run(prep, frozenset(c.promotion.name for c in fixed + chosen) | {name})
+    together = run(prep, enabled | {name})
     if name in together.failed:
         return together.failed[name]
     lost = {n: Minor(amount) for n, amount in pricing.applied.items() if together.applied.get(n, 0) < amount}

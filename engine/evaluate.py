@@ -90,8 +90,9 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     trace = trace or Trace(False)
     lines = sorted(request.lines, key=lambda line: line.id)
     now = request.at
-    floors = [_floor(plan, line, now) for line in lines]
     presale = {i: p for i, line in enumerate(lines) if (p := _presale_line(plan, request, line)) is not None}
+    # a presale line's deposit is paid: no discount reaches below it
+    floors = [max(_floor(plan, line, now), presale[i].deposit if i in presale else 0) for i, line in enumerate(lines)]
     wallet: dict[str, WalletEntry] = {}
     for entry in request.wallet:
         wallet.setdefault(entry.coupon, entry)
@@ -215,10 +216,12 @@ def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | Non
         if stage is None:
             continue
         unit = min(_unit_price(presale, request), line.price)  # a presale never raises the list price
-        deposit = presale.deposit
-        worth = presale.worth if presale.worth is not None else deposit
-        per_unit = max(0, unit - (worth - deposit) - presale.balance_discount)
-        return PresaleLine(presale, stage, per_unit * line.quantity, deposit * line.quantity, worth * line.quantity)
+        # Neither stage can pay back: the deposit is at most the unit's price and the tail at
+        # least 0, so deposit <= base <= list amount and the balance due is never negative.
+        deposit = min(presale.deposit, unit)
+        worth = presale.worth if presale.worth is not None else presale.deposit
+        tail = max(0, unit - worth - presale.balance_discount)
+        return PresaleLine(presale, stage, (deposit + tail) * line.quantity, deposit * line.quantity, worth * line.quantity)
     return None
 
 
@@ -419,11 +422,8 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
     # progressive: each promotion's base is what earlier ones left; parallel: the item-level base
     seen = amounts if prep.plan.stacking == "progressive" else out.base
     total, reasons = 0, []
-    for group in cand.groups:
-        idx = tuple(i for i in group if seen[i] > 0)
-        if not idx:
-            reasons.append(Reason("NO_ELIGIBLE_ITEMS"))
-            continue
+    for idx in cand.groups:
+        # a line brought to 0.00 is still bought: its units count; it only has no room (§4.3)
         weights = tuple(seen[i] for i in idx)
         offer = _offer(prep, promo, idx, weights, cart_amount, explain)
         out.hints.extend(offer.hints)
@@ -640,11 +640,8 @@ def _max_offer(prep: Prepared, cand: Candidate, promo: Promotion) -> int:
         return 0
     top = prep.top
     total = 0
-    for group in cand.groups:
-        idx = [i for i in group if top[i] > 0]
+    for idx in cand.groups:
         parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
-        if not parts:
-            continue
         facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), prep.top_total)
         benefit, _ = _qualify(prep, promo, facts, parts, explain=False) if promo.monotone else (promo.benefit, None)
         if benefit is None:

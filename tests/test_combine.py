@@ -49,13 +49,13 @@ def instances(draw):
         clauses = [f"level {level}"]
         if level == "shop":
             clauses.append(f'scope shop == "{draw(st.sampled_from(SHOPS))}"')
-        elif level == "item":
-            clauses.append(f'scope sku == "{draw(st.sampled_from(["A", "B", "C"]))}"')
+        elif level == "item":  # scopes by sku or by shop overlap: one item coupon per line, not per cart
+            clauses.append(draw(st.sampled_from([f'scope sku == "{sku}"' for sku in "ABC"] + [f'scope shop == "{SHOPS[0]}"'])))
         if draw(st.booleans()):
             # mostly thresholds; sometimes conditions that discounts can make true (not monotone)
             clauses.append("when " + draw(st.sampled_from(
                 ["amount >= 50", "amount >= 100", "amount >= 150", "amount >= 200", "amount >= 300",
-                 "amount <= 150", "quantity <= 2", "quantity >= 2"])))
+                 "amount <= 150", "quantity <= 2", "quantity >= 2", "quantity >= 3"])))
         if draw(st.integers(0, 6)) == 0:
             clauses.append("exclusive")
         group = draw(st.sampled_from([None, None, None, "g1", "g2"]))
@@ -210,17 +210,19 @@ coupon "b" { level platform discount 20 }
     assert [a["promotion"] for a in q["applied"]] == ["b"]
 
 
-def test_quantity_at_most_is_not_monotone():
-    # the item promotion makes line `b` free, so the platform coupon sees 2 units, not 3:
-    # `a` (quantity <= 2) holds and saves 30 > `b`'s 20 → 200 − 30 = 170.00
+def test_a_line_made_free_still_counts_for_quantity_at_most():
+    # the item promotion makes line `z` free, but it is still bought: the platform coupons see
+    # 3 units, so `a` (quantity <= 2) fails and `b` applies: 200 − 20 = 180.00 (language.md §4.3)
     rules = HEADER.format(mode="parallel") + '''
 promotion "free-b" { level item scope sku == "B" discount 10 each }
 coupon "a" { level platform when quantity <= 2 discount 30 }
 coupon "b" { level platform discount 20 }
 '''
     q = quote(rules, [line("x", "100.00"), line("y", "100.00"), line("z", "10.00", sku="B")], wallet=["a", "b"])
-    assert q["totals"]["payable"] == "170.00"
-    assert [a["promotion"] for a in q["applied"]] == ["free-b", "a"]
+    assert q["totals"]["payable"] == "180.00"
+    assert [a["promotion"] for a in q["applied"]] == ["free-b", "b"]
+    assert reasons(q)["a"]["reason"] == "CONDITION_FAILED"
+    assert reasons(q)["a"]["detail"]["values"] == {"quantity": 3}
 
 
 def test_zero_saving_coupon_is_not_used():
@@ -364,9 +366,11 @@ def test_shop_coupons_that_cost_a_cross_shop_step_are_cut_without_pricing_them()
     assert choice.evaluations <= 60
 
 
-def test_a_coupon_that_takes_nothing_off_can_still_seat_in_a_group_and_block_an_automatic_member():
-    # g2 holds two: c07 and the automatic c00 by default. c10 fails its threshold (S1 has 20.00),
-    # but using it fills g2 without c00, which keeps the platform base at 200.00 for a second step.
+def test_a_coupon_that_fails_its_threshold_takes_no_seat_in_a_group():
+    # g2 holds two: c07 and the automatic c00. c10 fails its threshold (S1 has 20.00), so it
+    # takes no seat (language.md §4.5) and cannot keep c00 out: S1 19.00 + S2 180.00 = 199.00
+    # earns one step of c04 → 179.00. (Read the other way, c10 would seat and block c00, keep
+    # the platform base at 200.00 for a second step and charge 160.00.)
     text = ('ruleset "r" { currency CNY timezone "Asia/Shanghai" stacking progressive group "g2" max 2 }\n'
             'promotion "c00" { level shop scope shop == "S1" group "g2" discount 1 }\n'
             'coupon "c04" { level platform discount 20 every 100 }\n'
@@ -374,5 +378,7 @@ def test_a_coupon_that_takes_nothing_off_can_still_seat_in_a_group_and_block_an_
             'coupon "c10" { level shop scope shop == "S1" when amount >= 50 group "g2" discount 1 }\n')
     cart = [line("l0", "20.00"), line("l1", "60.00", 2, shop="S2"), line("l2", "60.00", 2, shop="S2")]
     q = quote(text, cart, wallet=["c04", "c07", "c10"])
-    assert q["totals"]["payable"] == "160.00"  # with c00 applied instead: 179.00
+    assert q["totals"]["payable"] == "179.00"
+    assert [a["promotion"] for a in q["applied"]] == ["c00", "c07", "c04"]
+    assert reasons(q)["c10"]["reason"] == "THRESHOLD_NOT_MET"
     same_as_brute_force(text, {"at": "2026-11-11T10:00:00+08:00", "lines": cart, "wallet": ["c04", "c07", "c10"]})

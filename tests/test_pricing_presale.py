@@ -4,7 +4,12 @@ language.md §2 (Presale) and §4.7, §4.9."""
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pricing_helpers import Case, cart, check, line, params, quote, ruleset
 
@@ -169,3 +174,64 @@ def test_deposit_stage_coupon_reason_detail():
     na = {n["promotion"]: n for n in q["not_applied"]}
     assert na["plat-30"]["reason"] == "STAGE_MISMATCH"
     assert na["plat-30"]["message"] and na["plat-30"]["message_zh"]
+
+
+def test_a_line_listed_below_its_deposit_never_pays_back():
+    # phone-x listed at 99.00 (under its deposit of 100): the deposit is capped at the unit's
+    # price (99.00) and the tail at 0, so the balance is 0.00 — never −100.00 — and the line
+    # costs its list price over both stages; the coupon has no room above the deposit paid
+    q = check(Case("below-deposit", phone(balance_discount="50"),
+                   cart(ph(price="99.00"), at=BALANCE_AT, wallet=["plat-30"]),
+                   payable="0.00", finals={"p": "99.00"}, discount="0.00",
+                   presale=[{"stage": "balance", "deposit": "99.00", "balance_due": "0.00"}]))
+    assert [n["promotion"] for n in q["not_applied"]] == ["shop-20", "plat-30"]
+
+
+@st.composite
+def presale_instances(draw):
+    """A presale with any numbers the checker accepts, lines listed at any price (below the
+    deposit too), order-level promotions and coupons of any size, carts at either stage."""
+    deposit = draw(st.integers(1, 500))
+    worth = draw(st.sampled_from([None, deposit, deposit + draw(st.integers(1, 800))]))
+    body = (f'presale "pre" {{ scope sku == "P" price {(worth or deposit) + draw(st.integers(0, 3000))} '
+            f'deposit {deposit}{f" worth {worth}" if worth else ""} '
+            f'{draw(st.sampled_from(["", "balance discount {}"])).format(draw(st.integers(1, 300)))} '
+            'deposit_window 2026-10-20 .. 2026-11-01 balance_window 2026-11-01 .. 2026-11-04 }\n')
+    for k in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["promotion", "coupon"]))
+        level = draw(st.sampled_from(["shop", "platform"]))
+        benefit = draw(st.sampled_from(["discount {m}", "discount {m} each", "discount 90%", "price 1 each"]))
+        body += f'{kind} "o{k}" {{ level {level} {benefit.format(m=draw(st.integers(1, 2000)))} }}\n'
+    lines = [line(f"l{k}", f"{draw(st.integers(1, 4000))}.{draw(st.integers(0, 99)):02d}", draw(st.integers(1, 3)),
+                  sku=draw(st.sampled_from(["P", "P", "X"])), shop=draw(st.sampled_from(["S1", "S2"])))
+             for k in range(draw(st.integers(1, 3)))]
+    stage = draw(st.sampled_from([{}, {"stage": "STAGE_DEPOSIT"}, {"stage": "STAGE_BALANCE"}]))
+    at = draw(st.sampled_from([DEPOSIT_AT, BALANCE_AT]))
+    request = cart(*lines, at=at, wallet=[f"o{k}" for k in range(4)], shipping={"S1": "8.00"}, **stage)
+    return ruleset(body, min_payment=draw(st.sampled_from(["0.00", "0.01", "5.00"]))), request
+
+
+@settings(max_examples=int(os.environ.get("PROMO_PROPERTY_EXAMPLES", "120")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(presale_instances())
+def test_payable_never_goes_below_its_floor_at_any_presale_stage(instance):
+    rules, request = instance
+    q = quote(rules, request)
+    money = lambda text: Decimal(text)  # noqa: E731
+    stages = {p["line"]: p for p in q["presale"]}
+    worth_now = money(q["totals"]["shipping"])  # what this checkout charges before any promotion
+    for ln in q["lines"]:
+        assert 0 <= money(ln["final"]) <= money(ln["list"])
+        p = stages.get(ln["id"])
+        assert p is None or money(p["balance_due"]) >= 0
+        if p is None:
+            worth_now += money(ln["list"])
+        elif p["stage"] == "deposit":
+            worth_now += money(p["deposit"])
+        elif p["stage"] == "balance":
+            worth_now += money(ln["base"]) - money(p["deposit"])
+        else:
+            worth_now += money(ln["base"])
+    assert money(q["totals"]["discount"]) >= 0
+    floor = money(rules.split("min_payment ")[1].split()[0])
+    assert money(q["totals"]["payable"]) >= min(floor, worth_now) >= 0
