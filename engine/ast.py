@@ -105,25 +105,28 @@ class Has:
     span: Span = _span()
 
 
+# A chain of one operator (`a or b or c`, `a + b - c`) is one node with its operands in order, so
+# a 10,000-way `or` is as shallow as a 2-way one for every walk over the tree and at evaluation.
+# The parser keeps a chain's first operand from being a chain of the same kind (`(a or b) or c`
+# is `a or b or c`), as left-associativity reads it; a later operand may be (`a - (b - c)`).
+
+
 @dataclass(frozen=True)
 class Arith:
-    op: str  # + -
-    left: "Expr"
-    right: "Expr"
+    operands: tuple["Expr", ...]
+    ops: tuple[str, ...]  # `+` or `-` before each operand after the first
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class And:
-    left: "Expr"
-    right: "Expr"
+    operands: tuple["Expr", ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Or:
-    left: "Expr"
-    right: "Expr"
+    operands: tuple["Expr", ...]
     span: Span = _span()
 
 
@@ -134,6 +137,57 @@ class Not:
 
 
 Expr = Union[String, Number, Percent, DateTime, Bool, ListLit, Path, Compare, In, Has, Arith, And, Or, Not]
+
+# How deeply operators and lists may nest in one expression (docs/language.md, "Limits"): a chain
+# of one operator is one level and parentheses add none, so only real nesting counts. It bounds
+# the recursion of everything that walks an expression, from the checker to evaluation.
+MAX_NESTING = 100
+
+
+def subexpressions(e) -> tuple:
+    """The expressions directly inside `e`, in source order."""
+    if isinstance(e, (Or, And, Arith)):
+        return e.operands
+    if isinstance(e, (Compare, In, Has)):
+        return (e.left, e.right)
+    if isinstance(e, Not):
+        return (e.operand,)
+    if isinstance(e, ListLit):
+        return e.items
+    return ()
+
+
+def walk(e):
+    """`e` and every expression inside it, in source order, without recursion."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        yield x
+        stack.extend(reversed(subexpressions(x)))
+
+
+def conjuncts(e) -> list:
+    """The operands of a top-level `and`, nested ones included: `a and (b and c)` -> [a, b, c]."""
+    out, stack = [], [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, And):
+            stack.extend(reversed(x.operands))
+        else:
+            out.append(x)
+    return out
+
+
+def too_deep(e, limit: int = MAX_NESTING):
+    """The first operator or list (in source order) nested more than `limit` levels deep, or None."""
+    stack = [(e, 1)]
+    while stack:
+        x, level = stack.pop()
+        inner = subexpressions(x)
+        if inner and level > limit:
+            return x
+        stack.extend((y, level + 1) for y in reversed(inner))
+    return None
 
 
 # ---- clauses shared by several blocks -----------------------------------------------------

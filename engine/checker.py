@@ -47,7 +47,7 @@ from decimal import Decimal
 from typing import Sequence
 
 from engine import ast
-from engine.diagnostics import Diagnostic, diagnostic, did_you_mean, sort_diagnostics
+from engine.diagnostics import Diagnostic, diagnostic, did_you_mean, internal_error, sort_diagnostics
 from engine.formatter import expr_text
 from engine.money import KNOWN_CURRENCIES, ROUNDING_MODES, minor_digits
 from engine.reasons import CAPPED, NOT_APPLIED_REASONS
@@ -104,7 +104,10 @@ _UNKNOWN = "?"
 def check(files: Sequence[ast.File]) -> list[Diagnostic]:
     """Every error and warning about one ruleset (all its files), sorted by position."""
     with _gc_paused():
-        return sort_diagnostics(_Checker(files).run())
+        try:
+            return sort_diagnostics(_Checker(files).run())
+        except Exception as err:  # a bug here must not crash `promo check` or ValidateRules
+            return [internal_error(files[0].path if files else "<ruleset>", "checker", err)]
 
 
 @contextlib.contextmanager
@@ -581,7 +584,7 @@ class _Checker:
         return method(self, e, ctx) if method is not None else _UNKNOWN
 
     def boolean(self, e, ctx: _Ctx) -> str:
-        for side in (e.operand,) if isinstance(e, ast.Not) else (e.left, e.right):
+        for side in ast.subexpressions(e):
             t = self.type_of(side, ctx)
             if t not in ("bool", _UNKNOWN):
                 self.not_a_condition(side, t)
@@ -708,21 +711,24 @@ class _Checker:
                       help=f"write `{show(e.left)} has \"...\"`")
 
     def arith(self, e: ast.Arith, ctx: _Ctx) -> str:
-        lt, rt = self.type_of(e.left, ctx), self.type_of(e.right, ctx)
-        if _UNKNOWN in (lt, rt):
+        """The type of `a + b - c ...`, folded left to right as the chain is evaluated."""
+        types = [self.type_of(x, ctx) for x in e.operands]
+        if _UNKNOWN in types:
             return _UNKNOWN
-        for side, t in ((e.left, lt), (e.right, rt)):
+        for i, (side, t) in enumerate(zip(e.operands, types)):
             if t not in _NUMERIC:
-                self.emit("type-mismatch", side.span, f"`{e.op}` works on money and numbers, not {_a(t)}")
+                self.emit("type-mismatch", side.span, f"`{e.ops[max(i - 1, 0)]}` works on money and numbers, not {_a(t)}")
                 return _UNKNOWN
-        if not _compatible(lt, rt):
-            self.emit("type-mismatch", _blame(e.left, e.right).span, f"cannot {'add' if e.op == '+' else 'subtract'} "
-                      f"`{show(e.right)}` ({rt}) {'to' if e.op == '+' else 'from'} `{show(e.left)}` ({lt})")
-            return _UNKNOWN
-        t = "money" if "money" in (lt, rt) else "integer" if lt == rt == "integer" else lt if rt == "number" else rt
-        if t in ("money", "integer"):
-            self.literal_checks(t, (e.left, e.right))
-        return t
+        lt = types[0]
+        for i, (op, right, rt) in enumerate(zip(e.ops, e.operands[1:], types[1:]), start=1):
+            if not _compatible(lt, rt):
+                left = _prefix(e, i)
+                self.emit("type-mismatch", _blame(left, right).span, f"cannot {'add' if op == '+' else 'subtract'} "
+                          f"`{show(right)}` ({rt}) {'to' if op == '+' else 'from'} `{show(left)}` ({lt})")
+                return _UNKNOWN
+            lt = "money" if "money" in (lt, rt) else "integer" if lt == rt == "integer" else lt if rt == "number" else rt
+        self.literal_checks(lt, e.operands)
+        return lt
 
     # ---- warnings -------------------------------------------------------------------------------
 
@@ -730,7 +736,7 @@ class _Checker:
         """`discount M` where M is at least the `amount >= C` the promotion (or tier) requires."""
         if not isinstance(benefit, ast.DiscountAmount) or benefit.each:
             return
-        conjuncts = [cond] if only_simple else _conjuncts(cond)
+        conjuncts = [cond] if only_simple else ast.conjuncts(cond)
         limits = [s[1] for s in map(_threshold, conjuncts) if s is not None and s[0] == "amount"]
         if limits and benefit.amount.value >= max(limits):
             self.emit("discount-exceeds-threshold", benefit.amount.span,
@@ -940,25 +946,24 @@ def _blame(left, right):
     return left if isinstance(right, ast.Path) and not isinstance(left, ast.Path) else right
 
 
+def _prefix(e: ast.Arith, n: int):
+    """The first `n` operands of a chain, as the expression they form (for messages)."""
+    if n == 1:
+        return e.operands[0]
+    first, last = e.operands[0].span, e.operands[n - 1].span
+    return ast.Arith(e.operands[:n], e.ops[: n - 1],
+                     span=Span(first.file, first.line, first.column, last.end_line, last.end_column))
+
+
 def _literals(exprs):
-    for e in exprs:
+    """The number literals of `exprs`, inside sums and lists too."""
+    stack = list(reversed(exprs))
+    while stack:
+        e = stack.pop()
         if isinstance(e, ast.Number):
             yield e
-        elif isinstance(e, ast.Arith):
-            yield from _literals((e.left, e.right))
-        elif isinstance(e, ast.ListLit):
-            yield from _literals(e.items)
-
-
-def _conjuncts(e) -> list:
-    out, stack = [], [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ast.And):
-            stack.extend((x.right, x.left))
-        else:
-            out.append(x)
-    return out
+        elif isinstance(e, (ast.Arith, ast.ListLit)):
+            stack.extend(reversed(ast.subexpressions(e)))
 
 
 _FLIP = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}

@@ -229,20 +229,8 @@ def _text_reader(sources: dict[str, SourceFile]) -> Callable[[Span], str]:
     return text_of
 
 
-def _conjuncts(expr) -> list:
-    return _conjuncts(expr.left) + _conjuncts(expr.right) if isinstance(expr, ast.And) else [expr]
-
-
 def _paths(expr) -> list[str]:
-    if isinstance(expr, ast.Path):
-        return [expr.dotted]
-    found = []
-    for name in ("left", "right", "operand"):
-        if hasattr(expr, name):
-            found += _paths(getattr(expr, name))
-    for item in getattr(expr, "items", ()):
-        found += _paths(item)
-    return found
+    return [x.dotted for x in ast.walk(expr) if isinstance(x, ast.Path)]
 
 
 # What discounts can lower: the base, the cart after item level, and the eligible units (a line
@@ -259,7 +247,7 @@ def amount_monotone(expr) -> bool:
     if not reads_amount:
         return True
     if isinstance(expr, (ast.And, ast.Or)):
-        return amount_monotone(expr.left) and amount_monotone(expr.right)
+        return all(amount_monotone(x) for x in expr.operands)
     if isinstance(expr, ast.Compare):
         if expr.op in _FLIPPED and isinstance(expr.right, ast.Path):
             expr = ast.Compare(_FLIPPED[expr.op], expr.right, expr.left)
@@ -325,7 +313,7 @@ def _benefit(node, ctx: _Context) -> b.Benefit:
 def _promotion(node: ast.Promotion, ctx: _Context) -> Promotion:
     scope, scope_text = ctx.scope(node)
     when = ast.first(node, ast.When)
-    clauses = [_clause(e, ctx) for e in _conjuncts(when.expr)] if when else []
+    clauses = [_clause(e, ctx) for e in ast.conjuncts(when.expr)] if when else []
     # Plain conditions are checked before thresholds (CONDITION_FAILED comes first).
     clauses.sort(key=lambda c: c.threshold is not None)
     title = ast.first(node, ast.Title)
@@ -412,7 +400,7 @@ def _index(promotions: list[Promotion], nodes: list[ast.Promotion]):
     """Index each promotion under the sku / shop / category values its scope requires; also
     name the promotions whose whole scope is that condition (a line found under the key is in)."""
     keys_by_name = {n.name.value: _index_keys(ast.first(n, ast.Scope)) for n in nodes}
-    exact = frozenset(n.name.value for n in nodes if keys_by_name[n.name.value] and len(_conjuncts(ast.first(n, ast.Scope).expr)) == 1)
+    exact = frozenset(n.name.value for n in nodes if keys_by_name[n.name.value] and len(ast.conjuncts(ast.first(n, ast.Scope).expr)) == 1)
     index: dict[tuple[str, str], list[Promotion]] = {}
     everywhere = []
     for p in promotions:
@@ -429,7 +417,7 @@ def _index_keys(scope: ast.Scope | None) -> list[tuple[str, str]] | None:
     if scope is None:
         return None
     options = {}
-    for conjunct in _conjuncts(scope.expr):
+    for conjunct in ast.conjuncts(scope.expr):
         if isinstance(conjunct, (ast.Compare, ast.In)) and isinstance(conjunct.left, ast.Path):
             attr = conjunct.left.dotted
             if attr not in INDEX_ATTRS:

@@ -14,6 +14,7 @@ from engine.source import SourceFile, Span
 
 ERROR = "error"
 WARNING = "warning"
+INTERNAL_ERROR = "internal-error"
 
 # code -> (severity, what it means). The codes are a public contract: tests and tools match them.
 CODES: dict[str, tuple[str, str]] = {
@@ -21,7 +22,9 @@ CODES: dict[str, tuple[str, str]] = {
     "syntax": (ERROR, "the text does not follow the grammar"),
     "unterminated-string": (ERROR, "a string literal has no closing quote on its line"),
     "unclosed-block": (ERROR, "a `{` has no matching `}`"),
+    "unquoted-string": (ERROR, "a word where a string literal must stand, such as an unquoted name"),
     "invalid-datetime": (ERROR, "a date-time that is not a real ISO-8601 date or time"),
+    "nesting-too-deep": (ERROR, "an expression whose operators nest more than 100 levels deep"),
     # names and types
     "unknown-attribute": (ERROR, "an attribute that is neither built in nor declared"),
     "type-mismatch": (ERROR, "an operator applied to values of types it does not accept"),
@@ -40,6 +43,8 @@ CODES: dict[str, tuple[str, str]] = {
     "unknown-value": (ERROR, "a value that its setting or clause does not know (level, stacking, ...)"),
     "second-ruleset": (ERROR, "more than one `ruleset` header in one ruleset"),
     "invalid-test": (ERROR, "a test statement the test runner cannot use"),
+    # the front end itself: only a bug in promo produces it, so no rule file can pin it
+    INTERNAL_ERROR: (ERROR, "the parser or checker failed on a file: a bug in promo, reported instead of a crash"),
     # warnings
     "unreachable-tier": (WARNING, "a tier that a higher tier always takes first"),
     "discount-exceeds-threshold": (WARNING, "a discount at least as large as its own threshold"),
@@ -49,11 +54,20 @@ CODES: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
+class Label:
+    """A second place a diagnostic points at, with what it is: the `{` a missing `}` leaves open."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     message: str
     span: Span
     help: str | None = None
+    labels: tuple[Label, ...] = ()
 
     @property
     def severity(self) -> str:
@@ -67,10 +81,18 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
 
-def diagnostic(code: str, span: Span, message: str, help: str | None = None) -> Diagnostic:
+def diagnostic(code: str, span: Span, message: str, help: str | None = None,
+               labels: tuple[Label, ...] = ()) -> Diagnostic:
     if code not in CODES:
         raise KeyError(f"unknown diagnostic code {code}")
-    return Diagnostic(code, message, span, help)
+    return Diagnostic(code, message, span, help, labels)
+
+
+def internal_error(path: str, stage: str, err: Exception) -> Diagnostic:
+    """What a bug in the front end becomes, so no rule file ever makes `promo check` or
+    ValidateRules crash: a diagnostic at the start of the file."""
+    return diagnostic(INTERNAL_ERROR, Span(path, 1, 1, 1, 1), f"the {stage} failed on this file "
+                      f"({type(err).__name__}): this is a bug in promo", help="please report it, with the file")
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -85,17 +107,23 @@ def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def render(diag: Diagnostic, sources: dict[str, SourceFile]) -> str:
-    """`file:line:col: error[code]: message`, the source line with a caret, then `help:`."""
+    """`file:line:col: error[code]: message`, the source line with a caret, each label's line with
+    its caret and text, then `help:`."""
     out = [f"{diag.span}: {diag.severity}[{diag.code}]: {diag.message}"]
-    source = sources.get(diag.span.file)
-    if source is not None and diag.span.line > 0:
-        out.append(source.snippet(diag.span))
+    marks = [(diag.span, ""), *((label.span, label.message) for label in diag.labels)]
+    width = max(len(str(span.line)) for span, _ in marks)
+    for span, text in marks:
+        source = sources.get(span.file)
+        if source is not None and span.line > 0:
+            out.append(source.snippet(span, width) + (f" {text}" if text else ""))
     if diag.help:
         out.append(f"  = help: {diag.help}")
     return "\n".join(out)
 
 
 def to_json(diag: Diagnostic) -> dict:
+    """The diagnostic as the JSON of `promo check --format json`; its keys are the fields of the
+    proto's `Diagnostic` (server/convert.py), so labels are not among them yet."""
     s = diag.span
     return {
         "code": diag.code,

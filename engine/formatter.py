@@ -134,14 +134,11 @@ def format_paths(path: str | Path, check: bool = False, diff: bool = False) -> i
             print(f"{source.path}: not formatted: it has syntax errors", file=sys.stderr)
             status = 1
             continue
-        new = format_file(parsed.file)
-        if new == source.text:
-            continue
-        again = parse_text(new, source.path)
-        if again.diagnostics or again.file != parsed.file:
-            print(f"{source.path}: internal error: formatting would change the file's meaning; "
-                  "left unchanged (please report this)", file=sys.stderr)
+        new = _checked_format(parsed.file, source.text)
+        if new is None:
             status = 1
+            continue
+        if new == source.text:
             continue
         if diff:
             sys.stdout.write(unified_diff(source.text, new, source.path))
@@ -152,6 +149,21 @@ def format_paths(path: str | Path, check: bool = False, diff: bool = False) -> i
         else:
             _write(Path(source.path), new)
     return status
+
+
+def _checked_format(file: ast.File, old: str) -> str | None:
+    """The canonical text of `file`, or None (reported) if the formatter fails or its output would
+    not parse back to the same tree."""
+    try:
+        new = format_file(file)
+        again = parse_text(new, file.path) if new != old else None
+        if again is None or (not again.diagnostics and again.file == file):
+            return new
+        problem = "formatting would change the file's meaning"
+    except Exception as err:  # a bug here must not crash `promo fmt`
+        problem = f"the formatter failed ({type(err).__name__})"
+    print(f"{file.path}: internal error: {problem}; left unchanged (please report this)", file=sys.stderr)
+    return None
 
 
 def unified_diff(old: str, new: str, path: str) -> str:
@@ -223,9 +235,9 @@ def _prec(e) -> int:
 def expr_text(e, need: int = 0) -> str:
     """`e` with the fewest parentheses; parenthesized if it binds looser than `need`."""
     if isinstance(e, ast.Or):
-        text = f"{expr_text(e.left, _OR)} or {expr_text(e.right, _AND)}"
+        text = " or ".join(expr_text(x, _AND) for x in e.operands)
     elif isinstance(e, ast.And):
-        text = f"{expr_text(e.left, _AND)} and {expr_text(e.right, _NOT)}"
+        text = " and ".join(expr_text(x, _NOT) for x in e.operands)
     elif isinstance(e, ast.Not):
         text = f"not {expr_text(e.operand, _NOT)}"
     elif isinstance(e, ast.Compare):
@@ -235,7 +247,8 @@ def expr_text(e, need: int = 0) -> str:
     elif isinstance(e, ast.Has):
         text = f"{expr_text(e.left, _SUM)} has {expr_text(e.right, _SUM)}"
     elif isinstance(e, ast.Arith):
-        text = f"{expr_text(e.left, _SUM)} {e.op} {expr_text(e.right, _ATOM)}"
+        rest = (f" {op} {expr_text(x, _ATOM)}" for op, x in zip(e.ops, e.operands[1:]))
+        text = expr_text(e.operands[0], _SUM) + "".join(rest)
     elif isinstance(e, ast.Path):
         text = e.dotted
     elif isinstance(e, ast.String):

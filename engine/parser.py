@@ -13,13 +13,13 @@ import re
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from engine import ast
-from engine.diagnostics import Diagnostic, diagnostic, did_you_mean
+from engine.diagnostics import Diagnostic, Label, diagnostic, did_you_mean, internal_error
+from engine.grammar_table import build_parser
 from engine.source import SourceFile, Span
 
 # Readable names for the grammar's terminals, used in "expected ..." messages.
@@ -37,20 +37,22 @@ _TERMINAL_NAMES = {
 
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("grammar").joinpath("promo.lark").read_text(encoding="utf-8")
     # Positions come from the tokens (keep_all_tokens keeps keywords, so a clause's span starts
     # at its keyword) and the tree is built inline, which is several times faster than Lark's
-    # propagate_positions on large rulesets.
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        strict=True,
-        keep_all_tokens=True,
-        transformer=_BUILDER,
-        lexer_callbacks={"COMMENT": _keep_comment},
-        cache=True,
-    )
+    # propagate_positions on large rulesets. The table ships with the package (engine/grammar_table.py).
+    return build_parser(transformer=_BUILDER, lexer_callbacks={"COMMENT": _keep_comment})
+
+
+class _Refused(Exception):
+    """A block that parses but that the language refuses (nesting too deep), raised from a
+    builder callback so that it is reported and dropped like a block with a syntax error."""
+
+    def __init__(self, diag: Diagnostic):
+        super().__init__(diag.message)
+        self.diagnostic = diag
+
+
+_PARSE_ERRORS = (UnexpectedInput, _Refused)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def parse_source(source: SourceFile) -> ParsedFile:
     gc.disable()  # a parse allocates many small acyclic objects; collection passes only slow it
     try:
         return _parse_source(source)
+    except Exception as err:  # a bug here must not crash `promo check` or ValidateRules
+        return ParsedFile(ast.File(source.path, ()), (internal_error(source.path, "parser", err),))
     finally:
         if gc_was_on:
             gc.enable()
@@ -74,7 +78,7 @@ def _parse_source(source: SourceFile) -> ParsedFile:
     try:
         items = _parse_block(source.path, source.text, 0, 0, comments)
         return ParsedFile(ast.File(source.path, tuple(items), tuple(comments)), ())
-    except UnexpectedInput:
+    except _PARSE_ERRORS:
         pass
     # Recovery: parse block by block so every good block survives and every bad one reports.
     comments.clear()
@@ -82,12 +86,12 @@ def _parse_source(source: SourceFile) -> ParsedFile:
     for start, end, line0, col0 in _top_level_blocks(source.text):
         try:
             items.extend(_parse_block(source.path, source.text[start:end], line0, col0, comments))
-        except UnexpectedInput as err:
+        except _PARSE_ERRORS as err:
             diags.append(_syntax_diagnostic(source.path, source.text[start:end], err, line0, col0))
     if not diags:  # the blocks parse on their own but not together: report the first error as is
         try:
             _parse_block(source.path, source.text, 0, 0, [])
-        except UnexpectedInput as err:
+        except _PARSE_ERRORS as err:
             diags.append(_syntax_diagnostic(source.path, source.text, err, 0, 0))
     return ParsedFile(ast.File(source.path, tuple(items), tuple(comments)), tuple(diags))
 
@@ -154,7 +158,9 @@ _BLOCK_START = re.compile(r"^(?=(ruleset|promotion|coupon|presale|guard|warning|
 # ---- syntax errors ------------------------------------------------------------------------------
 
 
-def _syntax_diagnostic(path: str, text: str, err: UnexpectedInput, line0: int, col0: int) -> Diagnostic:
+def _syntax_diagnostic(path: str, text: str, err: Exception, line0: int, col0: int) -> Diagnostic:
+    if isinstance(err, _Refused):
+        return err.diagnostic
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         expected = getattr(err, "expected", None) or getattr(err, "accepts", set())
         last = text.rstrip()
@@ -163,7 +169,9 @@ def _syntax_diagnostic(path: str, text: str, err: UnexpectedInput, line0: int, c
         line, col = _shift(line, col, line0, col0)
         span = Span(path, line, col, line, col + 1)
         if "RBRACE" in expected:
-            return diagnostic("unclosed-block", span, "this block is not closed", help="add `}`")
+            labels = tuple(Label(_token_span(path, t, line0, col0), "block opened here") for t in _open_braces(err))
+            help = "add `}`" if len(labels) <= 1 else f"add `}}` to close each of the {len(labels)} blocks opened here"
+            return diagnostic("unclosed-block", span, "this block is not closed", help=help, labels=labels)
         return diagnostic("syntax", span, f"unexpected end of block, expected {_expected(expected)}")
     if isinstance(err, UnexpectedCharacters):
         line, col = _shift(err.line, err.column, line0, col0)
@@ -173,11 +181,19 @@ def _syntax_diagnostic(path: str, text: str, err: UnexpectedInput, line0: int, c
             return diagnostic("unterminated-string", span, "this string is not closed on its line",
                               help='add the closing `"`')
         allowed = err.allowed or set()
+        if allowed == {"STRING"}:
+            unquoted = _unquoted(path, text, err, err.pos_in_stream, line, col)
+            if unquoted is not None:
+                return unquoted
         return diagnostic("syntax", span, f"unexpected character `{char}`, expected {_expected(allowed)}")
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     span = _token_span(path, tok, line0, col0)
     expected = err.accepts or err.expected or set()
+    if set(expected) == {"STRING"}:
+        unquoted = _unquoted(path, text, err, tok.start_pos, span.line, span.column)
+        if unquoted is not None:
+            return unquoted
     keywords = [_keyword(t) for t in expected if _keyword(t)]
     help = did_you_mean(str(tok), keywords) if tok.type == "NAME" else None
     if tok.type == "RBRACE" and len(expected) > 0:
@@ -185,6 +201,31 @@ def _syntax_diagnostic(path: str, text: str, err: UnexpectedInput, line0: int, c
     else:
         message = f"unexpected `{tok}`, expected {_expected(expected)}"
     return diagnostic("syntax", span, message, help=help)
+
+
+def _open_braces(err: UnexpectedInput) -> list[Token]:
+    """The `{` still open where the parse stopped, outermost first: the parser keeps each on its
+    stack until the block it opens is complete."""
+    stack = getattr(getattr(err, "state", None), "value_stack", None) or ()
+    return [v for v in stack if isinstance(v, Token) and v.type == "LBRACE"]
+
+
+# A word written where only a string literal may stand (`promotion 满300减30 {`).
+_WORD = re.compile(r'[^\s{}"#]+')
+_NAMED = frozenset({"ruleset", "promotion", "coupon", "presale", "guard", "warning", "test", "group"})
+
+
+def _unquoted(path: str, text: str, err: UnexpectedInput, pos: int, line: int, col: int) -> Diagnostic | None:
+    word = _WORD.match(text, pos)
+    if word is None:
+        return None
+    before = (getattr(err, "token_history", None) or [None])[-1]
+    keyword = before.value if isinstance(before, Token) and before.value.isidentifier() else None
+    what = f"the name of a {keyword}" if keyword in _NAMED else f"the value of `{keyword}`" if keyword else "this value"
+    quoted = '"' + word.group().replace("\\", "\\\\") + '"'
+    return diagnostic("unquoted-string", Span(path, line, col, line, col + len(word.group())),
+                      f"`{word.group()}` is not quoted: {what} is a string literal",
+                      help=f"write `{keyword} {quoted}`" if keyword else f"write `{quoted}`")
 
 
 def _terminal_pattern(terminal: str):
@@ -360,11 +401,11 @@ class _Builder:
 
     @_rule
     def scope(self, c, span):
-        return ast.Scope(c[0], span=span)
+        return ast.Scope(_shallow(c[0]), span=span)
 
     @_rule
     def when(self, c, span):
-        return ast.When(c[0], span=span)
+        return ast.When(_shallow(c[0]), span=span)
 
     @_rule
     def group_ref(self, c, span):
@@ -421,7 +462,7 @@ class _Builder:
 
     @_rule
     def tier(self, c, span):
-        return ast.Tier(c[0], c[1], span=span)
+        return ast.Tier(_shallow(c[0]), c[1], span=span)
 
     @_rule
     def nth(self, c, span):
@@ -447,7 +488,7 @@ class _Builder:
 
     @_rule
     def presale_tier(self, c, span):
-        return ast.PresaleTier(c[0], self._number(c[1]), span=span)
+        return ast.PresaleTier(_shallow(c[0]), self._number(c[1]), span=span)
 
     @_rule
     def deposit(self, c, span):
@@ -489,7 +530,7 @@ class _Builder:
     # tests
     @_rule
     def field(self, c, span):
-        return ast.Field(self._name(c[0]), c[1], span=span)
+        return ast.Field(self._name(c[0]), _shallow(c[1]), span=span)
 
     @_rule
     def t_at(self, c, span):
@@ -571,11 +612,11 @@ class _Builder:
     # expressions
     @_rule
     def or_(self, c, span):
-        return ast.Or(c[0], c[1], span=span)
+        return ast.Or(_chain(ast.Or, c), span=span)
 
     @_rule
     def and_(self, c, span):
-        return ast.And(c[0], c[1], span=span)
+        return ast.And(_chain(ast.And, c), span=span)
 
     @_rule
     def not_(self, c, span):
@@ -595,7 +636,10 @@ class _Builder:
 
     @_rule
     def arith(self, c, span):
-        return ast.Arith(c[1].value, c[0], c[2], span=span)
+        operands, ops = _chain(ast.Arith, c[0::2]), tuple(t.value for t in c[1::2])
+        if isinstance(c[0], ast.Arith):
+            ops = c[0].ops + ops
+        return ast.Arith(operands, ops, span=span)
 
     @_rule
     def paren(self, c, span):
@@ -632,6 +676,27 @@ class _Builder:
     @_rule
     def list(self, c, span):
         return ast.ListLit(tuple(x for x in c if x is not None), span=span)
+
+
+def _chain(kind, operands) -> tuple:
+    """The operands of a chain of one operator; a first operand that is such a chain itself,
+    parenthesized (`(a or b) or c`), is spliced in, as left-associativity reads it."""
+    first = operands[0]
+    return (*first.operands, *operands[1:]) if isinstance(first, kind) else tuple(operands)
+
+
+def _shallow(expr):
+    """`expr`, checked against the nesting limit once it is complete: every later walk over it
+    (checker, printer, compiler, evaluation) may then recurse without fear of the stack."""
+    deep = ast.too_deep(expr)
+    if deep is not None:
+        s = deep.span
+        raise _Refused(diagnostic(
+            "nesting-too-deep", Span(s.file, s.line, s.column, s.line, s.column + 1),
+            f"this expression nests more than {ast.MAX_NESTING} levels deep",
+            help="a chain of one operator (`a or b or c ...`) counts as one level however long, and so "
+                 "does a list (`channel in [\"a\", \"b\"]`): write the condition with chains and lists"))
+    return expr
 
 
 _BUILDER = _Builder()

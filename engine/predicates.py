@@ -81,8 +81,7 @@ class ExpressionCompiler:
             info = attribute_type(expr.dotted, self.declared)
             return info.type if info else "unknown"
         if isinstance(expr, ast.Arith):
-            types = {self.type_of(expr.left), self.type_of(expr.right)}
-            return "money" if "money" in types else "number"
+            return "money" if any(self.type_of(x) == "money" for x in expr.operands) else "number"
         return {ast.Number: "number", ast.String: "string", ast.Bool: "bool", ast.DateTime: "datetime",
                 ast.Percent: "number", ast.ListLit: "list"}.get(type(expr), "bool")
 
@@ -110,15 +109,10 @@ class ExpressionCompiler:
         if isinstance(expr, ast.Path):
             return self._path(expr.dotted, line_level)
         if isinstance(expr, ast.Arith):
-            left = self.value(expr.left, line_level, as_type)
-            right = self.value(expr.right, line_level, as_type)
-            op = operator.add if expr.op == "+" else operator.sub
-
-            def arith(env):
-                a, b = left(env), right(env)
-                return MISSING if a is MISSING or b is MISSING else op(a, b)
-
-            return arith
+            first = self.value(expr.operands[0], line_level, as_type)
+            steps = tuple((operator.add if op == "+" else operator.sub, self.value(x, line_level, as_type))
+                          for op, x in zip(expr.ops, expr.operands[1:]))
+            return _sum(first, steps)
         return self.predicate(expr, line_level)
 
     def _path(self, name: str, line_level: bool) -> Callable[[Any], Any]:
@@ -156,11 +150,9 @@ class ExpressionCompiler:
     # -- predicates --------------------------------------------------------------------------
     def predicate(self, expr, line_level: bool) -> Callable[[Any], bool]:
         if isinstance(expr, ast.And):
-            a, b = self.predicate(expr.left, line_level), self.predicate(expr.right, line_level)
-            return lambda env: a(env) and b(env)
+            return _all_of(tuple(self.predicate(x, line_level) for x in expr.operands))
         if isinstance(expr, ast.Or):
-            a, b = self.predicate(expr.left, line_level), self.predicate(expr.right, line_level)
-            return lambda env: a(env) or b(env)
+            return _any_of(tuple(self.predicate(x, line_level) for x in expr.operands))
         if isinstance(expr, ast.Not):
             a = self.predicate(expr.operand, line_level)
             return lambda env: not a(env)
@@ -218,3 +210,43 @@ class ExpressionCompiler:
                 return False
 
         return membership
+
+
+# A chain is one loop over its operands: a 600-way `or` costs one call level, not 600.
+Predicate = Callable[[Any], bool]
+Getter = Callable[[Any], Any]
+
+
+def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def all_of(env: Any) -> bool:
+        for part in parts:
+            if not part(env):
+                return False
+        return True
+
+    return all_of
+
+
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def any_of(env: Any) -> bool:
+        for part in parts:
+            if part(env):
+                return True
+        return False
+
+    return any_of
+
+
+def _sum(first: Getter, steps: tuple[tuple[Callable[[Any, Any], Any], Getter], ...]) -> Getter:
+    """`a + b - c ...` left to right; missing as soon as one operand is missing."""
+
+    def total(env: Any) -> Any:
+        value = first(env)
+        for op, get in steps:
+            operand = get(env)
+            if value is MISSING or operand is MISSING:
+                return MISSING
+            value = op(value, operand)
+        return value
+
+    return total

@@ -30,8 +30,8 @@ class SourceFile:
         lines = self.text.splitlines()
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
-    def snippet(self, span: Span) -> str:
-        return render_snippet(self.line_text(span.line), span)
+    def snippet(self, span: Span, width: int = 0) -> str:
+        return render_snippet(self.line_text(span.line), span, width)
 
 
 def read_sources(root: str | Path) -> list[SourceFile]:
@@ -61,13 +61,14 @@ def display_width(text: str) -> int:
     return width
 
 
-def render_snippet(line_text: str, span: Span) -> str:
-    """The source line and a caret/underline under `span`, aligned under wide characters."""
+def render_snippet(line_text: str, span: Span, width: int = 0) -> str:
+    """The source line and a caret/underline under `span`, aligned under wide characters; the
+    line number is right-aligned in `width` columns (to align the snippets of one diagnostic)."""
     shown = line_text.replace("\t", " ")
     start = max(span.column - 1, 0)
     end = span.end_column - 1 if span.end_line == span.line else len(shown)
     end = max(min(end, len(shown)), start + 1)
     pad = display_width(shown[:start])
     marks = max(display_width(shown[start:end]), 1)
-    gutter = f"{span.line} | "
+    gutter = f"{span.line:>{width}} | "
     return f"{gutter}{shown}\n{' ' * (len(gutter) - 2)}| {' ' * pad}{'^' * marks}"

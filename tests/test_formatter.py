@@ -169,11 +169,13 @@ def test_expressions_get_minimal_parentheses(written, canonical):
 
 def test_expr_text_parenthesizes_by_tree_not_by_source():
     a, b, c = (ast.Path((n,)) for n in "abc")
-    assert expr_text(ast.And(ast.Or(a, b), c)) == "(a or b) and c"
-    assert expr_text(ast.Arith("-", a, ast.Arith("+", b, c))) == "a - (b + c)"
-    assert expr_text(ast.Not(ast.Or(a, b))) == "not (a or b)"
+    assert expr_text(ast.And((ast.Or((a, b)), c))) == "(a or b) and c"
+    assert expr_text(ast.Or((a, ast.Or((b, c))))) == "a or (b or c)"
+    assert expr_text(ast.Arith((a, ast.Arith((b, c), ("+",))), ("-",))) == "a - (b + c)"
+    assert expr_text(ast.Arith((a, b, c), ("-", "+"))) == "a - b + c"
+    assert expr_text(ast.Not(ast.Or((a, b)))) == "not (a or b)"
     assert expr_text(ast.Compare("==", ast.Compare("<", a, b), c)) == "(a < b) == c"
-    assert expr_text(ast.ListLit((ast.Or(a, b),))) == "[a or b]"
+    assert expr_text(ast.ListLit((ast.Or((a, b)),))) == "[a or b]"
 
 
 def test_user_stays_on_one_line_when_short_and_without_comments():

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
+from lark import Lark
 
-from engine import ast
+from engine import ast, parser
+from engine.diagnostics import render
+from engine.grammar_table import OPTIONS, grammar_text, table_key
 from engine.parser import parse_text
+from engine.source import SourceFile
+from grammar import promo_table
 
 
 def N(text: str) -> ast.Number:
@@ -78,16 +88,25 @@ sku = ast.Path(("sku",))
 EXPRESSIONS = [
     ('sku == "a"', ast.Compare("==", sku, ast.String("a"))),
     ("user.level >= 3", ast.Compare(">=", ast.Path(("user", "level")), N("3"))),
-    ('a != "x" or b < 1 and not c', ast.Or(
+    ('a != "x" or b < 1 and not c', ast.Or((
         ast.Compare("!=", ast.Path(("a",)), ast.String("x")),
-        ast.And(ast.Compare("<", ast.Path(("b",)), N("1")), ast.Not(ast.Path(("c",)))),
-    )),
-    ("(a or b) and c", ast.And(ast.Or(ast.Path(("a",)), ast.Path(("b",))), ast.Path(("c",)))),
+        ast.And((ast.Compare("<", ast.Path(("b",)), N("1")), ast.Not(ast.Path(("c",))))),
+    ))),
+    ("(a or b) and c", ast.And((ast.Or((ast.Path(("a",)), ast.Path(("b",)))), ast.Path(("c",))))),
+    # a chain of one operator is one node; a parenthesized chain first in a chain is spliced in
+    ("a or b or c", ast.Or(tuple(ast.Path((n,)) for n in "abc"))),
+    ("(a or b) or c", ast.Or(tuple(ast.Path((n,)) for n in "abc"))),
+    ("a or (b or c)", ast.Or((ast.Path(("a",)), ast.Or((ast.Path(("b",)), ast.Path(("c",))))))),
+    ("a and b and c or d", ast.Or((ast.And(tuple(ast.Path((n,)) for n in "abc")), ast.Path(("d",))))),
+    ("(a - 1) - 2 + b > 0", ast.Compare(">", ast.Arith((ast.Path(("a",)), N("1"), N("2"), ast.Path(("b",))),
+                                                       ("-", "-", "+")), N("0"))),
+    ("a - (1 - 2) > 0", ast.Compare(">", ast.Arith((ast.Path(("a",)), ast.Arith((N("1"), N("2")), ("-",))), ("-",)),
+                                    N("0"))),
     ('sku in ["a", "b"]', ast.In(sku, ast.ListLit((ast.String("a"), ast.String("b"))))),
     ('tags has "hot"', ast.Has(ast.Path(("tags",)), ast.String("hot"))),
-    ("amount - 10 + 2 > price", ast.Compare(">", ast.Arith("+", ast.Arith("-", ast.Path(("amount",)), N("10")), N("2")), ast.Path(("price",)))),
+    ("amount - 10 + 2 > price", ast.Compare(">", ast.Arith((ast.Path(("amount",)), N("10"), N("2")), ("-", "+")), ast.Path(("price",)))),
     ("now <= 2026-11-11T00:30:00+08:00", ast.Compare("<=", ast.Path(("now",)), ast.DateTime("2026-11-11T00:30:00+08:00"))),
-    ("user.new == true or false", ast.Or(ast.Compare("==", ast.Path(("user", "new")), ast.Bool(True)), ast.Bool(False))),
+    ("user.new == true or false", ast.Or((ast.Compare("==", ast.Path(("user", "new")), ast.Bool(True)), ast.Bool(False)))),
     ("x >= 20%", ast.Compare(">=", ast.Path(("x",)), ast.Percent(D(20)))),
     ("line.material in []", ast.In(ast.Path(("line", "material")), ast.ListLit(()))),
     ('s == "tab\\t\\"q\\""', ast.Compare("==", ast.Path(("s",)), ast.String('tab\t"q"'))),
@@ -102,9 +121,9 @@ def test_expression(text, expected):
 def test_keywords_are_attribute_names_inside_expressions():
     # `price` and `level` are clause keywords, but plain attributes where an operand is expected.
     item = only_item('promotion "p" { scope price > 10 and level == "x" price 9 each }')
-    assert item.clauses[0].expr == ast.And(
+    assert item.clauses[0].expr == ast.And((
         ast.Compare(">", ast.Path(("price",)), N("10")), ast.Compare("==", ast.Path(("level",)), ast.String("x"))
-    )
+    ))
     assert item.clauses[1] == ast.PriceEach(N("9"))
 
 
@@ -215,3 +234,102 @@ def test_unclosed_block_is_reported_at_the_end_of_the_block():
     parsed = parse_text('promotion "a" {\n  discount 1\n\npromotion "b" { discount 2 }\n', "t.promo")
     assert [i.name.value for i in parsed.file.items] == ["b"]
     assert [(d.code, d.span.line) for d in parsed.diagnostics] == [("unclosed-block", 2)]
+
+
+# ---- the parser table ships with the package -----------------------------------------------------
+
+PROMO = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "promo")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_the_shipped_parser_table_is_the_grammar_s():
+    assert promo_table.KEY == table_key(grammar_text()), (
+        "grammar/promo.lark (or Lark) changed: run `.venv/bin/python -m engine.grammar_table`")
+    assert parser._lark().source_path == "<deserialized>"  # loaded from the table, not built
+
+
+def test_the_shipped_table_parses_like_a_parser_built_from_the_grammar(monkeypatch):
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.rglob("*.promo"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parent / "golden").rglob("*.promo"))]
+    shipped = [parse_text(t) for t in texts]
+    built = Lark(grammar_text(), **OPTIONS, transformer=parser._BUILDER,
+                 lexer_callbacks={"COMMENT": parser._keep_comment})
+    monkeypatch.setattr(parser, "_lark", lambda: built)
+    again = [parse_text(t) for t in texts]
+    assert [(p.file, p.file.comments, p.diagnostics) for p in shipped] == \
+        [(p.file, p.file.comments, p.diagnostics) for p in again]
+
+
+class _Plant:
+    """Unpickling this creates `marker`: the code an attacker would run."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_lark_cache_planted_in_tmpdir_is_never_loaded(tmp_path):
+    """Lark's `cache=True` unpickles `$TMPDIR/.lark_cache_<user>_<hash>_<python>.tmp`; promo must
+    never read (nor write) such a file."""
+    tmpdir, marker = tmp_path / "tmp", tmp_path / "code-ran"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    lark_with_cache = ("from lark import Lark; from engine.grammar_table import OPTIONS, grammar_text; "
+                       "Lark(grammar_text(), **OPTIONS, cache=True)")
+    # Lark writes its cache file at the path it would read, then the attacker's pickle replaces it
+    subprocess.run([sys.executable, "-c", lark_with_cache], env=env, check=True)
+    (cache,) = tmpdir.glob(".lark_cache_*.tmp")
+    key = cache.read_bytes().split(b"\n", 1)[0]
+    cache.write_bytes(key + b"\n" + pickle.dumps(_Plant(str(marker))))
+    planted = sorted(tmpdir.iterdir())
+    # the plant is armed: the old way of building the parser runs it
+    subprocess.run([sys.executable, "-c", lark_with_cache], env=env)
+    assert marker.exists()
+    marker.unlink()
+    checked = subprocess.run([PROMO, "check", str(EXAMPLES / "seed")], env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not marker.exists()
+    assert sorted(tmpdir.iterdir()) == planted  # and nothing was written there
+
+
+# ---- diagnostics a new user meets ------------------------------------------------------------------
+
+UNQUOTED = [
+    # (text, (line, column, end column) of the unquoted word)
+    ("promotion 满300减30 { level shop discount 30 }", (1, 11, 18)),
+    ("coupon abc { level shop discount 3 }", (1, 8, 11)),
+    ("promotion 100减10 { level shop discount 10 }", (1, 11, 17)),
+    ('promotion "p" {\n  title 满100减10\n  level shop discount 1 }', (2, 9, 16)),
+    ('ruleset "r" { group platform-coupon max 1 }', (1, 21, 36)),
+    ('test "t" { wallet s1-100-10 }', (1, 19, 28)),
+]
+
+
+@pytest.mark.parametrize("text,where", UNQUOTED, ids=[t for t, _ in UNQUOTED])
+def test_a_word_where_a_string_must_stand_is_an_unquoted_string(text, where):
+    (diag,) = parse_text(text, "t.promo").diagnostics
+    assert (diag.code, diag.span.line, diag.span.column, diag.span.end_column) == ("unquoted-string", *where)
+    word = text.splitlines()[where[0] - 1][where[1] - 1 : where[2] - 1]
+    assert f'"{word}"' in diag.help  # the quoted form
+
+
+def test_a_missing_brace_points_at_the_brace_it_leaves_open():
+    (diag,) = parse_text('promotion "a" {\n  discount 1\n\npromotion "b" { discount 2 }\n', "t.promo").diagnostics
+    assert (diag.code, diag.span.line) == ("unclosed-block", 2)
+    assert [(label.span.line, label.span.column, label.span.end_column) for label in diag.labels] == [(1, 15, 16)]
+
+
+def test_every_brace_left_open_is_labelled_outermost_first():
+    text = 'promotion "p" {\n    level shop\n    tiers {\n        amount >= 300: discount 30;\n'
+    (diag,) = parse_text(text, "t.promo").diagnostics
+    assert diag.code == "unclosed-block"
+    assert [(label.span.line, label.span.column) for label in diag.labels] == [(1, 15), (3, 11)]
+
+
+def test_labels_render_with_their_own_line_and_caret_aligned_with_the_primary():
+    text = 'promotion "a" {\n' + "\n" * 9 + "  discount 1\n"
+    parsed = parse_text(text, "t.promo")
+    shown = render(parsed.diagnostics[0], {"t.promo": SourceFile("t.promo", text)}).splitlines()
+    assert shown[1:5] == ["11 |   discount 1", "   |             ^", ' 1 | promotion "a" {', "   |               ^ block opened here"]
