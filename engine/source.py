@@ -61,14 +61,29 @@ def display_width(text: str) -> int:
     return width
 
 
+SNIPPET_CHARS = 200  # a longer source line is shown as this many characters around the caret
+
+
 def render_snippet(line_text: str, span: Span, width: int = 0) -> str:
     """The source line and a caret/underline under `span`, aligned under wide characters; the
     line number is right-aligned in `width` columns (to align the snippets of one diagnostic)."""
-    shown = line_text.replace("\t", " ")
     start = max(span.column - 1, 0)
-    end = span.end_column - 1 if span.end_line == span.line else len(shown)
+    end = span.end_column - 1 if span.end_line == span.line else len(line_text)
+    shown, start, end = _window(line_text.replace("\t", " "), start, end)
     end = max(min(end, len(shown)), start + 1)
     pad = display_width(shown[:start])
     marks = max(display_width(shown[start:end]), 1)
     gutter = f"{span.line:>{width}} | "
     return f"{gutter}{shown}\n{' ' * (len(gutter) - 2)}| {' ' * pad}{'^' * marks}"
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """A line longer than SNIPPET_CHARS cut to that many characters from a little before
+    `start`, with `…` where it is cut, and `start`/`end` moved with it."""
+    if len(text) <= SNIPPET_CHARS:
+        return text, start, end
+    lo = max(0, min(start - SNIPPET_CHARS // 4, len(text) - SNIPPET_CHARS))
+    hi = lo + SNIPPET_CHARS
+    head, tail = ("…" if lo > 0 else ""), ("…" if hi < len(text) else "")
+    shift = len(head) - lo
+    return head + text[lo:hi] + tail, start + shift, min(end, hi) + shift

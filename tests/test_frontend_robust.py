@@ -205,12 +205,15 @@ def test_a_deep_list_in_a_test_field_is_refused_too():
     assert [d.code for d in loaded.diagnostics] == ["nesting-too-deep"]
 
 
-def test_a_type_error_deep_in_a_long_chain_points_at_its_operand():
+def test_a_type_error_deep_in_a_long_chain_points_at_its_operand_in_a_short_snippet():
     terms = ["amount"] + ["1"] * 9998 + ['"x"']
     text = promotion(" + ".join(terms) + " >= 100")
     loaded = load_sources([SourceFile("r.promo", text)])
     column = text.index('"x"') + 1
     assert [(d.code, d.span.column) for d in loaded.diagnostics] == [("type-mismatch", column)]
+    _, shown, carets = render(loaded.diagnostics[0], loaded.sources).splitlines()[:3]
+    assert len(shown) < 300  # not the 40,000-character line
+    assert shown.index('"x"') == carets.index("^") and carets.count("^") == 3
 
 
 # The public surfaces, as a user runs them.

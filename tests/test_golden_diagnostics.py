@@ -68,3 +68,8 @@ def test_every_golden_file_shows_something():
     for case in CASES:
         text = case.with_suffix(".expected").read_text(encoding="utf-8")
         assert HEADLINE.search(text), case.name
+
+
+def test_every_code_is_in_the_table_of_docs_language_md():
+    doc = (Path(__file__).parent.parent / "docs" / "language.md").read_text(encoding="utf-8")
+    assert {code for code in CODES if f"| `{code}` |" not in doc} == set()
