@@ -16,6 +16,7 @@ from engine.compiler import Plan, Presale, Promotion
 from engine.explain import HintData, Minor, Reason, Trace
 from engine.money import allocate
 from engine.predicates import OrderFacts
+from engine.reasons import UNKNOWN_COUPON
 from engine.request import Line, Request, WalletEntry
 
 DEPOSIT, BALANCE, FULL = "deposit", "balance", "full"
@@ -51,6 +52,7 @@ class Prepared:
     candidates: list[Candidate]
     blocked: dict[str, Reason]  # promotions that are not candidates, with why
     trace: Trace
+    unknown: tuple[str, ...]  # coupon names in the wallet or `selected` that the ruleset lacks
     cart_quantity: int = 0
     listed: list[int] = field(default_factory=list)  # list amount of each line
     top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
@@ -133,12 +135,14 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name), shops))
         if trace.on:
             trace.event("candidate", promotion=promo.name, lines=[lines[i].id for i in matched], result="candidate")
-    for name in wallet:
-        if name not in plan.by_name:
-            trace.event("candidate", promotion=name, result="unknown coupon")
+    # names the ruleset does not know, held or selected: reported, never silently dropped
+    unknown = tuple(dict.fromkeys(n for n in [*(e.coupon for e in request.wallet), *request.selected]
+                                  if n not in plan.by_name))
+    for name in unknown:
+        trace.event("candidate", promotion=name, result=UNKNOWN_COUPON)
     listed = [line.list_amount for line in lines]
     top = [presale[i].base if i in presale else listed[i] for i in range(len(lines))]
-    return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace,
+    return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace, unknown,
                     cart_quantity=sum(line.quantity for line in lines), listed=listed, top=top, top_total=sum(top))
 
 
@@ -517,7 +521,7 @@ def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, h
             gap = step - facts.amount
             save = _saving_at(prep, promo.benefit, parts, gap, True, facts)
             if save > now_off:
-                hints.append(HintData(promo.name, gap, True, save))
+                hints.append(HintData(promo.name, gap, True, save, now_off))
     elif isinstance(promo.benefit, b.Tiers):
         higher = []
         for tier in promo.benefit.tiers:
@@ -529,7 +533,7 @@ def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, h
                 higher.append((gap, save, tier.threshold.is_money))
         if higher:
             gap, save, is_money = min(higher)
-            hints.append(HintData(promo.name, gap, is_money, save))
+            hints.append(HintData(promo.name, gap, is_money, save, now_off))
 
 
 def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:

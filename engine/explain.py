@@ -33,7 +33,8 @@ class HintData:
     promotion: str
     missing: int
     is_money: bool
-    would_save: int
+    would_save: int  # the promotion's whole discount once the gap is closed (service.md)
+    already: int = 0  # what it takes off today: the message says what comes on top
 
 
 class Trace:
@@ -89,6 +90,7 @@ def reason_messages(reason: Reason, digits: int) -> tuple[str, str]:
 
 
 _FIXED = {
+    "UNKNOWN_COUPON": ("this coupon is not known", "无法识别该优惠券"),
     "OUTSIDE_WINDOW": ("not active at this time", "不在活动时间内"),
     "STAGE_MISMATCH": ("not available at this payment stage", "当前支付阶段不可用"),
     "NOT_IN_WALLET": ("you do not hold this coupon", "您尚未领取该优惠券"),
@@ -104,8 +106,10 @@ _FIXED = {
 
 
 def hint_messages(hint: HintData, digits: int) -> tuple[str, str]:
-    save = format_money(hint.would_save, digits)
     gap = _amount(hint.missing, digits, hint.is_money)
-    if hint.is_money:
-        return f"spend {gap} more to save {save}", f"再买{gap}元可减{save}元"
-    return f"buy {gap} more to save {save}", f"再买{gap}件可减{save}元"
+    buy, unit = ("spend", "元") if hint.is_money else ("buy", "件")
+    if hint.already:
+        more = format_money(hint.would_save - hint.already, digits)
+        return f"{buy} {gap} more to save {more} more", f"再买{gap}{unit}可再减{more}元"
+    save = format_money(hint.would_save, digits)
+    return f"{buy} {gap} more to save {save}", f"再买{gap}{unit}可减{save}元"

@@ -16,9 +16,8 @@ from engine.evaluate import prepare
 from engine.explain import Reason, reason_messages
 from engine.money import format_money
 from engine.quote import plain_detail
+from engine.reasons import UNKNOWN_COUPON
 from engine.request import Request, WalletEntry
-
-UNKNOWN_COUPON = "UNKNOWN_COUPON"  # qualify only: the wallet names a coupon the ruleset lacks
 
 
 @dataclass(frozen=True)
@@ -92,10 +91,7 @@ def qualification_to_json(q: Qualification, operator: bool = False) -> dict[str,
                                 "saving_alone": money(s.saving_alone), "saving_in_best": money(s.saving_in_best)}
         if s.reason is not None:
             item["reason"] = s.reason.code
-            if s.reason.code == UNKNOWN_COUPON:
-                item["message"], item["message_zh"] = "this coupon is not known", "无法识别该优惠券"
-            else:
-                item["message"], item["message_zh"] = reason_messages(s.reason, digits)
+            item["message"], item["message_zh"] = reason_messages(s.reason, digits)
             if s.reason.gap is not None:
                 key = "missing_amount" if s.reason.gap_is_money else "missing_quantity"
                 item[key] = money(s.reason.gap) if s.reason.gap_is_money else s.reason.gap

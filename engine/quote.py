@@ -12,6 +12,7 @@ from engine.compiler import Plan
 from engine.evaluate import FULL, Prepared, prepare
 from engine.explain import HintData, Minor, Reason, Trace, hint_messages, reason_messages
 from engine.money import format_money
+from engine.reasons import UNKNOWN_COUPON
 from engine.request import Request
 
 
@@ -103,6 +104,7 @@ def evaluate(plan: Plan, request: Request) -> Quote:
     if explain:
         reasons = {**prep.blocked, **pricing.failed, **choice.left_out}
         not_applied = tuple(NotApplied(name, reasons[name]) for name in in_order(reasons) if name not in pricing.applied)
+        not_applied += tuple(NotApplied(name, Reason(UNKNOWN_COUPON)) for name in prep.unknown)
         hints = tuple(_hints(pricing.hints, not_applied, in_order))
     goods_list = sum(line.list for line in lines)
     goods_final = sum(line.final for line in lines)
@@ -187,8 +189,8 @@ def _line_json(line: LineQuote, money) -> dict:
 
 def _not_applied_json(item: NotApplied, plan: Plan) -> dict:
     message, message_zh = reason_messages(item.reason, plan.digits)
-    promo = plan.by_name[item.promotion]
-    detail = {"at": str(promo.span), **plain_detail(item.reason.detail, plan.digits)}
+    promo = plan.by_name.get(item.promotion)  # None: an unknown coupon
+    detail = {**({"at": str(promo.span)} if promo else {}), **plain_detail(item.reason.detail, plan.digits)}
     if item.reason.gap is not None:
         detail["gap"] = format_money(item.reason.gap, plan.digits) if item.reason.gap_is_money else item.reason.gap
     return {"promotion": item.promotion, "reason": item.reason.code, "message": message, "message_zh": message_zh,

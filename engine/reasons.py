@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+UNKNOWN_COUPON = "UNKNOWN_COUPON"  # a wallet or `selected` name the ruleset does not know
 NOT_APPLIED_REASONS: tuple[str, ...] = (
+    UNKNOWN_COUPON,
     "OUTSIDE_WINDOW",
     "STAGE_MISMATCH",
     "NOT_IN_WALLET",
