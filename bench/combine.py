@@ -4,7 +4,7 @@ Wallets of 10, 20, 30 and 50 shop coupons over 10 shops, plus 5 platform coupons
 20 lines in those 10 shops, in both stacking modes. Prints the median time, how many choices
 the search priced, and how many feasible choices there are (what brute force would price).
 
-Also: the search against brute force (every feasible subset priced, as tests/test_combine.py's
+Also: the search against brute force (every subset of the candidates priced, as tests/test_combine.py's
 reference does) on wallets small enough for brute force to finish.
 
 Run: `make bench` or `.venv/bin/python bench/combine.py`. `bench/run.py` reuses `rows` and

@@ -330,8 +330,9 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
     # combination
     out += [HEADINGS[5], "",
             "`bench/combine.py` instances (a 20-line cart over 10 shops, one shop coupon per shop at most, 5 "
-            "platform coupons, a cross-shop promotion) with wallets small enough for brute force: every feasible "
-            "subset priced with the engine's `run`, as `tests/test_combine.py`'s reference does. Both include "
+            "platform coupons, a cross-shop promotion) with wallets small enough for brute force: every subset "
+            "of the candidates priced with the engine's `run` and judged by what applies in it, as "
+            "`tests/test_combine.py`'s reference does. Both include "
             "`prepare`. *same*: both found the same payable. Anchor: brute force.", "",
             table(["stacking", "wallet", "search ms", "brute force ms", "search ÷ brute", "choices priced (search)",
                    "choices priced (brute)", "same"],

@@ -1,8 +1,9 @@
 """The best combination: exact against brute force on random instances, and the greedy traps.
 
-Brute force (`engine.combine.exhaustive`) enumerates every subset of the candidates that respects the constraints and
-leaves out no automatic promotion that could have been added, prices each with the engine's
-`run`, and takes the lowest (payable, coupons, expiries, names). The search must agree exactly.
+Brute force (`engine.combine.exhaustive`) prices every subset of the candidates with the engine's
+`run`, keeps those whose applying promotions respect the constraints and keep out every automatic
+promotion left out (language.md §4.5: only what applies takes a seat), and takes the lowest
+(payable, coupons, expiries, names). The search must agree exactly.
 """
 
 from __future__ import annotations
