@@ -1,21 +1,21 @@
-"""Per call, around every unary-request handler: the request decoded, one structlog line, and
-exceptions mapped to gRPC status. The one place a status is chosen.
+"""Around every call: the request decoded, one structlog line, and exceptions mapped to gRPC
+status. The one place a status is chosen.
 
 Mapping (docs/service.md "Errors"):
-  undecodable request   -> INVALID_ARGUMENT   (not the message's wire format, or nested past
-                           protobuf's depth limit: the deserializer never fails the call itself,
-                           which grpcio would answer INTERNAL without reaching the handler)
+  Undecodable           -> INVALID_ARGUMENT   (bytes that are not the message, or nested past
+                           protobuf's depth limit; grpcio would answer INTERNAL before any handler)
   RequestError          -> INVALID_ARGUMENT   + google.rpc.BadRequest naming the field
   LimitExceeded         -> RESOURCE_EXHAUSTED + google.rpc.BadRequest naming the field
   NoRuleset             -> FAILED_PRECONDITION
-  deadline already past -> DEADLINE_EXCEEDED (checked before and after the work: a running
-                           evaluation cannot be interrupted, but its answer is not sent late)
+  deadline already past -> DEADLINE_EXCEEDED (checked before and, for unary calls, after the work:
+                           a running evaluation cannot be interrupted, but its answer is not sent late)
   anything else         -> INTERNAL, logged with the traceback (a server bug, never the client's)
-A server-streaming call (AnalyzePrices) is mapped the same way and logged when its stream ends;
-a unary call is a stream of one answer. The request id is the caller's `x-request-id` metadata or
-a new one; it is sent back as trailing metadata and appears in the log line. Health checks log at
-debug (probes call every few seconds). What the client sent is clipped (engine.text.clip) in the
-status: a trailer past the client's metadata limit would reach it as RESOURCE_EXHAUSTED instead.
+Every handler is run as a stream of answers (a unary call's has one), so streams (AnalyzePrices,
+reflection) are mapped the same way and logged when they end. The request id is the caller's
+`x-request-id` metadata or a new one; it is sent back as trailing metadata and appears in the log
+line. Health checks log at debug (probes call every few seconds). What the client sent is clipped
+(engine.text.clip) in the status: a trailer past the client's metadata limit would reach it as
+RESOURCE_EXHAUSTED instead.
 """
 
 from __future__ import annotations
@@ -47,11 +47,9 @@ class NoRuleset(Exception):
     """No ruleset has compiled yet (FAILED_PRECONDITION)."""
 
 
-class Undecodable:
-    """What the request deserializer returns for bytes that are not the message."""
-
-    def __init__(self, error: DecodeError):
-        self.error = error
+class Undecodable(Exception):
+    """Request bytes that are not the message. The deserializer returns it (raising there would
+    fail the call before the interceptor); the handler's first touch raises it."""
 
 
 def _lenient(deserialize):
@@ -62,8 +60,14 @@ def _lenient(deserialize):
         try:
             return deserialize(data)
         except DecodeError as err:
-            return Undecodable(err)
+            return Undecodable(f"the request cannot be decoded: {err}")
     return decode
+
+
+def _accept(request):
+    if isinstance(request, Undecodable):
+        raise request
+    return request
 
 
 def annotate(**facts) -> None:
@@ -104,6 +108,8 @@ def _failure(err: Exception, request_id: str) -> Failure:
         code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(err, RequestError) else grpc.StatusCode.RESOURCE_EXHAUSTED
         field, message = clip(err.field, MESSAGE), clip(err.message, MESSAGE)
         return code, clip(f"{field}: {message}", MESSAGE), (field, message)
+    if isinstance(err, Undecodable):  # no field to name: the bytes did not get that far
+        return grpc.StatusCode.INVALID_ARGUMENT, clip(str(err), MESSAGE), None
     if isinstance(err, NoRuleset):
         return grpc.StatusCode.FAILED_PRECONDITION, clip(str(err), MESSAGE), None
     return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})", None
@@ -120,25 +126,30 @@ class CallInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None or handler.request_streaming:  # reflection: a stream of requests, not a call
+        if handler is None or handler.stream_unary is not None:  # no client-streaming method is served
             return handler
         method = handler_call_details.method
-        decode = _lenient(handler.request_deserializer)
+        wrap = dict(request_deserializer=_lenient(handler.request_deserializer),
+                    response_serializer=handler.response_serializer)
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             def unary(request, context):
-                answers = _deferred(lambda: (inner(request, context),))
-                return list(self._call(method, request, context, answers, unary=True))[0]
+                answers = _deferred(lambda: (inner(_accept(request), context),))
+                return list(self._call(method, context, answers, unary=True))[0]
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary, request_deserializer=decode, response_serializer=handler.response_serializer)
-        stream = handler.unary_stream
-        return grpc.unary_stream_rpc_method_handler(
-            lambda request, context: self._call(method, request, context, _deferred(lambda: stream(request, context))),
-            request_deserializer=decode, response_serializer=handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(unary, **wrap)
+        if handler.unary_stream is not None:  # AnalyzePrices, health Watch
+            stream = handler.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                lambda request, context: self._call(method, context, _deferred(lambda: stream(_accept(request), context))),
+                **wrap)
+        both = handler.stream_stream  # reflection
+        return grpc.stream_stream_rpc_method_handler(
+            lambda requests, context: self._call(method, context, _deferred(lambda: both(map(_accept, requests), context))),
+            **wrap)
 
-    def _call(self, method: str, request, context, answers, unary: bool = False):
+    def _call(self, method: str, context, answers, unary: bool = False):
         """Yield the handler's answers, mapping what it raises; then write the call's log line
         and end the call with its status."""
         start = time.perf_counter()
@@ -146,9 +157,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         facts: dict = {}
         failure: Failure | None = None
         exc_info: BaseException | None = None
-        if isinstance(request, Undecodable):
-            failure = (grpc.StatusCode.INVALID_ARGUMENT, clip(f"the request cannot be decoded: {request.error}", MESSAGE), None)
-        elif context.time_remaining() <= 0:
+        if context.time_remaining() <= 0:
             failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
         while failure is None:
             token = _CALL.set(facts)  # around each step, not the whole stream: grpcio drives the steps

@@ -275,6 +275,13 @@ def test_undecodable_analyze_request_is_invalid_argument(server):
     assert server.wait_for("call", request_id="undecodable-analyze")["code"] == "INVALID_ARGUMENT"
 
 
+def test_undecodable_reflection_request_is_invalid_argument(server):
+    call = server.channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+    with pytest.raises(grpc.RpcError) as err:
+        list(call(iter([b"\xff\xff"]), timeout=10))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_struct_nested_below_the_limit_is_answered(server):
     assert server.stub.Evaluate(nested(20), timeout=10).totals.payable == "170.00"
 
