@@ -19,6 +19,7 @@ import sys
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import grpc
 import structlog
@@ -56,21 +57,24 @@ class TLS:
         if not (cert and key):
             raise ValueError("--tls-cert and --tls-key go together" + (" (--tls-client-ca needs both)" if client_ca else ""))
         check = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        try:
-            check.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as err:
+        try:  # a password callback, or OpenSSL would prompt on the terminal for an encrypted key
+            check.load_cert_chain(cert, key, password=_no_password)
+        except (OSError, ssl.SSLError, ValueError) as err:
             raise ValueError(f"--tls-cert `{cert}` / --tls-key `{key}`: {err}") from None
         try:
             if client_ca:
                 check.load_verify_locations(client_ca)
         except (OSError, ssl.SSLError) as err:
             raise ValueError(f"--tls-client-ca `{client_ca}`: {err}") from None
-        read = lambda path: open(path, "rb").read()  # noqa: E731
-        return cls(read(cert), read(key), read(client_ca) if client_ca else None)
+        return cls(Path(cert).read_bytes(), Path(key).read_bytes(), Path(client_ca).read_bytes() if client_ca else None)
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.ssl_server_credentials([(self.key, self.cert)], root_certificates=self.client_ca,
                                            require_client_auth=self.client_ca is not None)
+
+
+def _no_password() -> bytes:
+    raise ValueError("the key is encrypted; grpcio needs it unencrypted (`openssl pkey -in KEY -out PLAIN`)")
 
 
 @dataclass(frozen=True)

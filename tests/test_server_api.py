@@ -30,12 +30,8 @@ JSON = dict(preserving_proto_field_name=True, always_print_fields_with_no_presen
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc = ServerProcess(RULES, tmp_path_factory.mktemp("serve") / "log.jsonl")
-    try:
-        proc.wait_serving()
+    with ServerProcess.serving(RULES, tmp_path_factory.mktemp("serve")) as proc:
         yield proc
-    finally:
-        assert proc.stop() == 0
 
 
 def cli_json(*args: str) -> dict:
@@ -324,12 +320,8 @@ def test_no_client_input_above_made_the_server_fail(server):
 
 @pytest.fixture(scope="module")
 def quiet_server(tmp_path_factory):
-    proc = ServerProcess(RULES, tmp_path_factory.mktemp("serve") / "log.jsonl", "--no-reflection", "--log-level", "debug")
-    try:
-        proc.wait_serving()
+    with ServerProcess.serving(RULES, tmp_path_factory.mktemp("serve"), "--no-reflection", "--log-level", "debug") as proc:
         yield proc
-    finally:
-        assert proc.stop() == 0
 
 
 def test_no_reflection_leaves_the_reflection_service_out(quiet_server):

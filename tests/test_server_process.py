@@ -5,6 +5,7 @@ port, a busy port refused, and a graceful stop on SIGTERM that lets the call in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,17 @@ class ServerProcess:
                         else grpc.insecure_channel(self.target))
         self.stub = pb_grpc.PromotionServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls, rules: str | Path, folder: Path, *args: str):
+        """A server that says SERVING, stopped gracefully (exit 0) at the end: a module fixture."""
+        server = cls(rules, folder / "log.jsonl", *args)
+        try:
+            server.wait_serving()
+            yield server
+        finally:
+            assert server.stop() == 0
 
     def events(self, name: str | None = None) -> list[dict]:
         out = []

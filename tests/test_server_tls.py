@@ -44,10 +44,12 @@ def make_cert(folder: Path, name: str, ca: tuple[Path, Path], extensions: str) -
 def pki(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     folder = tmp_path_factory.mktemp("pki")
     ca, other_ca = make_ca(folder, "ca"), make_ca(folder, "other-ca")
+    server = make_cert(folder, "server", ca, "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth")
+    openssl("pkey", "-in", server[1], "-aes256", "-passout", "pass:secret", "-out", folder / "encrypted.key")
     return {
         "ca": ca,
-        "server": make_cert(folder, "server", ca, "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                                  "extendedKeyUsage=serverAuth"),
+        "server": server,
+        "encrypted": (server[0], folder / "encrypted.key"),
         "client": make_cert(folder, "client", ca, "extendedKeyUsage=clientAuth"),
         "stranger": make_cert(folder, "stranger", other_ca, "extendedKeyUsage=clientAuth"),
     }
@@ -108,13 +110,16 @@ def test_mutual_tls_needs_a_client_certificate_the_ca_signed(pki, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--tls-cert", "{server_cert}"], "--tls-cert and --tls-key go together"),
     (["--tls-client-ca", "{ca}"], "--tls-cert and --tls-key go together (--tls-client-ca needs both)"),
-    (["--tls-cert", "{server_cert}", "--tls-key", "{client_key}"], "--tls-cert `"),  # a key of another certificate
-    (["--tls-cert", "{server_cert}", "--tls-key", "{server_key}", "--tls-client-ca", "{missing}"], "--tls-client-ca `"),
-], ids=["cert-alone", "ca-alone", "wrong-key", "missing-ca"])
+    (["--tls-cert", "{server_cert}", "--tls-key", "{client_key}"], "key values mismatch"),
+    (["--tls-cert", "{server_cert}", "--tls-key", "{encrypted_key}"], "the key is encrypted"),  # not a prompt
+    (["--tls-cert", "{server_cert}", "--tls-key", "{server_key}", "--tls-client-ca", "{missing}"],
+     "--tls-client-ca `{missing}`: [Errno 2] No such file or directory"),
+], ids=["cert-alone", "ca-alone", "wrong-key", "encrypted-key", "missing-ca"])
 def test_tls_files_are_checked_before_serving(pki, tmp_path, args, message):
     names = {"server_cert": pki["server"][0], "server_key": pki["server"][1], "client_key": pki["client"][1],
-             "ca": pki["ca"][0], "missing": tmp_path / "missing.pem"}
+             "encrypted_key": pki["encrypted"][1], "ca": pki["ca"][0], "missing": tmp_path / "missing.pem"}
     out = subprocess.run([sys.executable, "-m", "server.cli", "serve", RULES, "--port", "0",
-                          *(a.format(**names) for a in args)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          *(a.format(**names) for a in args)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
-    assert out.stderr.startswith(f"error: {message}"), out.stderr
+    assert out.stderr.startswith("error: --tls-") and message.format(**names) in out.stderr, out.stderr
