@@ -216,6 +216,7 @@ _NAMED = frozenset({"ruleset", "promotion", "coupon", "presale", "guard", "warni
 
 
 def _unquoted(path: str, text: str, err: UnexpectedInput, pos: int, line: int, col: int) -> Diagnostic | None:
+    """`unquoted-string` for the word at `pos`, with the keyword before it in the quoted form."""
     word = _WORD.match(text, pos)
     if word is None:
         return None
