@@ -154,6 +154,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         and end the call with its status."""
         start = time.perf_counter()
         rid = request_id(context)
+        self.log.debug("call_started", request_id=rid, method=method)  # received and decoded (no-op above debug)
         facts: dict = {}
         failure: Failure | None = None
         exc_info: BaseException | None = None

@@ -51,7 +51,7 @@ class FakeContext:
 
 
 def call(handler, context):
-    """Run `handler` through the interceptor as grpcio would; returns (result, log lines)."""
+    """Run `handler` through the interceptor as grpcio would; returns (result, `call` log lines)."""
     with structlog.testing.capture_logs() as logs:
         wrapped = CallInterceptor(structlog.get_logger()).intercept_service(
             lambda details: grpc.unary_unary_rpc_method_handler(handler),
@@ -60,7 +60,8 @@ def call(handler, context):
             result = wrapped.unary_unary("request", context)
         except (Aborted, Exception) as err:
             result = err
-    return result, logs
+    assert [e["event"] for e in logs if e["event"] != "call"] == ["call_started"]  # at debug, before the work
+    return result, [e for e in logs if e["event"] == "call"]
 
 
 def rich(context) -> status_pb2.Status:

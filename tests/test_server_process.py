@@ -181,7 +181,8 @@ def test_a_port_another_serve_is_claiming_is_refused():
 
 
 def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
-    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "120", "--max-lines", "40000")
+    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "120", "--max-lines", "40000",
+                           "--log-level", "debug")
     try:
         server.wait_serving()
         big = cart("examples/double11/cart.json")
@@ -190,9 +191,12 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
         for i in range(40_000):  # seconds of pricing: still running when SIGTERM arrives
             big.lines.add().CopyFrom(lines[i % len(lines)])
             big.lines[-1].id = f"l{i}"
-        idle = cpu_seconds(server.proc.pid)
         pending = server.stub.Evaluate.future(big, timeout=240)
-        while cpu_seconds(server.proc.pid) < idle + 0.3:  # the server is working on the call
+        # the request is in (a signal while the client still sends it would not be about an
+        # accepted call), and the server has then spent CPU on it: it is pricing
+        server.wait_for("call_started", timeout=120, method="/promo.v1.PromotionService/Evaluate")
+        busy = cpu_seconds(server.proc.pid)
+        while cpu_seconds(server.proc.pid) < busy + 0.3:
             time.sleep(0.02)
         server.proc.send_signal(signal.SIGTERM)
         reply = pending.result()
