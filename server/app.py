@@ -17,6 +17,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,10 +35,11 @@ from engine.text import clip
 from server import convert
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-from server.interceptors import CallInterceptor, NoRuleset, annotate
+from server.interceptors import CallInterceptor, Calls, NoRuleset, annotate
 from server.reload import RulesetWatcher, Served
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PromotionService"].full_name
+FLUSH = 0.5  # seconds a stop waits, after the last call ended, for its answer to be written out
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Service:
     port: int
     watcher: RulesetWatcher
     health: health.HealthServicer
+    calls: Calls
 
 
 def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
@@ -172,6 +175,7 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
     SO_REUSEPORT only when `shared`: the port's other sockets are this `promo serve`'s workers).
     RuntimeError if the port cannot be bound."""
     health_servicer = health.HealthServicer()
+    calls = Calls()
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
 
@@ -182,7 +186,7 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
     watcher = RulesetWatcher(rules, log, on_swap=serving, interval=settings.reload_interval)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(log)],
+        interceptors=[CallInterceptor(log, calls)],
         options=[("grpc.so_reuseport", int(shared)), ("grpc.max_receive_message_length", settings.max_message_bytes)],
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
@@ -194,7 +198,7 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
     address = f"{settings.host}:{settings.port}"
     port = (server.add_secure_port(address, settings.tls.credentials()) if settings.tls
             else server.add_insecure_port(address))
-    return Service(server, port, watcher, health_servicer)
+    return Service(server, port, watcher, health_servicer, calls)
 
 
 def serve(rules: str, settings: Settings, worker: int = 0) -> int:
@@ -220,8 +224,12 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     stop.wait()
     log.info("draining", grace_s=settings.grace)
     service.health.enter_graceful_shutdown()  # NOT_SERVING, so balancers stop sending
+    service.calls.draining = True  # new calls refused
     watcher.stop()
-    server.stop(settings.grace).wait()  # new calls refused, calls in flight finish
+    end = time.monotonic() + settings.grace
+    service.calls.wait_idle(settings.grace)  # calls in flight finish and hand over their answers
+    time.sleep(min(FLUSH, max(0.0, end - time.monotonic())))  # and the transport writes them out
+    server.stop(max(0.0, end - time.monotonic())).wait()
     log.info("stopped")
     return 0
 

@@ -21,6 +21,7 @@ RESOURCE_EXHAUSTED instead.
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -120,9 +121,35 @@ def _deferred(produce):
     yield from produce()
 
 
+class Calls:
+    """The calls in flight, counted until grpcio reports each terminated (its answer handed to
+    the transport), so a stop can wait for them before it closes the connections: grpcio's own
+    stop(grace) may close a connection while a large answer is still being written."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = threading.Condition()
+        self.draining = False  # set on SIGTERM: new calls are refused (UNAVAILABLE), health excepted
+
+    def begin(self, context) -> None:
+        with self._idle:
+            self._active += 1
+        context.add_callback(self._end)
+
+    def _end(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+
 class CallInterceptor(grpc.ServerInterceptor):
-    def __init__(self, log):
+    def __init__(self, log, calls: Calls | None = None):
         self.log = log
+        self.calls = calls or Calls()
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -160,6 +187,10 @@ class CallInterceptor(grpc.ServerInterceptor):
         exc_info: BaseException | None = None
         if context.time_remaining() <= 0:
             failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
+        elif self.calls.draining and not method.startswith(QUIET):
+            failure = (grpc.StatusCode.UNAVAILABLE, "the server is shutting down: retry on another", None)
+        else:
+            self.calls.begin(context)
         while failure is None:
             token = _CALL.set(facts)  # around each step, not the whole stream: grpcio drives the steps
             try:

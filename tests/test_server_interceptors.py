@@ -49,6 +49,9 @@ class FakeContext:
     def set_trailing_metadata(self, md):
         self.trailing = md
 
+    def add_callback(self, callback):
+        self.callbacks = [*getattr(self, "callbacks", []), callback]
+
 
 def call(handler, context):
     """Run `handler` through the interceptor as grpcio would; returns (result, `call` log lines)."""

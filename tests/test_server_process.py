@@ -199,11 +199,17 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
         while cpu_seconds(server.proc.pid) < busy + 0.3:
             time.sleep(0.02)
         server.proc.send_signal(signal.SIGTERM)
+        server.wait_for("draining")
+        # while it drains: health answers NOT_SERVING, a new call is refused so it can go elsewhere
+        assert server.status() == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as refused:
+            server.stub.Evaluate(cart("examples/double11/cart.json"), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
         reply = pending.result()
         assert len(reply.lines) >= 40_000  # and gift lines
         assert server.proc.wait(60) == 0
     finally:
         server.kill()
     names = [e["event"] for e in server.events()
-             if e["event"] in ("draining", "stopped") or e.get("method", "").endswith("/Evaluate")]
-    assert names == ["draining", "call", "stopped"]  # the call ended inside the drain
+             if e["event"] in ("draining", "stopped") or e["event"] == "call" and e["method"].endswith("/Evaluate")]
+    assert names == ["draining", "call", "call", "stopped"]  # the refused one, then the one that ended in the drain
