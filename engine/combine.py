@@ -25,7 +25,6 @@ from itertools import combinations
 from typing import Callable
 
 from engine import benefits as b
-from engine.benefits import Gift
 from engine.compiler import Promotion
 from engine.evaluate import Candidate, Prepared, Pricing, _qualify, max_offer, payable_now, run
 from engine.explain import Minor, Reason
@@ -155,8 +154,8 @@ class _Search:
         self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
         # A coupon that can take nothing off never applies, so it takes no seat and changes
         # nothing: not worth trying. (A gift takes nothing off the payable but does apply.)
-        self.useless = [b == 0 and optional(c) and not isinstance(c.promotion.benefit, Gift)
-                        for b, c in zip(self.bound, self.free)]
+        self.useless = [bound == 0 and optional(c) and not isinstance(c.promotion.benefit, b.Gift)
+                        for bound, c in zip(self.bound, self.free)]
         self.free_names = {c.promotion.name for c in self.free}
         self.best: tuple[Key, list[Candidate], Pricing] | None = None
         self.evaluations = 0
