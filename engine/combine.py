@@ -28,6 +28,7 @@ from engine import benefits as b
 from engine.compiler import Promotion
 from engine.evaluate import Candidate, Prepared, Pricing, _qualify, max_offer, payable_now, run
 from engine.explain import Minor, Reason
+from engine.limits import STOPPED_BY_BUDGET, STOPPED_BY_DEADLINE, DeadlineExceeded, Limits
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -43,6 +44,11 @@ class Choice:
     pricing: Pricing
     left_out: dict[str, Reason]  # candidates not in the chosen set, with why
     evaluations: int = 0  # choices priced by the search (for benchmarks and traces)
+    stopped: str | None = None  # why the search stopped before proving the choice optimal
+
+
+class _Stop(Exception):
+    """A limit was reached once a feasible choice was known: the search ends with it."""
 
 
 def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
@@ -131,8 +137,10 @@ class _Search:
     mask over `free`; the constraints between candidates are precomputed as masks."""
 
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
-                 optional: Callable[[Candidate], bool], explain: bool):
+                 optional: Callable[[Candidate], bool], explain: bool, limits: Limits = Limits()):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
+        self.limits = limits
+        self.stopped: str | None = None
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
         self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}  # the fixed ones: `_bound`
@@ -203,6 +211,17 @@ class _Search:
 
     def price(self, mask: int) -> Pricing:
         self.evaluations += 1
+        # Past a limit the best choice found is the answer; with none found yet (the first
+        # leaves are feasible but for rare seat checks) the budget waits and a deadline fails.
+        if self.evaluations > self.limits.budget and self.best is not None:
+            self.stopped = STOPPED_BY_BUDGET
+        elif self.limits.past_deadline():
+            if self.best is None:
+                raise DeadlineExceeded("the deadline passed before any coupon set was priced")
+            self.stopped = STOPPED_BY_DEADLINE
+        if self.stopped:
+            self._trace(mask, result=f"stopped: {self.stopped}")
+            raise _Stop
         names = frozenset(c.promotion.name for c in self.fixed + self.chosen(mask))
         return run(self.prep, names, self.explain)
 
@@ -216,7 +235,10 @@ class _Search:
         return True
 
     def solve(self) -> None:
-        self._visit(0, 0, self.root_pricing)
+        try:
+            self._visit(0, 0, self.root_pricing)
+        except _Stop:
+            pass
 
     def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
@@ -479,9 +501,9 @@ def _slot(c: Candidate, groups: dict[str, int]) -> Slot:
     return ("alone", p.name)
 
 
-def choose(prep: Prepared, explain: bool) -> Choice:
+def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
     fixed, free, optional = split(prep)
-    search = _Search(prep, fixed, free, optional, explain)
+    search = _Search(prep, fixed, free, optional, explain, limits)
     search.solve()
     # some choice stands (the one of the best outcome, see `_Search._stands`), and with no best
     # found yet nothing is cut, so the search reaches it
@@ -497,8 +519,10 @@ def choose(prep: Prepared, explain: bool) -> Choice:
         with prep.trace.paused():
             for c in free:
                 if c.promotion.name not in enabled:
-                    left_out[c.promotion.name] = _why_left_out(prep, c, fixed, enabled, sitting, pricing)
-    return Choice(enabled, pricing, left_out, search.evaluations)
+                    left_out[c.promotion.name] = (
+                        _why_left_out(prep, c, fixed, enabled, sitting, pricing) if not limits.past_deadline()
+                        else Reason("NOT_BEST_COMBINATION", {"why": "not explained: the deadline passed"}))
+    return Choice(enabled, pricing, left_out, search.evaluations, search.stopped)
 
 
 def exhaustive(prep: Prepared) -> tuple[Key, frozenset[str], Pricing, int]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.combine import choose
+from engine.combine import Choice, choose
 from engine.compiler import Plan
-from engine.evaluate import prepare
+from engine.evaluate import Prepared, prepare
 from engine.explain import Reason, reason_messages
 from engine.money import format_money
-from engine.quote import plain_detail
+from engine.limits import Limits
+from engine.quote import SearchOutcome, plain_detail
 from engine.reasons import UNKNOWN_COUPON
 from engine.request import Request, WalletEntry
 
@@ -36,48 +37,60 @@ class Qualification:
     payable_without_coupons: int
     payable_best: int
     coupons: tuple[CouponStatus, ...]
+    search: SearchOutcome  # the search behind payable_best
 
 
-def _payable(plan: Plan, request: Request, selected: tuple[str, ...]) -> tuple[int, dict[str, Reason], set[str]]:
-    """Price the cart with exactly `selected` coupons: payable, failures, applied names."""
-    # an empty `selected` means "let the engine choose": no coupon at all is an empty wallet
-    request = replace(request, selected=selected, wallet=request.wallet if selected else (), explain="EXPLAIN_REASONS")
-    prep = prepare(plan, request)
-    choice = choose(prep, explain=True)
+def _exactly(prep: Prepared, coupons: tuple[str, ...]) -> Prepared:
+    """The prepared cart with exactly `coupons` selected (none: with no coupon at all). It shares
+    `prep`'s work (candidates found once for the whole wallet, offers and prices memoized), so
+    qualifying a wallet costs one search per coupon, not one preparation of the wallet per coupon."""
+    keep = set(coupons)
+    return replace(prep, request=replace(prep.request, selected=coupons),
+                   candidates=[c for c in prep.candidates if not c.promotion.is_coupon or c.promotion.name in keep])
+
+
+def _payable(prep: Prepared, coupons: tuple[str, ...], limits: Limits) -> tuple[int, dict[str, Reason], set[str]]:
+    """Price the cart with exactly `coupons`: payable, failures, applied names."""
+    choice = choose(_exactly(prep, coupons), explain=True, limits=limits)
     return choice.pricing.payable, {**prep.blocked, **choice.pricing.failed, **choice.left_out}, set(choice.pricing.applied)
 
 
-def qualify(plan: Plan, request: Request) -> Qualification:
-    request = replace(request, selected=(), explain="EXPLAIN_REASONS")
-    no_coupons = replace(request, wallet=())
-    base = choose(prepare(plan, no_coupons), explain=False).pricing.payable
-    prep = prepare(plan, request)
-    best = choose(prep, explain=True)
+def qualify(plan: Plan, request: Request, limits: Limits = Limits()) -> Qualification:
+    """Raises DeadlineExceeded when the deadline passes before every coupon is qualified."""
+    prep = prepare(plan, replace(request, selected=(), explain="EXPLAIN_REASONS"))
+    base = choose(_exactly(prep, ()), explain=False, limits=limits).pricing.payable
+    best = choose(prep, explain=True, limits=limits)
     best_coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon))
     reasons = {**prep.blocked, **best.pricing.failed, **best.left_out}
 
     statuses = []
-    for entry in request.wallet:
+    found: dict[str, CouponStatus] = {}  # per coupon name: duplicated entries are priced once
+    for entry in prep.request.wallet:
+        limits.check()
         name = entry.coupon
-        promo = plan.by_name.get(name)
-        if promo is None or not promo.is_coupon:
-            statuses.append(CouponStatus(entry, False, False, 0, 0, Reason(UNKNOWN_COUPON)))
-            continue
-        if name in prep.blocked:
-            statuses.append(CouponStatus(entry, False, False, 0, 0, prep.blocked[name]))
-            continue
-        alone, failures, applied = _payable(plan, request, (name,))
-        if name not in applied:
-            statuses.append(CouponStatus(entry, False, False, 0, 0, failures.get(name) or Reason("ZERO_BENEFIT")))
-            continue
-        in_best = name in best_coupons and name in best.pricing.applied
-        saving_in_best = 0
-        if in_best:
-            without, _, _ = _payable(plan, request, tuple(n for n in best_coupons if n != name))
-            saving_in_best = without - best.pricing.payable
-        statuses.append(CouponStatus(entry, True, in_best, base - alone, saving_in_best,
-                                     None if in_best else reasons.get(name)))
-    return Qualification(plan, base, best.pricing.payable, tuple(statuses))
+        if name not in found:
+            found[name] = _status(plan, prep, best, best_coupons, reasons, base, entry, limits)
+        statuses.append(replace(found[name], entry=entry))
+    return Qualification(plan, base, best.pricing.payable, tuple(statuses), SearchOutcome.of(best))
+
+
+def _status(plan: Plan, prep: Prepared, best: Choice, best_coupons: tuple[str, ...], reasons: dict[str, Reason],
+            base: int, entry: WalletEntry, limits: Limits) -> CouponStatus:
+    name = entry.coupon
+    promo = plan.by_name.get(name)
+    if promo is None or not promo.is_coupon:
+        return CouponStatus(entry, False, False, 0, 0, Reason(UNKNOWN_COUPON))
+    if name in prep.blocked:
+        return CouponStatus(entry, False, False, 0, 0, prep.blocked[name])
+    alone, failures, applied = _payable(prep, (name,), limits)
+    if name not in applied:
+        return CouponStatus(entry, False, False, 0, 0, failures.get(name) or Reason("ZERO_BENEFIT"))
+    in_best = name in best_coupons and name in best.pricing.applied
+    saving_in_best = 0
+    if in_best:
+        without, _, _ = _payable(prep, tuple(n for n in best_coupons if n != name), limits)
+        saving_in_best = without - best.pricing.payable
+    return CouponStatus(entry, True, in_best, base - alone, saving_in_best, None if in_best else reasons.get(name))
 
 
 def qualification_to_json(q: Qualification, operator: bool = False) -> dict[str, Any]:
@@ -104,4 +117,4 @@ def qualification_to_json(q: Qualification, operator: bool = False) -> dict[str,
         out.append(item)
     return {"ruleset": {"name": q.plan.name, "revision": q.plan.revision}, "currency": q.plan.currency,
             "payable_without_coupons": money(q.payable_without_coupons), "payable_best": money(q.payable_best),
-            "coupons": out}
+            "coupons": out, "search": q.search.to_json()}

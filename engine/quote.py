@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.combine import choose
+from engine.combine import Choice, choose
 from engine.compiler import Plan
 from engine.evaluate import FULL, Prepared, prepare
 from engine.explain import HintData, Minor, Reason, Trace, hint_messages, reason_messages
+from engine.limits import DeadlineExceeded, Limits
 from engine.money import format_money
 from engine.reasons import UNKNOWN_COUPON
 from engine.request import Request
@@ -61,6 +62,22 @@ class BetterSet:
 
 
 @dataclass(frozen=True)
+class SearchOutcome:
+    """How the coupon set was found (docs/evaluation.md §10)."""
+
+    optimal: bool
+    stopped: str  # "" when optimal, else why the search stopped: "budget" or "deadline"
+    choices_priced: int
+
+    @classmethod
+    def of(cls, choice: Choice) -> SearchOutcome:
+        return cls(choice.stopped is None, choice.stopped or "", choice.evaluations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"optimal": self.optimal, "stopped": self.stopped, "choices_priced": self.choices_priced}
+
+
+@dataclass(frozen=True)
 class Quote:
     plan: Plan
     list: int
@@ -72,15 +89,18 @@ class Quote:
     not_applied: tuple[NotApplied, ...]
     hints: tuple[HintData, ...]
     presale: tuple[PresaleQuote, ...]
+    search: SearchOutcome
     trace: tuple[dict, ...] = field(default=())
     better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
 
 
-def evaluate(plan: Plan, request: Request) -> Quote:
+def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
+    """The quote; past `limits` the best coupon set found, said not to be proven optimal.
+    Raises DeadlineExceeded when the deadline passes before any set was priced."""
     explain = request.explain != "EXPLAIN_OFF"
     trace = Trace(request.explain == "EXPLAIN_TRACE")
     prep = prepare(plan, request, trace)
-    choice = choose(prep, explain)
+    choice = choose(prep, explain, limits)
     pricing = choice.pricing
     by_id = {line.id: i for i, line in enumerate(prep.lines)}
 
@@ -119,14 +139,20 @@ def evaluate(plan: Plan, request: Request) -> Quote:
         not_applied=not_applied,
         hints=hints,
         presale=tuple(_presale(prep, pricing.final)),
+        search=SearchOutcome.of(choice),
         trace=tuple(trace.events),
-        better_set=_better_set(plan, request, pricing.payable) if explain and request.selected else None,
+        better_set=_better_set(plan, request, pricing.payable, limits) if explain and request.selected else None,
     )
 
 
-def _better_set(plan: Plan, request: Request, payable: int) -> BetterSet | None:
+def _better_set(plan: Plan, request: Request, payable: int, limits: Limits) -> BetterSet | None:
     """When the buyer picked the coupons: the set the engine would pick, if it saves more."""
-    best = choose(prepare(plan, replace(request, selected=())), explain=False)
+    if limits.past_deadline():
+        return None  # a suggestion, not the answer: not worth a late reply
+    try:
+        best = choose(prepare(plan, replace(request, selected=())), explain=False, limits=limits)
+    except DeadlineExceeded:
+        return None
     if best.pricing.payable >= payable:
         return None
     coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon and n in best.pricing.applied))
@@ -170,6 +196,7 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
         "hints": [_hint_json(h, plan) for h in quote.hints],
         "presale": [{"line": p.line, "stage": p.stage, "deposit": money(p.deposit), "deposit_worth": money(p.deposit_worth),
                      "balance_due": money(p.balance_due), **({"ships": p.ships} if p.ships else {})} for p in quote.presale],
+        "search": quote.search.to_json(),
     }
     if quote.better_set:
         b = quote.better_set

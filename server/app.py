@@ -142,7 +142,8 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
 
     def ValidateRules(self, request, context):
         loaded = load_sources(convert.source_files(request))
-        return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in loaded.diagnostics])
+        return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in loaded.diagnostics],
+                                        diagnostics_total=len(loaded.diagnostics))
 
     def AnalyzePrices(self, request, context):
         """Streams one finding per item (engine/analyze.py prices; this only converts), after

@@ -81,6 +81,9 @@ def print_quote(quote: Quote, console: Console) -> None:
         b = quote.better_set
         coupons = ", ".join(b.coupons) or "no coupon"
         console.print(f"better: {coupons} pays {money(b.payable)}, {money(b.would_save)} less than the selected coupons")
+    if not quote.search.optimal:
+        console.print(f"not proven optimal: the search stopped ({quote.search.stopped}) after "
+                      f"{quote.search.choices_priced} choices; this is the best set it found")
     for event in quote.trace:  # only with EXPLAIN_TRACE
         shown = plain_detail(event, plan.digits)  # money as decimal strings
         console.print("trace " + ", ".join(f"{k}={_value(v)}" for k, v in shown.items()))

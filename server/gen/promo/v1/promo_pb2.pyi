@@ -273,7 +273,7 @@ class BetterSet(_message.Message):
     def __init__(self, coupons: _Optional[_Iterable[str]] = ..., payable: _Optional[str] = ..., would_save: _Optional[str] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
-    __slots__ = ("ruleset", "currency", "stacking", "totals", "lines", "applied", "not_applied", "hints", "presale", "better_set", "trace")
+    __slots__ = ("ruleset", "currency", "stacking", "totals", "lines", "applied", "not_applied", "hints", "presale", "better_set", "trace", "search")
     RULESET_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     STACKING_FIELD_NUMBER: _ClassVar[int]
@@ -285,6 +285,7 @@ class EvaluateResponse(_message.Message):
     PRESALE_FIELD_NUMBER: _ClassVar[int]
     BETTER_SET_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     ruleset: RulesetRef
     currency: str
     stacking: str
@@ -296,7 +297,18 @@ class EvaluateResponse(_message.Message):
     presale: _containers.RepeatedCompositeFieldContainer[PresaleLine]
     better_set: BetterSet
     trace: _struct_pb2.ListValue
-    def __init__(self, ruleset: _Optional[_Union[RulesetRef, _Mapping]] = ..., currency: _Optional[str] = ..., stacking: _Optional[str] = ..., totals: _Optional[_Union[Totals, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[LineQuote, _Mapping]]] = ..., applied: _Optional[_Iterable[_Union[Applied, _Mapping]]] = ..., not_applied: _Optional[_Iterable[_Union[NotApplied, _Mapping]]] = ..., hints: _Optional[_Iterable[_Union[Hint, _Mapping]]] = ..., presale: _Optional[_Iterable[_Union[PresaleLine, _Mapping]]] = ..., better_set: _Optional[_Union[BetterSet, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ...) -> None: ...
+    search: Search
+    def __init__(self, ruleset: _Optional[_Union[RulesetRef, _Mapping]] = ..., currency: _Optional[str] = ..., stacking: _Optional[str] = ..., totals: _Optional[_Union[Totals, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[LineQuote, _Mapping]]] = ..., applied: _Optional[_Iterable[_Union[Applied, _Mapping]]] = ..., not_applied: _Optional[_Iterable[_Union[NotApplied, _Mapping]]] = ..., hints: _Optional[_Iterable[_Union[Hint, _Mapping]]] = ..., presale: _Optional[_Iterable[_Union[PresaleLine, _Mapping]]] = ..., better_set: _Optional[_Union[BetterSet, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., search: _Optional[_Union[Search, _Mapping]] = ...) -> None: ...
+
+class Search(_message.Message):
+    __slots__ = ("optimal", "stopped", "choices_priced")
+    OPTIMAL_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_PRICED_FIELD_NUMBER: _ClassVar[int]
+    optimal: bool
+    stopped: str
+    choices_priced: int
+    def __init__(self, optimal: _Optional[bool] = ..., stopped: _Optional[str] = ..., choices_priced: _Optional[int] = ...) -> None: ...
 
 class QualifyRequest(_message.Message):
     __slots__ = ("cart", "operator")
@@ -337,18 +349,20 @@ class CouponStatus(_message.Message):
     def __init__(self, coupon: _Optional[str] = ..., id: _Optional[str] = ..., usable: _Optional[bool] = ..., in_best: _Optional[bool] = ..., saving_alone: _Optional[str] = ..., saving_in_best: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., message_zh: _Optional[str] = ..., missing_amount: _Optional[str] = ..., missing_quantity: _Optional[int] = ..., would_save: _Optional[str] = ..., detail: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class QualifyResponse(_message.Message):
-    __slots__ = ("ruleset", "currency", "payable_without_coupons", "payable_best", "coupons")
+    __slots__ = ("ruleset", "currency", "payable_without_coupons", "payable_best", "coupons", "search")
     RULESET_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     PAYABLE_WITHOUT_COUPONS_FIELD_NUMBER: _ClassVar[int]
     PAYABLE_BEST_FIELD_NUMBER: _ClassVar[int]
     COUPONS_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     ruleset: RulesetRef
     currency: str
     payable_without_coupons: str
     payable_best: str
     coupons: _containers.RepeatedCompositeFieldContainer[CouponStatus]
-    def __init__(self, ruleset: _Optional[_Union[RulesetRef, _Mapping]] = ..., currency: _Optional[str] = ..., payable_without_coupons: _Optional[str] = ..., payable_best: _Optional[str] = ..., coupons: _Optional[_Iterable[_Union[CouponStatus, _Mapping]]] = ...) -> None: ...
+    search: Search
+    def __init__(self, ruleset: _Optional[_Union[RulesetRef, _Mapping]] = ..., currency: _Optional[str] = ..., payable_without_coupons: _Optional[str] = ..., payable_best: _Optional[str] = ..., coupons: _Optional[_Iterable[_Union[CouponStatus, _Mapping]]] = ..., search: _Optional[_Union[Search, _Mapping]] = ...) -> None: ...
 
 class SourceFile(_message.Message):
     __slots__ = ("path", "text")
@@ -387,12 +401,14 @@ class Diagnostic(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ..., file: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., end_line: _Optional[int] = ..., end_column: _Optional[int] = ..., help: _Optional[str] = ...) -> None: ...
 
 class ValidateRulesResponse(_message.Message):
-    __slots__ = ("ok", "diagnostics")
+    __slots__ = ("ok", "diagnostics", "diagnostics_total")
     OK_FIELD_NUMBER: _ClassVar[int]
     DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     diagnostics: _containers.RepeatedCompositeFieldContainer[Diagnostic]
-    def __init__(self, ok: _Optional[bool] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ...) -> None: ...
+    diagnostics_total: int
+    def __init__(self, ok: _Optional[bool] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ..., diagnostics_total: _Optional[int] = ...) -> None: ...
 
 class GetRulesetRequest(_message.Message):
     __slots__ = ()
