@@ -34,6 +34,8 @@ Decisions the language reference leaves open (docs/language.md carries them):
 - tests: only in `*_test.promo` files; `wallet`/`selected` name coupons (not automatic promotions);
   `expect not_applied` takes the reasons of engine.reasons except `CAPPED` (an applied marker).
 - date-times without an offset are read in the header's timezone (UTC without one), as the compiler does.
+- limits: one `tiers` clause (or a presale's `price ... tiers`) has at most MAX_TIERS tiers;
+  past it `too-many-tiers` at the first tier too many, and the tiers are not compared pairwise.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from engine.schema import (
 from engine.source import Span
 
 STALE_GAP = timedelta(days=90)
+MAX_TIERS = 100  # tiers of one clause: pricing and `tier_warnings` compare them pairwise
 
 # The keyword each clause starts with: diagnostics about a clause point at its keyword.
 _KEYWORDS: dict[type, str] = {
@@ -469,7 +472,8 @@ class _Checker:
                 self.predicate(tier.condition, TIERS)
                 self.benefit(tier.benefit)
                 self.threshold_warning(tier.condition, tier.benefit, only_simple=True)
-            self.tier_warnings([(t.condition, t.benefit) for t in b.tiers])
+            if self.few_tiers(b.tiers):
+                self.tier_warnings([(t.condition, t.benefit) for t in b.tiers])
         elif isinstance(b, ast.Nth):
             self.whole(b.n, "`nth`", minimum=2)
             self.benefit(b.benefit)
@@ -510,8 +514,9 @@ class _Checker:
                         self.emit("unreachable-tier", tier.price.span, f"tier price `{tier.price.text}` is not below "
                                   f"the presale price `{c.price.text}`", help="the lowest price among the tiers met "
                                   "and the presale price applies")
-                self.tier_warnings([(t.condition, ast.PriceEach(t.price)) for t in c.tiers
-                                    if t.price.value < c.price.value])
+                if self.few_tiers(c.tiers):
+                    self.tier_warnings([(t.condition, ast.PriceEach(t.price)) for t in c.tiers
+                                        if t.price.value < c.price.value])
             elif isinstance(c, ast.Deposit):
                 self.money(c.amount)
                 self.money(c.worth)
@@ -742,6 +747,15 @@ class _Checker:
             self.emit("discount-exceeds-threshold", benefit.amount.span,
                       f"the discount `{benefit.amount.text}` is at least its amount threshold `{max(limits)}`",
                       help="a buyer who just meets the threshold would pay nothing; check the figures")
+
+    def few_tiers(self, tiers: tuple) -> bool:
+        """Whether `tiers` is within MAX_TIERS; past it `too-many-tiers` at the first tier too
+        many (tiers are compared pairwise, here and when a cart is priced)."""
+        if len(tiers) <= MAX_TIERS:
+            return True
+        self.emit("too-many-tiers", tiers[MAX_TIERS].span, f"`tiers` has {len(tiers)} tiers, more than the {MAX_TIERS} one clause may have",
+                  help="merge tiers, or split the promotion into promotions over ranges of the threshold")
+        return False
 
     def tier_warnings(self, tiers: list[tuple]) -> None:
         """Tiers that never give their benefit. The best benefit among the met tiers applies, so a

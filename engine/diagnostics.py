@@ -25,6 +25,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unquoted-string": (ERROR, "a word where a string literal must stand, such as an unquoted name"),
     "invalid-datetime": (ERROR, "a date-time that is not a real ISO-8601 date or time"),
     "nesting-too-deep": (ERROR, "an expression whose operators nest more than 100 levels deep"),
+    "file-too-large": (ERROR, "a rule file of more than 8 MiB, which is not read"),
     # names and types
     "unknown-attribute": (ERROR, "an attribute that is neither built in nor declared"),
     "type-mismatch": (ERROR, "an operator applied to values of types it does not accept"),
@@ -43,6 +44,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unknown-value": (ERROR, "a value that its setting or clause does not know (level, stacking, ...)"),
     "second-ruleset": (ERROR, "more than one `ruleset` header in one ruleset"),
     "invalid-test": (ERROR, "a test statement the test runner cannot use"),
+    "too-many-tiers": (ERROR, "a `tiers` clause with more than 100 tiers"),
     # the front end itself: only a bug in promo produces it, so no rule file can pin it
     INTERNAL_ERROR: (ERROR, "the parser or checker failed on a file: a bug in promo, reported instead of a crash"),
     # warnings

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from engine import ast
 from engine.checker import check
-from engine.diagnostics import Diagnostic, sort_diagnostics
+from engine.diagnostics import Diagnostic, diagnostic, sort_diagnostics
 from engine.parser import parse_source
-from engine.source import SourceFile, read_sources
+from engine.source import SourceFile, Span, read_sources
+
+MAX_FILE_BYTES = 8 * 1024 * 1024  # one rule file; a larger one is `file-too-large`, not parsed
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,17 @@ class Loaded:
 
 
 def load_sources(sources: list[SourceFile]) -> Loaded:
-    parsed = [parse_source(s) for s in sources]
+    parsed, too_large = [], []
+    for s in sources:
+        size = len(s.text.encode("utf-8"))
+        if size > MAX_FILE_BYTES:  # not parsed: parsing takes seconds a megabyte
+            too_large.append(diagnostic("file-too-large", Span(s.path, 1, 1, 1, 2), f"the file is {size:,} bytes, "
+                                        f"more than the {MAX_FILE_BYTES:,} (8 MiB) one rule file may have",
+                                        help="split it into several .promo files: a ruleset is the files of one directory"))
+        else:
+            parsed.append(parse_source(s))
     files = tuple(p.file for p in parsed)
-    diags = [d for p in parsed for d in p.diagnostics] + check(files)
+    diags = too_large + [d for p in parsed for d in p.diagnostics] + check(files)
     return Loaded({s.path: s for s in sources}, files, tuple(sort_diagnostics(diags)))
 
 

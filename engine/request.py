@@ -205,6 +205,21 @@ def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
     )
 
 
+def _wallet(values: list, tz) -> tuple[WalletEntry, ...]:
+    """The wallet with repeated entries collapsed, the first kept where it stands: entries with
+    the same coupon and id are one coupon held (an id names one issued coupon; entries without
+    one cannot be told apart), so a wallet costs what its coupons cost, not its length. The same
+    coupon and id with another expiry is an error: the request contradicts itself."""
+    kept: dict[tuple[str, str], WalletEntry] = {}
+    for i, value in enumerate(values):
+        entry = _wallet_entry(value, i, "wallet", tz)
+        first = kept.setdefault((entry.coupon, entry.id), entry)
+        if first.expires != entry.expires:
+            raise RequestError(f"wallet[{i}].expires", f"coupon `{clip(entry.coupon)}` with id `{clip(entry.id)}` "
+                               "is already in the wallet with another expiry")
+    return tuple(kept.values())
+
+
 def _enum(value: Any, field_path: str, allowed: tuple[str, ...], default: str) -> str:
     if value in ("", None) or value == allowed[0] and allowed[0].endswith("_UNSPECIFIED"):
         return default
@@ -255,7 +270,7 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = timezone
         channel=_str(data, "channel", ""),
         region=_str(data, "region", ""),
         shipping=shipping_fees,
-        wallet=tuple(_wallet_entry(v, i, "wallet", tz) for i, v in enumerate(wallet)),
+        wallet=_wallet(wallet, tz),
         selected=tuple(_wallet_entry(v, i, "selected", tz).coupon for i, v in enumerate(selected)),
         stage=_enum(data.get("stage"), "stage", STAGES, "STAGE_UNSPECIFIED"),
         presale_sold={k: _int(v, f"presale_sold.{clip(k)}") for k, v in sold.items()},
