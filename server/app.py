@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import ssl
@@ -21,6 +22,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
 import structlog
@@ -28,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine.analyze import analyze
+from engine.limits import BUDGET, Limits
 from engine.load import load_sources
 from engine.qualify import qualify
 from engine.quote import evaluate
@@ -40,6 +43,10 @@ from server.reload import RulesetWatcher, Served
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PromotionService"].full_name
 FLUSH = 0.5  # seconds a stop waits, after the last call ended, for its answer to be written out
+HEALTH_THREADS = 2  # health checks' own threads: busy handler threads never keep a probe waiting
+# Of the time a call has, the engine leaves this share (at most RESERVE_MAX seconds) to build and
+# send the answer: a search that stopped at the deadline itself would answer a client gone.
+RESERVE, RESERVE_MAX = 0.1, 0.25
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,12 @@ class Settings:
     port: int = 50051
     max_lines: int = 10_000  # lines per cart; more is RESOURCE_EXHAUSTED
     max_message_bytes: int = 4 * 1024 * 1024  # received message size; more is RESOURCE_EXHAUSTED
+    max_wallet: int = convert.MAX_WALLET  # coupons per wallet, repeats collapsed; more is RESOURCE_EXHAUSTED
+    max_source_bytes: int = 1024 * 1024  # ValidateRules source per call; more is RESOURCE_EXHAUSTED
+    max_diagnostics: int = 100  # ValidateRules diagnostics answered (the first ones; all are counted)
+    max_response_bytes: int = 16 * 1024 * 1024  # an answer; larger is RESOURCE_EXHAUSTED
+    max_call_seconds: float = 10.0  # the engine's time for one call, whatever deadline the client set
+    search_budget: int = BUDGET  # choices one combination search prices before it answers the best found
     threads: int = 8  # handler threads per process
     grace: float = 10.0  # seconds in-flight calls get to finish on SIGTERM
     log_format: str = "json"
@@ -131,33 +144,53 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         annotate(revision=served.plan.revision)
         return served
 
+    def _limits(self, context) -> Limits:
+        """The engine's limits for this call: the search budget, and the call's deadline or the
+        server's limit on one call, whichever comes first, less the reserve for the answer."""
+        remaining = min(context.time_remaining(), self.settings.max_call_seconds)
+        return Limits(budget=self.settings.search_budget,
+                      deadline=time.monotonic() + remaining - min(RESERVE * remaining, RESERVE_MAX))
+
+    def _cart(self, request, plan):
+        return convert.to_request(request, plan, self.settings.max_lines, self.settings.max_wallet)
+
     def Evaluate(self, request, context):
         plan = self._served().plan
-        return convert.evaluate_response(evaluate(plan, convert.to_request(request, plan, self.settings.max_lines)))
+        return convert.evaluate_response(evaluate(plan, self._cart(request, plan), self._limits(context)))
 
     def Qualify(self, request, context):
         plan = self._served().plan
-        cart = convert.to_request(request.cart, plan, self.settings.max_lines)
-        return convert.qualify_response(qualify(plan, cart), request.operator)
+        return convert.qualify_response(qualify(plan, self._cart(request.cart, plan), self._limits(context)),
+                                        request.operator)
 
     def ValidateRules(self, request, context):
-        loaded = load_sources(convert.source_files(request))
-        return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in loaded.diagnostics],
+        loaded = load_sources(convert.source_files(request, self.settings.max_source_bytes))
+        shown = loaded.diagnostics[:self.settings.max_diagnostics]  # the first ones, in file and position order
+        return pb.ValidateRulesResponse(ok=loaded.ok, diagnostics=[convert.diagnostic(d) for d in shown],
                                         diagnostics_total=len(loaded.diagnostics))
 
     def AnalyzePrices(self, request, context):
         """Streams one finding per item (engine/analyze.py prices; this only converts), after
-        every item is checked."""
+        every item is checked; past the deadline no item is started (DEADLINE_EXCEEDED ends the
+        stream after the findings sent)."""
         plan = self._served().plan
+        limits = self._limits(context)
         items, options = convert.to_analyze(request, plan, self.settings.max_lines)
-        for finding in analyze(plan, items, options):
-            if not context.is_active():  # the client went away or the deadline passed
+        for finding in analyze(plan, _until(limits, items), options):
+            if not context.is_active():  # the client went away
                 return
             yield convert.price_finding(finding, plan)
 
     def GetRuleset(self, request, context):
         served = self._served()
         return convert.ruleset_response(served.plan, served.loaded_at)
+
+
+def _until(limits: Limits, items):
+    """`items` one by one while the deadline is ahead; then DeadlineExceeded."""
+    for item in items:
+        limits.check()
+        yield item
 
 
 @dataclass(frozen=True)
@@ -185,10 +218,12 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
             health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     watcher = RulesetWatcher(rules, log, on_swap=serving, interval=settings.reload_interval)
+    health_pool = futures.ThreadPoolExecutor(max_workers=HEALTH_THREADS, thread_name_prefix="health")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(log, calls)],
-        options=[("grpc.so_reuseport", int(shared)), ("grpc.max_receive_message_length", settings.max_message_bytes)],
+        interceptors=[CallInterceptor(log, calls, health_pool, max_answer_bytes=settings.max_response_bytes)],
+        options=[("grpc.so_reuseport", int(shared)), ("grpc.max_receive_message_length", settings.max_message_bytes),
+                 ("grpc.max_send_message_length", settings.max_response_bytes)],
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
     pb_grpc.add_PromotionServiceServicer_to_server(PromotionServicer(watcher, settings), server)
@@ -203,8 +238,9 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
 
 
 def serve(rules: str, settings: Settings, worker: int = 0) -> int:
-    """Run one server process until SIGTERM/SIGINT; 0 after a graceful stop. `worker` 0 is a
-    server alone on its port, 1..N the workers of `run_workers`."""
+    """Run one server process until SIGTERM/SIGINT, then end the process (exit 0) within
+    `grace` and a moment; returns 1 only if the port cannot be bound. `worker` 0 is a server
+    alone on its port, 1..N the workers of `run_workers`."""
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger().bind(worker=worker)
     try:
@@ -230,9 +266,19 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     end = time.monotonic() + settings.grace
     service.calls.wait_idle(settings.grace)  # calls in flight finish and hand over their answers
     time.sleep(min(FLUSH, max(0.0, end - time.monotonic())))  # and the transport writes them out
-    server.stop(max(0.0, end - time.monotonic())).wait()
-    log.info("stopped")
-    return 0
+    # Every call is answered, or out of its grace; what is left open (health Watch streams, a call
+    # past the grace) is closed now, not waited for.
+    server.stop(0).wait(FLUSH)
+    log.info("stopped", abandoned=service.calls.active)
+    _exit(0)
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process now. A handler thread still computing (a call past the grace, or one its
+    client left) would hold a normal exit: the interpreter joins concurrent.futures' threads."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # ---- several worker processes on one port -----------------------------------------------------

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from engine.diagnostics import render, to_json
+from engine.limits import BUDGET
 from engine.load import load_ruleset
 from engine.compiler import compile_plan
 from engine.qualify import qualification_to_json, qualify
@@ -148,7 +149,10 @@ def _serve(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     settings = Settings(host=args.host, port=args.port, max_lines=args.max_lines,
-                        max_message_bytes=args.max_message_bytes, threads=args.threads,
+                        max_message_bytes=args.max_message_bytes, max_wallet=args.max_wallet,
+                        max_source_bytes=args.max_source_bytes, max_diagnostics=args.max_diagnostics,
+                        max_response_bytes=args.max_response_bytes, max_call_seconds=args.max_call_seconds,
+                        search_budget=args.search_budget, threads=args.threads,
                         grace=args.grace, log_format=args.log_format, log_level=args.log_level,
                         reflection=not args.no_reflection, tls=tls)
     return run_workers(args.rules, settings, args.workers)
@@ -289,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-lines", type=int, default=10_000, help="lines per cart; more is RESOURCE_EXHAUSTED")
     p.add_argument("--max-message-bytes", type=int, default=4 * 1024 * 1024,
                    help="largest request; more is RESOURCE_EXHAUSTED")
+    p.add_argument("--max-wallet", type=int, default=1_000,
+                   help="coupons per wallet (repeated entries count once); more is RESOURCE_EXHAUSTED")
+    p.add_argument("--max-source-bytes", type=int, default=1024 * 1024,
+                   help="ValidateRules source per call (paths and texts); more is RESOURCE_EXHAUSTED")
+    p.add_argument("--max-diagnostics", type=int, default=100,
+                   help="ValidateRules diagnostics answered, the first ones (diagnostics_total counts all)")
+    p.add_argument("--max-response-bytes", type=int, default=16 * 1024 * 1024,
+                   help="largest answer; larger is RESOURCE_EXHAUSTED")
+    p.add_argument("--max-call-seconds", type=float, default=10.0,
+                   help="the engine's time for one call when the client's deadline is later or unset")
+    p.add_argument("--search-budget", type=int, default=BUDGET,
+                   help="choices one coupon search prices before it answers the best set found (optimal: false)")
     p.add_argument("--grace", type=float, default=10.0, help="seconds in-flight calls get to finish on SIGTERM")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info",

@@ -68,10 +68,19 @@ def _non_finite(message, path: str = "") -> str | None:
     return next((found for sub, value in named if (found := _non_finite(value, sub))), None)
 
 
-def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int) -> Request:
+MAX_WALLET = 1_000  # coupons held per wallet, repeats collapsed (`promo serve --max-wallet`)
+
+
+def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: int = MAX_WALLET) -> Request:
     # counted before converting, so an oversized cart costs no conversion
     if len(msg.lines) > max_lines:
         raise LimitExceeded("lines", f"at most {max_lines} lines per cart, got {len(msg.lines)}")
+    if len(msg.wallet) > max_wallet:  # entries of one coupon and id are one coupon held (engine/request.py)
+        held = len({(w.coupon, w.id) for w in msg.wallet})
+        if held > max_wallet:
+            raise LimitExceeded("wallet", f"at most {max_wallet} coupons per wallet, got {held}")
+    if len(msg.selected) > max_wallet:
+        raise LimitExceeded("selected", f"at most {max_wallet} coupons selected, got {len(msg.selected)}")
     return request_from_json(_as_json(msg), plan.digits, plan.timezone, max_lines=max_lines)
 
 
@@ -83,11 +92,21 @@ def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:
     return pb.QualifyResponse(**qualification_to_json(q, operator=operator))
 
 
-def source_files(msg: pb.ValidateRulesRequest) -> list[SourceFile]:
+MAX_PATH = 1024  # characters of a ValidateRules path: every diagnostic of the answer repeats it
+
+
+def source_files(msg: pb.ValidateRulesRequest, max_bytes: int) -> list[SourceFile]:
+    """The files to check, at most `max_bytes` of paths and texts in all (UTF-8): checking takes
+    seconds a megabyte, and cannot be interrupted."""
+    size = sum(len(f.path.encode("utf-8")) + len(f.text.encode("utf-8")) for f in msg.files)
+    if size > max_bytes:
+        raise LimitExceeded("files", f"at most {max_bytes:,} bytes of source per call, got {size:,}")
     seen: set[str] = set()
     for i, f in enumerate(msg.files):
         if not f.path:
             raise RequestError(f"files[{i}].path", "must not be empty")
+        if len(f.path) > MAX_PATH:
+            raise LimitExceeded(f"files[{i}].path", f"at most {MAX_PATH} characters, got {len(f.path):,}")
         if f.path in seen:
             raise RequestError(f"files[{i}].path", f"`{f.path}` is used by an earlier file")
         seen.add(f.path)

@@ -7,11 +7,16 @@ Mapping (docs/service.md "Errors"):
   RequestError          -> INVALID_ARGUMENT   + google.rpc.BadRequest naming the field
   LimitExceeded         -> RESOURCE_EXHAUSTED + google.rpc.BadRequest naming the field
   NoRuleset             -> FAILED_PRECONDITION
+  DeadlineExceeded      -> DEADLINE_EXCEEDED (the engine had nothing worth answering by the deadline)
   deadline already past -> DEADLINE_EXCEEDED (checked before and, for unary calls, after the work:
-                           a running evaluation cannot be interrupted, but its answer is not sent late)
+                           an answer is not sent late)
+  an answer too large   -> RESOURCE_EXHAUSTED (past `max_answer_bytes`)
   anything else         -> INTERNAL, logged with the traceback (a server bug, never the client's)
 Every handler is run as a stream of answers (a unary call's has one), so streams (AnalyzePrices,
-reflection) are mapped the same way and logged when they end. The request id is the caller's
+reflection) are mapped the same way and logged when they end. Health calls run on their own
+threads (`health_pool`), so busy handler threads never keep a probe waiting; they are not
+counted among the calls a stop waits for, and a Watch stays as grpcio drives it, by callbacks,
+holding no thread while it is open (it is not logged). The request id is the caller's
 `x-request-id` metadata or a new one; it is sent back as trailing metadata and appears in the log
 line. Health checks log at debug (probes call every few seconds). What the client sent is clipped
 (engine.text.clip) in the status: a trailer past the client's metadata limit would reach it as
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from concurrent import futures
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from engine.limits import DeadlineExceeded
 from engine.request import RequestError
 from engine.text import clip
 from server.convert import LimitExceeded
@@ -113,7 +120,21 @@ def _failure(err: Exception, request_id: str) -> Failure:
         return grpc.StatusCode.INVALID_ARGUMENT, clip(str(err), MESSAGE), None
     if isinstance(err, NoRuleset):
         return grpc.StatusCode.FAILED_PRECONDITION, clip(str(err), MESSAGE), None
+    if isinstance(err, DeadlineExceeded):
+        return (grpc.StatusCode.DEADLINE_EXCEEDED,
+                "no answer was ready by the deadline (the call's, or the server's limit on one call)", None)
     return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})", None
+
+
+def _non_blocking(watch):
+    """A handler grpcio drives by callbacks (the health Watch), kept so: only its request is checked."""
+    def checked(request, context, send_response_callback):
+        if isinstance(request, Undecodable):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, clip(str(request), MESSAGE))
+        return watch(request, context, send_response_callback)
+
+    checked.experimental_non_blocking = True
+    return checked
 
 
 def _deferred(produce):
@@ -131,6 +152,10 @@ class Calls:
         self._idle = threading.Condition()
         self.draining = False  # set on SIGTERM: new calls are refused (UNAVAILABLE), health excepted
 
+    @property
+    def active(self) -> int:
+        return self._active
+
     def begin(self, context) -> None:
         with self._idle:
             self._active += 1
@@ -147,9 +172,12 @@ class Calls:
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    def __init__(self, log, calls: Calls | None = None):
+    def __init__(self, log, calls: Calls | None = None, health_pool: futures.ThreadPoolExecutor | None = None,
+                 max_answer_bytes: int | None = None):
         self.log = log
         self.calls = calls or Calls()
+        self.health_pool = health_pool
+        self.max_answer_bytes = max_answer_bytes
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -161,20 +189,30 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
-            def unary(request, context):
+            def behavior(request, context):
                 answers = _deferred(lambda: (inner(_accept(request), context),))
                 return list(self._call(method, context, answers, unary=True))[0]
 
-            return grpc.unary_unary_rpc_method_handler(unary, **wrap)
-        if handler.unary_stream is not None:  # AnalyzePrices, health Watch
+            make = grpc.unary_unary_rpc_method_handler
+        elif getattr(handler.unary_stream, "experimental_non_blocking", False):  # health Watch
+            behavior, make = _non_blocking(handler.unary_stream), grpc.unary_stream_rpc_method_handler
+        elif handler.unary_stream is not None:  # AnalyzePrices
             stream = handler.unary_stream
-            return grpc.unary_stream_rpc_method_handler(
-                lambda request, context: self._call(method, context, _deferred(lambda: stream(_accept(request), context))),
-                **wrap)
-        both = handler.stream_stream  # reflection
-        return grpc.stream_stream_rpc_method_handler(
-            lambda requests, context: self._call(method, context, _deferred(lambda: both(map(_accept, requests), context))),
-            **wrap)
+
+            def behavior(request, context):
+                return self._call(method, context, _deferred(lambda: stream(_accept(request), context)))
+
+            make = grpc.unary_stream_rpc_method_handler
+        else:  # reflection
+            both = handler.stream_stream
+
+            def behavior(requests, context):
+                return self._call(method, context, _deferred(lambda: both(map(_accept, requests), context)))
+
+            make = grpc.stream_stream_rpc_method_handler
+        if method.startswith(QUIET) and self.health_pool is not None:
+            behavior.experimental_thread_pool = self.health_pool  # grpcio runs the call on this pool
+        return make(behavior, **wrap)
 
     def _call(self, method: str, context, answers, unary: bool = False):
         """Yield the handler's answers, mapping what it raises; then write the call's log line
@@ -187,7 +225,9 @@ class CallInterceptor(grpc.ServerInterceptor):
         exc_info: BaseException | None = None
         if context.time_remaining() <= 0:
             failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
-        elif self.calls.draining and not method.startswith(QUIET):
+        elif method.startswith(QUIET):
+            pass  # health answers while draining, and a stop does not wait for it
+        elif self.calls.draining:
             failure = (grpc.StatusCode.UNAVAILABLE, "the server is shutting down: retry on another", None)
         else:
             self.calls.begin(context)
@@ -209,6 +249,10 @@ class CallInterceptor(grpc.ServerInterceptor):
                 _CALL.reset(token)
             if unary and context.time_remaining() <= 0:
                 failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed during the call", None)
+                break
+            if self.max_answer_bytes is not None and (size := answer.ByteSize()) > self.max_answer_bytes:
+                failure = (grpc.StatusCode.RESOURCE_EXHAUSTED, f"the answer is {size:,} bytes, more than this server "
+                           f"sends ({self.max_answer_bytes:,}): ask for fewer lines or less explanation", None)
                 break
             try:
                 yield answer

@@ -4,14 +4,17 @@ passes during the call, a handler that aborts by itself)."""
 
 from __future__ import annotations
 
+from concurrent import futures
+
 import grpc
 import pytest
 import structlog
 from google.rpc import error_details_pb2, status_pb2
 
+from engine.limits import DeadlineExceeded
 from engine.request import RequestError
 from server.convert import LimitExceeded
-from server.interceptors import CallInterceptor, NoRuleset, annotate
+from server.interceptors import CallInterceptor, Calls, NoRuleset, annotate
 
 
 class Aborted(Exception):
@@ -53,10 +56,11 @@ class FakeContext:
         self.callbacks = [*getattr(self, "callbacks", []), callback]
 
 
-def call(handler, context):
-    """Run `handler` through the interceptor as grpcio would; returns (result, `call` log lines)."""
+def call(handler, context, **options):
+    """Run `handler` through the interceptor (made with `options`) as grpcio would; returns
+    (result, `call` log lines)."""
     with structlog.testing.capture_logs() as logs:
-        wrapped = CallInterceptor(structlog.get_logger()).intercept_service(
+        wrapped = CallInterceptor(structlog.get_logger(), **options).intercept_service(
             lambda details: grpc.unary_unary_rpc_method_handler(handler),
             type("Details", (), {"method": "/promo.v1.PromotionService/Evaluate"})())
         try:
@@ -90,6 +94,7 @@ def test_ok_call_logs_one_line_with_revision_and_echoes_the_request_id():
     (RequestError("lines[0].price", "bad"), grpc.StatusCode.INVALID_ARGUMENT, "lines[0].price"),
     (LimitExceeded("lines", "too many"), grpc.StatusCode.RESOURCE_EXHAUSTED, "lines"),
     (NoRuleset("none yet"), grpc.StatusCode.FAILED_PRECONDITION, None),
+    (DeadlineExceeded("nothing priced"), grpc.StatusCode.DEADLINE_EXCEEDED, None),
 ])
 def test_known_errors_map_to_their_status(error, code, field):
     def handler(request, context):
@@ -140,3 +145,30 @@ def test_a_handler_that_aborts_keeps_its_own_status():
     context = FakeContext()
     result, logs = call(handler, context)
     assert context.status is None and logs[0]["code"] == "PERMISSION_DENIED"
+
+
+def test_health_calls_run_on_their_own_pool_and_a_stop_does_not_wait_for_them():
+    pool, calls = futures.ThreadPoolExecutor(1), Calls()
+    interceptor = CallInterceptor(structlog.get_logger(), calls, health_pool=pool)
+
+    def handler(method: str) -> grpc.RpcMethodHandler:
+        return interceptor.intercept_service(lambda details: grpc.unary_unary_rpc_method_handler(lambda r, c: "ok"),
+                                             type("Details", (), {"method": method})())
+
+    check, evaluate = handler("/grpc.health.v1.Health/Check"), handler("/promo.v1.PromotionService/Evaluate")
+    assert check.unary_unary.experimental_thread_pool is pool  # grpcio submits the call there
+    assert not hasattr(evaluate.unary_unary, "experimental_thread_pool")
+    calls.draining = True
+    assert check.unary_unary("request", FakeContext()) == "ok" and calls.active == 0
+    pool.shutdown()
+
+
+def test_an_answer_past_the_limit_is_resource_exhausted():
+    class Answer:
+        def ByteSize(self):
+            return 101
+
+    context = FakeContext()
+    result, logs = call(lambda request, context: Answer(), context, max_answer_bytes=100)
+    assert isinstance(result, Aborted) and context.status.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "101 bytes" in context.status.details and logs[0]["code"] == "RESOURCE_EXHAUSTED"

@@ -182,6 +182,7 @@ def test_a_port_another_serve_is_claiming_is_refused():
 
 def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
     server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--grace", "120", "--max-lines", "40000",
+                           "--max-call-seconds", "200",
                            "--log-level", "debug")
     try:
         server.wait_serving()
