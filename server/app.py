@@ -46,7 +46,7 @@ FLUSH = 0.5  # seconds a stop waits, after the last call ended, for its answer t
 HEALTH_THREADS = 2  # health checks' own threads: busy handler threads never keep a probe waiting
 # Of the time a call has, the engine leaves this share (at most RESERVE_MAX seconds) to build and
 # send the answer: a search that stopped at the deadline itself would answer a client gone.
-RESERVE, RESERVE_MAX = 0.1, 0.25
+RESERVE, RESERVE_MAX = 0.2, 0.5
 
 
 @dataclass(frozen=True)
@@ -268,8 +268,9 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     time.sleep(min(FLUSH, max(0.0, end - time.monotonic())))  # and the transport writes them out
     # Every call is answered, or out of its grace; what is left open (health Watch streams, a call
     # past the grace) is closed now, not waited for.
-    server.stop(0).wait(FLUSH)
-    log.info("stopped", abandoned=service.calls.active)
+    abandoned = service.calls.active
+    server.stop(0).wait(0 if abandoned else FLUSH)  # a call past its grace would keep it waiting
+    log.info("stopped", abandoned=abandoned)
     _exit(0)
 
 
