@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from concurrent import futures
 import time
 import uuid
+from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
