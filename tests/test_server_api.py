@@ -101,6 +101,16 @@ def test_qualify_is_the_cli_json(server):
     assert reply.coupons[1].reason == "UNKNOWN_COUPON" and not reply.coupons[1].usable
 
 
+def test_qualify_of_100000_wallet_entries_is_refused_at_once_or_answered_once_per_coupon(server):
+    distinct = pb.QualifyRequest(cart=cart(wallet=[{"coupon": f"c{i}", "id": str(i)} for i in range(100_000)]))
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Qualify(distinct, timeout=30)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and violation(err.value) == "wallet"
+    assert "at most 1000 coupons per wallet, got 100000" in err.value.details()
+    repeats = pb.QualifyRequest(cart=cart(wallet=[{"coupon": "s1-100-10", "id": "w-1"}] * 100_000))
+    assert [c.id for c in server.stub.Qualify(repeats, timeout=30).coupons] == ["w-1"]
+
+
 def test_every_answer_names_its_revision_and_the_log_line_has_it(server):
     reply, call = server.stub.Evaluate.with_call(cart(), timeout=10, metadata=[("x-request-id", "req-42")])
     assert ("x-request-id", "req-42") in call.trailing_metadata()
