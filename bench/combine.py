@@ -54,6 +54,43 @@ def instance(coupons: int, stacking: str, seed: int = 3):
     return plan, request_from_json(cart, plan.digits, plan.timezone), coupons
 
 
+def mixed_instance(coupons: int, stacking: str, seed: int = 11):
+    """A 双11 wallet as buyers hold it (and as an attacker would send it): item, shop and
+    platform coupons in the same shops, in groups and exclusive, beside automatic promotions, on
+    a 20-line cart over 10 shops. The ruleset has 200 coupons; the wallet holds the first
+    `coupons` of them."""
+    rng = random.Random(seed)
+    text = (f'ruleset "m" {{\n currency CNY\n stacking {stacking}\n group "platform-coupon" max 1\n'
+            f' group "shop-extra" max 2\n group "brand-day" max 1\n}}\n'
+            'promotion "cross" { level platform discount 30 every 300 max 300 }\n'
+            'promotion "s0-auto" { level shop scope shop == "S0" when amount >= 200 discount 20 }\n'
+            'promotion "k3-direct" { level item scope sku == "K3" discount 10 each }\n'
+            'promotion "brand-a" { level shop scope shop in ["S1", "S2"] discount 5% group "brand-day" }\n')
+    for i in range(200):
+        kind = rng.choices(["item", "shop", "platform"], weights=[5, 10, 3])[0]
+        clauses = [f"level {kind}"]
+        if kind == "item":
+            clauses.append(rng.choice([f'scope sku == "K{rng.randrange(20)}"', f'scope shop == "S{rng.randrange(10)}"']))
+            clauses.append(rng.choice([f"discount {rng.choice([3, 5, 8, 10, 15])}", f"discount {rng.choice([5, 10, 12])}%"]))
+        elif kind == "shop":
+            clauses.append(f'scope shop == "S{rng.randrange(10)}"')
+            clauses.append(f"when amount >= {rng.choice([99, 149, 199, 299])}")
+            clauses.append(f"discount {rng.choice([10, 15, 20, 30, 40])}")
+            extra = rng.random()
+            clauses += ['group "shop-extra"'] if extra < 0.15 else ["exclusive"] if extra < 0.2 else []
+        else:
+            clauses.append(f"when amount >= {rng.choice([300, 600, 1000, 1500, 2000])}")
+            clauses.append(f"discount {rng.choice([20, 40, 60, 100, 150])}")
+            clauses.append('group "platform-coupon"')
+        text += f'coupon "c{i:03d}" {{ {" ".join(clauses)} }}\n'
+    lines = [{"id": f"l{k:02d}", "sku": f"K{k}", "shop": f"S{k % SHOPS}", "price": f"{rng.randint(60, 260)}.00",
+              "quantity": rng.choice([1, 1, 2])} for k in range(2 * SHOPS)]
+    plan = compile_plan(load_sources([SourceFile("m.promo", text)]))
+    cart = {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": [f"c{i:03d}" for i in range(coupons)],
+            "explain": "EXPLAIN_OFF"}
+    return plan, request_from_json(cart, plan.digits, plan.timezone), coupons
+
+
 def feasible_choices(coupons: int) -> int:
     per_shop = [sum(1 for i in range(coupons) if i % SHOPS == s) + 1 for s in range(SHOPS)]
     return prod(per_shop) * 6  # one coupon or none per shop, times one of 5 platform coupons or none

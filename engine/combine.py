@@ -26,7 +26,7 @@ from typing import Callable
 
 from engine import benefits as b
 from engine.compiler import Promotion
-from engine.evaluate import Candidate, Prepared, Pricing, _qualify, max_offer, payable_now, run
+from engine.evaluate import FULL, Candidate, Prepared, Pricing, _qualify, group_offers, max_offer, payable_now, run
 from engine.explain import Minor, Reason
 from engine.limits import STOPPED_BY_BUDGET, STOPPED_BY_DEADLINE, DeadlineExceeded, Limits
 
@@ -144,8 +144,12 @@ class _Search:
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
         self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}  # the fixed ones: `_bound`
-        # Most promising first, so the first choice reached is the greedy one: a strong incumbent.
-        self.free = sorted(free, key=lambda c: (-self.bounds[c.promotion.name], expiry(c), c.promotion.name))
+        # Automatic promotions first (each is in, or left out for the blocker chosen with it, so
+        # the coupons after them can be compared on ties), item-level coupons next (they lower the
+        # bases of all the rest); then the most promising first, so the first choice reached is
+        # the greedy one: a strong incumbent.
+        self.free = sorted(free, key=lambda c: (optional(c), c.promotion.level != "item", -self.bounds[c.promotion.name],
+                                                expiry(c), c.promotion.name))
         n = len(self.free)
         self.bound = [self.bounds[c.promotion.name] for c in self.free]
         self.slot = [_slot(c, groups) for c in self.free]
@@ -159,11 +163,15 @@ class _Search:
             if g and groups.get(g, 1) > 1:
                 mask, room = self.counted.get(g, (0, groups[g] - sum(f.promotion.group == g for f in fixed)))
                 self.counted[g] = (mask | 1 << k, room)
-        self.later = [sum(1 << k for k in range(j + 1, n)) for j in range(n)]
+        # Item-level candidates do not exclude one another: each line takes the best offer of
+        # those chosen. Each has an exact offer per line: (line, offer).
+        self.item_offers = [_item_offers(prep, c) if c.promotion.level == "item" else [] for c in self.free]
         # A coupon that can take nothing off never applies, so it takes no seat and changes
         # nothing: not worth trying. (A gift takes nothing off the payable but does apply.)
         self.useless = [bound == 0 and optional(c) and not isinstance(c.promotion.benefit, b.Gift)
                         for bound, c in zip(self.bound, self.free)]
+        for k in self._dominated(optional):
+            self.useless[k] = True
         self.free_names = {c.promotion.name for c in self.free}
         self.best: tuple[Key, list[Candidate], Pricing] | None = None
         self.evaluations = 0
@@ -188,7 +196,14 @@ class _Search:
         # off and what the fixed ones can still gain (`_slack`); and at least the undiscounted
         # order (what each line would be charged - list amount, presale base or deposit - plus
         # shipping) less every fixed promotion's bound.
+        self.item_levels: dict[int, tuple[int, list[int], list[int]]] = {}  # see `_at_items`
+        self.offers_at: dict[tuple, int] = {}  # see `offer_at`
+        self.offer_tables: dict[tuple[int, bool], _Offers] = {}
+        self.item_given: dict[int, list[int]] = {}  # see `_given`
+        # (parallel mode) no fixed shop/platform promotion can gain when item-level ones lower its base
+        self.fixed_monotone = all(c.promotion.monotone for c in fixed if c.promotion.level in ("shop", "platform"))
         self.root_pricing = self.price(0)
+        self.root_item = [listed - base for listed, base in zip(prep.listed, self.root_pricing.base)]
         root = self.root_pricing.payable
         slack = self._slack(0, (1 << n) - 1, self.root_pricing) if root > self.min_payment else -1
         if slack == 0:  # the second floor is never higher: no fixed promotion takes off more than its bound
@@ -240,12 +255,18 @@ class _Search:
         except _Stop:
             pass
 
-    def _visit(self, i: int, mask: int, pricing: Pricing | None) -> None:
+    def _visit(self, i: int, mask: int, pricing: Pricing | None, banned: int = 0) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
-        priced only at the leaves and where the cheap bound cannot cut."""
-        while i < len(self.free) and (not self.fits(mask, i) or self.useless[i]):
-            # nothing to decide: it cannot join (an automatic one is then blocked, as allowed), or
-            # it is a coupon that can take nothing off and block nothing (using it only adds a coupon)
+        priced only at the leaves and where the cheap bound cannot cut. Candidates after i may
+        already be decided: chosen out of order (in `mask`) to block an automatic promotion, or
+        `banned` (left out, in the branches where an earlier blocker was chosen instead)."""
+        decided = mask | banned
+        given = self._given(mask)
+        while i < len(self.free) and (decided >> i & 1 or not self.fits(mask, i) or self.useless[i]
+                                      or self.item_offers[i] and self.optional(self.free[i]) and not self._may_win(i, given)):
+            # nothing to decide: decided already, or it cannot join (an automatic one is then
+            # blocked, as allowed), or it is a coupon that can take nothing off (at item level:
+            # no line where it could beat what the chosen ones already give)
             i += 1
         if i == len(self.free):
             if any(not self.optional(c) and not mask >> k & 1 and self.fits(mask, k) for k, c in enumerate(self.free)):
@@ -260,13 +281,22 @@ class _Search:
                 self._trace(mask, payable=Minor(pricing.payable), result="best so far")
             return
         if self.best is not None:
-            cut, pricing = self._cut(i, mask, pricing, self.best[0])
+            cut, pricing = self._cut(i, mask, pricing, self.best[0], banned)
             if cut:
                 return
-        if self.fits(mask, i):
-            self._visit(i + 1, mask | 1 << i, None)
-        if self.optional(self.free[i]) or self._may_be_blocked(i, mask):
-            self._visit(i + 1, mask, pricing)
+        self._visit(i + 1, mask | 1 << i, None, banned)
+        if self.optional(self.free[i]):
+            self._visit(i + 1, mask, pricing, banned)
+        elif self.free[i].promotion.group in self.counted:
+            self._visit(i + 1, mask, pricing, banned)  # its group may fill up later
+        else:
+            # An automatic promotion is left out only by a promotion it conflicts with: choose
+            # that blocker now, one branch per blocker (earlier ones banned in the later branches),
+            # so the bound at once knows what the blocker keeps out.
+            for j in range(i + 1, len(self.free)):
+                if self.conflicts[i] >> j & 1 and not decided >> j & 1 and self.fits(mask, j):
+                    self._visit(i + 1, mask | 1 << j, None, banned)
+                    banned |= 1 << j
 
     def _stands(self, mask: int, pricing: Pricing) -> bool:
         """Is the choice `mask` (priced in `pricing`) feasible once only the promotions that
@@ -283,56 +313,179 @@ class _Search:
         tried = seated(self.price(mask | sum(1 << k for k in out)))
         return not any(self.free[k].promotion.name in tried for k in out)
 
-    def _cut(self, i: int, mask: int, pricing: Pricing | None, best: Key) -> tuple[bool, Pricing | None]:
+    def _cut(self, i: int, mask: int, pricing: Pricing | None, best: Key, banned: int) -> tuple[bool, Pricing | None]:
         """Can no completion of `mask` beat the best choice found? (and the price of `mask`, if
         it had to be computed for the tighter bound)"""
-        slots: dict[Slot, list[int]] = {}
+        slots: dict[Slot, list[int]] = {}  # order-level candidates that can still be added
+        items = 0  # item-level ones that may still win a line
+        decided = mask | banned
+        given = self._given(mask)
         for k in range(i, len(self.free)):  # candidates that exclude one another count once
-            if self.fits(mask, k):
-                slots.setdefault(self.slot[k], []).append(k)
-        addable = sum(max(self.bound[k] for k in ks) for ks in slots.values())
-        tie_cut = True
-        # Always valid: no promotion takes off more than its bound.
-        bound = self.floor_price - sum(self.bound[k] for k in range(i) if mask >> k & 1) - addable
+            if not decided >> k & 1 and self.fits(mask, k):
+                if self.item_offers[k]:
+                    items |= 1 << k if self._may_win(k, given) else 0
+                else:
+                    slots.setdefault(self.slot[k], []).append(k)
+        tie_cut = not items  # item-level ones that may still be added can take a chosen one's lines
+        if not self.progressive and (not items or self.fixed_monotone):
+            # Parallel mode: the bases the chosen item level leaves are the most any order-level
+            # promotion can see (more item-level discounts only lower them), and exactly what it
+            # sees once the item level is decided. A monotone offer at those bases bounds it, and
+            # the fixed ones give no more once others are added (they only lose room or base).
+            # So a completion pays at least the price of the chosen item level less those
+            # offers of the order-level ones chosen and addable, less what the item-level ones
+            # still addable can take off each line beyond it.
+            payable, bases, now = self._at_items(mask & self.item_free)
+            bounds: list[int] | _Offers = self._offers(mask & self.item_free, bases, exact=not items)
+            addable = sum(max(bounds[k] for k in ks) for ks in slots.values())
+            bound = (payable - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
+                     - addable - self._item_gain(items, now))
+        else:
+            bounds = self.bound
+            addable = sum(max(bounds[k] for k in ks) for ks in slots.values())
+            with_items = self._item_gain(mask & self.item_free | items, self.root_item)
+            # Always valid: no promotion takes off more than its bound, no line more than its best offer.
+            bound = (self.floor_price - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
+                     - with_items - addable)
         if bound <= best[0] and self.progressive:
             # The price of `mask`, less what can still be added and what its promotions can gain.
             # (In parallel mode the bounds are the offers themselves; pricing would rarely help.)
             pricing = pricing or self.price(mask)
             if pricing.payable > self.min_payment:
-                remaining = sum(1 << k for k in range(i, len(self.free)) if self.fits(mask, k))
-                priced = pricing.payable - self._slack(mask, remaining, pricing) - addable
+                remaining = sum(1 << k for ks in slots.values() for k in ks) | items
+                now = [listed - base for listed, base in zip(self.prep.listed, pricing.base)]
+                priced = pricing.payable - self._slack(mask, remaining, pricing) - addable - self._item_gain(items, now)
                 bound = max(bound, priced)
                 if bound <= best[0]:
                     # Tighter still, but paying it need not fill every slot: no tie cut on it.
                     refined = priced + self._shrink(mask, remaining, slots, pricing)
                     if refined > bound:
                         bound, tie_cut = refined, False
-        if bound > best[0] or bound == best[0] and tie_cut and self._loses_tie(mask, slots, best, pricing):
+        if bound == best[0] and tie_cut and mask & self.item_free:
+            pricing = pricing or self.price(mask)  # which chosen item-level ones win a line
+        if bound > best[0] or bound == best[0] and tie_cut and self._loses_tie(mask, slots, best, pricing, bounds):
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
 
-    def _loses_tie(self, mask: int, slots: dict[Slot, list[int]], best: Key, pricing: Pricing | None) -> bool:
+    def _dominated(self, optional: Callable[[Candidate], bool]) -> list[int]:
+        """Coupons another coupon always does at least as well as: the same level, lines, group,
+        `exclusive` and benefit (at item level: the same offer on every line), conditions no
+        harder (each threshold no higher), and first on the tie-breaks (earlier expiry, then
+        name). Wherever the dominated one applies the other applies with the same discount and
+        the same conflicts, and wins the tie; where it does not apply it changes nothing."""
+        by_kind: dict[tuple, list[int]] = {}
+        for k, c in enumerate(self.free):
+            p = c.promotion
+            if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)):
+                what = tuple(self.item_offers[k]) if self.item_offers[k] else (p.benefit, tuple(t.text for t in p.clauses if t.threshold is None))
+                by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what), []).append(k)
+        out = []
+        for ks in by_kind.values():
+            ks.sort(key=lambda k: (expiry(self.free[k]), self.free[k].promotion.name))
+            for n, k in enumerate(ks):
+                if any(self.item_offers[k] or _no_harder(self.free[j].promotion, self.free[k].promotion) for j in ks[:n]):
+                    out.append(k)
+        return out
+
+    def _at_items(self, items: int) -> tuple[int, list[int], list[int]]:
+        """Parallel mode, for the chosen item-level candidates `items`: the payable with only
+        those and the fixed candidates, the bases that item level leaves, and each line's
+        item-level discount."""
+        found = self.item_levels.get(items)
+        if found is None:
+            pricing = self.price(items)
+            now = [listed - base for listed, base in zip(self.prep.listed, pricing.base)]
+            found = self.item_levels[items] = (pricing.payable, pricing.base, now)
+        return found
+
+    def _offers(self, items: int, bases: list[int], exact: bool) -> _Offers:
+        table = self.offer_tables.get((items, exact))
+        if table is None:
+            table = self.offer_tables[(items, exact)] = _Offers(self, bases, sum(bases), exact)
+        return table
+
+    def offer_at(self, k: int, bases: list[int], total: int, exact: bool) -> int:
+        """Free order-level candidate k's offer at item-level `bases` (parallel mode), memoized
+        by the bases of its own lines: `exact` (the item level is final) for any promotion,
+        else a bound only for a monotone one (others: `max_offer`); shipping: its fees."""
+        c = self.free[k]
+        if c.promotion.level == "shipping" or not (exact or c.promotion.monotone):
+            return self.bound[k]
+        key = (k, exact, tuple([bases[i] for i in c.lines]), total)
+        off = self.offers_at.get(key)
+        if off is None:
+            off = self.offers_at[key] = sum(group_offers(self.prep, c, bases))
+        return off
+
+    def _given(self, mask: int) -> list[int]:
+        """What each line surely takes off at item level in a completion of `mask`: the best of
+        the fixed item-level offers and those of the chosen item-level candidates."""
+        items = mask & self.item_free
+        given = self.item_given.get(items)
+        if given is None:
+            given = list(self.root_item)
+            for k in self._bits(items):
+                for i, off in self.item_offers[k]:
+                    given[i] = max(given[i], off)
+            self.item_given[items] = given
+        return given
+
+    def _may_win(self, k: int, given: list[int]) -> bool:
+        """Could item-level candidate k win one of its lines, given what the lines surely take
+        off (a tie with that is decided by priority and name)?"""
+        return any(off > 0 and off >= given[i] for i, off in self.item_offers[k])
+
+    def _item_gain(self, candidates: int, now: list[int]) -> int:
+        """What the item-level candidates in `candidates` (a mask) can take off beyond `now` (the
+        item-level discount of each line): per line, their best offer above it."""
+        best: dict[int, int] = {}
+        for k in self._bits(candidates):
+            for i, off in self.item_offers[k]:
+                if off > best.get(i, 0):
+                    best[i] = off
+        return sum(max(0, off - now[i]) for i, off in best.items())
+
+    @staticmethod
+    def _bits(mask: int) -> list[int]:
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
+
+    def _loses_tie(self, mask: int, slots: dict[Slot, list[int]], best: Key, pricing: Pricing | None,
+                   bounds: list[int] | _Offers) -> bool:
         """When a completion of `mask` can at best pay what the best choice pays: can it not win
         the tie either? To pay the bound it must fill every slot that can take something off with
         a member whose bound is the slot's, and take nothing else that is a coupon; so it uses
         at least that many coupons, and its expiries and names are at best the earliest and
         first of each slot's such members. The chosen ones count only if they surely apply in
         such a completion: each must take off its bound (> 0), or, where `mask` was priced, keep
-        what it takes off now (> 0). (Not decided when an automatic one may join, or a chosen one
-        may not apply; fixed coupons, which may or may not apply, are left out of the count.)"""
+        what it takes off now (> 0); an item-level one applies where it wins a line in `pricing`
+        (no item-level candidate is left to add, so that is final). (Not decided when an automatic
+        one may join, or a chosen one may not apply; fixed coupons, which may or may not apply,
+        are left out of the count.)"""
         picks = []
         for ks in slots.values():
             if any(not self.optional(self.free[k]) for k in ks):
                 return False
-            top = max(self.bound[k] for k in ks)
+            top = max(bounds[k] for k in ks)
             if top > 0:
-                picks.append([self.free[k] for k in ks if self.bound[k] == top])
+                picks.append([self.free[k] for k in ks if bounds[k] == top])
         on = seated(pricing) if pricing is not None else None
-        for k in range(len(self.free)):
-            if mask >> k & 1 and (self.bound[k] == 0 or on is not None and self.free[k].promotion.name not in on):
+        chosen = []
+        for k, c in enumerate(self.free):
+            if not mask >> k & 1:
+                continue
+            if self.item_offers[k]:
+                if on is not None and c.promotion.name in on:
+                    chosen.append(c)
+            elif bounds[k] == 0 or on is not None and c.promotion.name not in on:
                 return False
-        chosen = self.chosen(mask)
+            else:
+                chosen.append(c)
         coupons = [c for c in chosen if c.promotion.is_coupon]
         expiries = sorted([expiry(c) for c in coupons] + [min(map(expiry, p)) for p in picks])
         names = sorted([c.promotion.name for c in chosen] + [min(c.promotion.name for c in p) for p in picks])
@@ -467,12 +620,6 @@ class _Search:
             self.probes[key] = off
         return off
 
-    def _may_be_blocked(self, k: int, mask: int) -> bool:
-        """An automatic promotion may be left out only if something it conflicts with is (or may
-        still be) chosen, or its group may fill up."""
-        return (not self.with_fixed[k] or bool(self.conflicts[k] & (mask | self.later[k]))
-                or self.free[k].promotion.group in self.counted)
-
     def _trace(self, mask: int, **data) -> None:
         if self.prep.trace.on:
             self.prep.trace.event("search", chosen=[c.promotion.name for c in self.chosen(mask)], **data)
@@ -487,6 +634,41 @@ def _shrinkable(c: Candidate) -> bool:
     benefit = p.benefit
     options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
     return all(isinstance(x, (b.PercentOff, b.EveryOff)) or isinstance(x, b.AmountOff) and not x.each for x in options)
+
+
+def _item_offers(prep: Prepared, c: Candidate) -> list[tuple[int, int]]:
+    """What an item-level candidate takes off each of its lines: exact, since item level sees
+    fixed facts (the line's list amount and the cart's list total); nothing on a line whose
+    deposit presale fixes its price."""
+    offers = group_offers(prep, c, prep.listed)
+    return [(g[0], 0 if g[0] in prep.presale and prep.presale[g[0]].stage != FULL else off)
+            for g, off in zip(c.groups, offers)]
+
+
+class _Offers:
+    """The order-level bounds at given item-level bases, looked up as `bounds[k]` like the
+    static ones and computed only for the candidates asked about."""
+
+    def __init__(self, search: _Search, bases: list[int], total: int, exact: bool) -> None:
+        self.search, self.bases, self.total, self.exact = search, bases, total, exact
+        self.found: dict[int, int] = {}
+
+    def __getitem__(self, k: int) -> int:
+        off = self.found.get(k)
+        if off is None:
+            off = self.found[k] = self.search.offer_at(k, self.bases, self.total, self.exact)
+        return off
+
+
+def _no_harder(p: Promotion, q: Promotion) -> bool:
+    """Are `p`'s conditions met wherever `q`'s are? The same plain clauses (compared by their
+    text when the kinds are grouped), and each threshold of `q` matched by one of `p` on the
+    same attribute, no higher."""
+    mine = [t.threshold for t in p.clauses if t.threshold is not None]
+    theirs = [t.threshold for t in q.clauses if t.threshold is not None]
+    return len(mine) == len(theirs) and all(
+        any(m.attr == t.attr and m.needed() <= t.needed() for m in mine) for t in theirs) and all(
+        any(m.attr == t.attr and m.needed() <= t.needed() for t in theirs) for m in mine)
 
 
 def _slot(c: Candidate, groups: dict[str, int]) -> Slot:

@@ -633,25 +633,34 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     promo = cand.promotion
     if promo.level == "shipping":
         return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
+    return sum(group_offers(prep, cand))
+
+
+def group_offers(prep: Prepared, cand: Candidate, amounts: list[int] | None = None) -> list[int]:
+    """`max_offer` of each of the candidate's groups of lines (at level item: of each line); or,
+    with `amounts` (the lines' amounts after item level, in parallel mode), exactly what it
+    offers each group when those are its bases, before allocation."""
     if not prep.trace.on:
-        return _max_offer(prep, cand, promo)
+        return _group_offers(prep, cand, cand.promotion, amounts)
     with prep.trace.paused():
-        return _max_offer(prep, cand, promo)
+        return _group_offers(prep, cand, cand.promotion, amounts)
 
 
-def _max_offer(prep: Prepared, cand: Candidate, promo: Promotion) -> int:
-    if isinstance(promo.benefit, b.Gift):
-        return 0
-    top = prep.top
-    total = 0
+def _group_offers(prep: Prepared, cand: Candidate, promo: Promotion, amounts: list[int] | None) -> list[int]:
+    top = amounts if amounts is not None else prep.top
+    total = prep.top_total if amounts is None else sum(amounts)
+    exact = amounts is not None  # the conditions hold or fail at exactly these amounts
+    offers = []
     for idx in cand.groups:
-        parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
-        facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), prep.top_total)
-        benefit, _ = _qualify(prep, promo, facts, parts, explain=False) if promo.monotone else (promo.benefit, None)
-        if benefit is None:
-            continue
-        options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
-        whole = promo.level != "item"
-        off = max(b.discount_parts(x, parts, prep.plan.rounding, whole)[0] for x in options)
-        total += min(off, sum(top[i] - min(prep.floors[i], top[i]) for i in idx))
-    return total
+        off = 0
+        if not isinstance(promo.benefit, b.Gift):
+            parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
+            facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), total)
+            benefit, _ = _qualify(prep, promo, facts, parts, explain=False) if promo.monotone or exact else (promo.benefit, None)
+            if benefit is not None:
+                options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) and not exact else [benefit]
+                whole = promo.level != "item"
+                off = max(b.discount_parts(x, parts, prep.plan.rounding, whole)[0] for x in options)
+                off = min(off, sum(top[i] - min(prep.floors[i], top[i]) for i in idx))
+        offers.append(off)
+    return offers
