@@ -523,17 +523,17 @@ def _next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, h
             if save > now_off:
                 hints.append(HintData(promo.name, gap, True, save, now_off))
     elif isinstance(promo.benefit, b.Tiers):
-        higher = []
-        for tier in promo.benefit.tiers:
-            if tier.threshold is None or tier.test(facts):
-                continue
-            gap = tier.threshold.gap(facts)
-            save = _saving_at(prep, promo.benefit, parts, gap, tier.threshold.is_money, facts)
-            if save > now_off:
-                higher.append((gap, save, tier.threshold.is_money))
-        if higher:
-            gap, save, is_money = min(higher)
-            hints.append(HintData(promo.name, gap, is_money, save, now_off))
+        # the nearest tier not met that would save more: gaps are priced nearest first, and
+        # only until one does (pricing every tier at every gap would cost tiers squared)
+        gaps = sorted({(t.threshold.gap(facts), t.threshold.is_money) for t in promo.benefit.tiers
+                       if t.threshold is not None and not t.test(facts)})
+        for gap in sorted({g for g, _ in gaps}):
+            higher = [(gap, save, is_money) for g, is_money in gaps if g == gap
+                      if (save := _saving_at(prep, promo.benefit, parts, gap, is_money, facts)) > now_off]
+            if higher:
+                gap, save, is_money = min(higher)
+                hints.append(HintData(promo.name, gap, is_money, save, now_off))
+                break
 
 
 def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
