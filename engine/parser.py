@@ -87,7 +87,8 @@ def _parse_source(source: SourceFile) -> ParsedFile:
         try:
             items.extend(_parse_block(source.path, source.text[start:end], line0, col0, comments))
         except _PARSE_ERRORS as err:
-            diags.append(_syntax_diagnostic(source.path, source.text[start:end], err, line0, col0))
+            precise = len(diags) < PRECISE_ERRORS
+            diags.append(_syntax_diagnostic(source.path, source.text[start:end], err, line0, col0, precise))
     if not diags:  # the blocks parse on their own but not together: report the first error as is
         try:
             _parse_block(source.path, source.text, 0, 0, [])
@@ -144,9 +145,11 @@ def _top_level_blocks(text: str):
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     starts.append(len(text))
+    line0 = counted = 0  # lines before `start`, counted once over the file (not once per block)
     for start, end in zip(starts, starts[1:]):
+        line0 += text.count("\n", counted, start)
+        counted = start
         if text[start:end].strip():
-            line0 = text.count("\n", 0, start)
             col0 = start - (text.rfind("\n", 0, start) + 1)
             yield start, end, line0, col0
 
@@ -158,7 +161,13 @@ _BLOCK_START = re.compile(r"^(?=(ruleset|promotion|coupon|presale|guard|warning|
 # ---- syntax errors ------------------------------------------------------------------------------
 
 
-def _syntax_diagnostic(path: str, text: str, err: Exception, line0: int, col0: int) -> Diagnostic:
+# Past this many syntax errors in one file, what each error expects is the parser state's own
+# (cheap) set rather than the exact one, which costs a replay of the parser per terminal: a
+# file with an error on every line is checked in linear time, and nobody reads error 101.
+PRECISE_ERRORS = 100
+
+
+def _syntax_diagnostic(path: str, text: str, err: Exception, line0: int, col0: int, precise: bool = True) -> Diagnostic:
     if isinstance(err, _Refused):
         return err.diagnostic
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
@@ -189,7 +198,7 @@ def _syntax_diagnostic(path: str, text: str, err: Exception, line0: int, col0: i
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     span = _token_span(path, tok, line0, col0)
-    expected = err.accepts or err.expected or set()
+    expected = (err.accepts if precise else None) or err.expected or set()
     if set(expected) == {"STRING"}:
         unquoted = _unquoted(path, text, err, tok.start_pos, span.line, span.column)
         if unquoted is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 
@@ -26,8 +27,12 @@ class SourceFile:
     path: str
     text: str
 
+    @cached_property
+    def _lines(self) -> list[str]:  # split once: a file with an error per line shows every one
+        return self.text.splitlines()
+
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
+        lines = self._lines
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
     def snippet(self, span: Span, width: int = 0) -> str:
