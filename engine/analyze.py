@@ -42,6 +42,7 @@ from engine import benefits as b
 from engine.catalog import CatalogError, CatalogItem
 from engine.compiler import Plan, Promotion
 from engine.evaluate import candidates_for
+from engine.limits import STOPPED_BY_DEADLINE, DeadlineExceeded, Limits
 from engine.money import format_money
 from engine.quote import Quote, evaluate
 from engine.request import Line, Request, User, WalletEntry
@@ -63,6 +64,7 @@ class Options:
     channel: str = ""
     region: str = ""
     what_ifs: str = "all"  # all | below (only for SKUs below their warning line) | none
+    limits: Limits = Limits()  # for each cart priced; a deadline past stops the analysis
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,9 @@ def scenario_request(plan: Plan, item: CatalogItem, scenario: Scenario, options:
 
 def price(plan: Plan, item: CatalogItem, scenario: Scenario, options: Options,
           usage: dict[str, int] | None = None) -> Priced:
-    quote = evaluate(plan, scenario_request(plan, item, scenario, options, usage))
+    quote = evaluate(plan, scenario_request(plan, item, scenario, options, usage), options.limits)
+    if quote.search.stopped == STOPPED_BY_DEADLINE:
+        raise DeadlineExceeded("the deadline passed while pricing an item")  # a guess is no lowest price
     return priced_from_quote(quote, scenario)
 
 

@@ -176,7 +176,7 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         plan = self._served().plan
         limits = self._limits(context)
         items, options = convert.to_analyze(request, plan, self.settings.max_lines)
-        for finding in analyze(plan, _until(limits, items), options):
+        for finding in analyze(plan, _until(limits, items), replace(options, limits=limits)):
             if not context.is_active():  # the client went away
                 return
             yield convert.price_finding(finding, plan)
