@@ -225,10 +225,9 @@ class _Search:
         return [c for k, c in enumerate(self.free) if mask >> k & 1]
 
     def price(self, mask: int) -> Pricing:
-        self.evaluations += 1
         # Past a limit the best choice found is the answer; with none found yet (the first
         # leaves are feasible but for rare seat checks) the budget waits and a deadline fails.
-        if self.evaluations > self.limits.budget and self.best is not None:
+        if self.evaluations >= self.limits.budget and self.best is not None:
             self.stopped = STOPPED_BY_BUDGET
         elif self.limits.past_deadline():
             if self.best is None:
@@ -237,6 +236,7 @@ class _Search:
         if self.stopped:
             self._trace(mask, result=f"stopped: {self.stopped}")
             raise _Stop
+        self.evaluations += 1
         names = frozenset(c.promotion.name for c in self.fixed + self.chosen(mask))
         return run(self.prep, names, self.explain)
 

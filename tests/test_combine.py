@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from engine.combine import choose, exhaustive
 from engine.compiler import compile_plan
 from engine.evaluate import prepare
+from engine.limits import DeadlineExceeded, Limits
 from engine.load import load_sources
 from engine.quote import evaluate, quote_to_json
 from engine.request import request_from_json
@@ -383,3 +386,55 @@ def test_a_coupon_that_fails_its_threshold_takes_no_seat_in_a_group():
     assert [a["promotion"] for a in q["applied"]] == ["c00", "c07", "c04"]
     assert reasons(q)["c10"]["reason"] == "THRESHOLD_NOT_MET"
     same_as_brute_force(text, {"at": "2026-11-11T10:00:00+08:00", "lines": cart, "wallet": ["c04", "c07", "c10"]})
+
+
+# ---- the work budget ---------------------------------------------------------------------------
+
+@settings(max_examples=max(50, EXAMPLES // 2), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(instances(), st.integers(1, 12))
+def test_a_budget_limited_answer_is_never_worse_than_greedy_and_says_whether_it_is_optimal(instance, budget):
+    text, cart = instance
+    plan = plan_of(text)
+    request = request_from_json(cart, plan.digits, plan.timezone)
+    greedy = choose(prepare(plan, request), explain=False, limits=Limits(budget=1))  # the first choice that stands
+    limited = choose(prepare(plan, request), explain=False, limits=Limits(budget=budget))
+    full = choose(prepare(plan, request), explain=False)
+    assert limited.pricing.payable <= greedy.pricing.payable
+    assert full.stopped is None and full.pricing.payable == exhaustive(prepare(plan, request))[2].payable
+    if limited.stopped is None:  # it claims the optimum: it is the full search's answer, done the same way
+        assert (limited.enabled, limited.pricing.payable, limited.evaluations) == (
+            full.enabled, full.pricing.payable, full.evaluations)
+    else:  # it stopped because the budget ran out, with the best it had, before the full search ended
+        assert limited.stopped == "budget" and budget <= limited.evaluations < full.evaluations
+
+
+@dataclass(frozen=True)
+class DeadlineAfter(Limits):
+    """A deadline that passes after `checks` looks at the clock: deterministic, unlike time."""
+
+    checks: int = 0
+    seen: list = field(default_factory=list)
+
+    def past_deadline(self) -> bool:
+        self.seen.append(1)
+        return len(self.seen) > self.checks
+
+
+def test_past_the_deadline_the_best_set_found_is_answered_and_said_not_optimal():
+    plan, request = _mixed_200()
+    greedy = evaluate(plan, request, Limits(budget=1))
+    quote = evaluate(plan, request, DeadlineAfter(checks=5))  # past it after the first choices
+    assert quote.search.optimal is False and quote.search.stopped == "deadline"
+    assert quote.payable <= greedy.payable
+    with pytest.raises(DeadlineExceeded):  # before any choice: nothing worth answering
+        evaluate(plan, request, Limits(deadline=time.monotonic() - 1))
+
+
+def _mixed_200():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from combine import mixed_instance
+    plan, request, _ = mixed_instance(200, "parallel")
+    return plan, request
