@@ -114,6 +114,27 @@ def rows(wallets=(10, 20, 30, 50), stackings=("parallel", "progressive"), repeat
     return out
 
 
+def mixed_rows(wallets=(20, 50, 100, 200), stackings=("parallel", "progressive"), seeds=range(5),
+               repeat: int = 3) -> list[dict]:
+    """Per stacking mode and wallet size, over `seeds` mixed-level instances (`mixed_instance`),
+    each searched `repeat` times: p50 and max ms (prepare included), the most choices priced,
+    and whether every answer is proven optimal."""
+    out = []
+    for stacking in stackings:
+        for coupons in wallets:
+            runs, priced, optimal = [], 0, True
+            for seed in seeds:
+                plan, request, _ = mixed_instance(coupons, stacking, seed=11 + seed)
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    choice = choose(prepare(plan, request), explain=False)
+                    runs.append((time.perf_counter() - start) * 1000)
+                    priced, optimal = max(priced, choice.evaluations), optimal and choice.stopped is None
+            out.append({"stacking": stacking, "wallet": coupons, "p50": statistics.median(runs), "max": max(runs),
+                        "priced": priced, "optimal": optimal, "instances": len(seeds)})
+    return out
+
+
 def versus_brute_force(wallets=(2, 4, 6, 8), stackings=("parallel", "progressive"), repeat: int = 5,
                        brute_repeat: int = 1) -> list[dict]:
     """The search and brute force on the same small instances: p50 ms of each (prepare included),
@@ -142,6 +163,10 @@ def main() -> None:
     print(f"{'stacking':<12}{'wallet':>8}{'median':>10}{'p90':>10}{'choices priced':>16}{'feasible choices':>18}")
     for r in rows():
         print(f"{r['stacking']:<12}{r['wallet']:>8}{r['p50']:>8.2f}ms{r['p90']:>8.2f}ms{r['priced']:>16}{r['feasible']:>18,}")
+    print(f"\nmixed-level wallets\n{'stacking':<12}{'wallet':>8}{'p50':>10}{'max':>10}{'priced':>8}{'optimal':>9}")
+    for r in mixed_rows():
+        print(f"{r['stacking']:<12}{r['wallet']:>8}{r['p50']:>8.2f}ms{r['max']:>8.2f}ms{r['priced']:>8}"
+              f"{'yes' if r['optimal'] else 'no':>9}")
     print(f"\n{'stacking':<12}{'wallet':>8}{'search':>10}{'brute':>11}{'priced':>8}{'brute priced':>14}{'same':>6}")
     for r in versus_brute_force():
         print(f"{r['stacking']:<12}{r['wallet']:>8}{r['search']:>8.2f}ms{r['brute']:>9.1f}ms{r['search_priced']:>8}"

@@ -19,7 +19,7 @@ the greedy one, so the bound bites early.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from itertools import combinations
 from typing import Callable
@@ -29,6 +29,7 @@ from engine.compiler import Promotion
 from engine.evaluate import FULL, Candidate, Prepared, Pricing, _qualify, group_offers, max_offer, payable_now, run
 from engine.explain import Minor, Reason
 from engine.limits import STOPPED_BY_BUDGET, STOPPED_BY_DEADLINE, DeadlineExceeded, Limits
+from engine.parts import parts
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -137,9 +138,11 @@ class _Search:
     mask over `free`; the constraints between candidates are precomputed as masks."""
 
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
-                 optional: Callable[[Candidate], bool], explain: bool, limits: Limits = Limits()):
+                 optional: Callable[[Candidate], bool], explain: bool, limits: Limits = Limits(),
+                 must_answer: bool = False):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         self.limits = limits
+        self.must_answer = must_answer  # a later part of an answer begun: reach a choice whatever the clock
         self.stopped: str | None = None
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
@@ -230,9 +233,9 @@ class _Search:
         if self.evaluations >= self.limits.budget and self.best is not None:
             self.stopped = STOPPED_BY_BUDGET
         elif self.limits.past_deadline():
-            if self.best is None:
+            if self.best is None and not self.must_answer:
                 raise DeadlineExceeded("the deadline passed before any coupon set was priced")
-            self.stopped = STOPPED_BY_DEADLINE
+            self.stopped = STOPPED_BY_DEADLINE if self.best is not None else None
         if self.stopped:
             self._trace(mask, result=f"stopped: {self.stopped}")
             raise _Stop
@@ -341,7 +344,11 @@ class _Search:
             bound = (payable - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
                      - addable - self._item_gain(items, now))
         else:
-            bounds = self.bound
+            # every base an order-level promotion can see in a completion is at most what the
+            # chosen item level leaves (progressive mode: promotions before it only lower it)
+            chosen_items = mask & self.item_free
+            bounds = self._offers(chosen_items, [listed - off for listed, off in zip(self.prep.listed, given)], exact=False) \
+                if chosen_items else self.bound
             addable = sum(max(bounds[k] for k in ks) for ks in slots.values())
             with_items = self._item_gain(mask & self.item_free | items, self.root_item)
             # Always valid: no promotion takes off more than its bound, no line more than its best offer.
@@ -685,12 +692,25 @@ def _slot(c: Candidate, groups: dict[str, int]) -> Slot:
 
 def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
     fixed, free, optional = split(prep)
-    search = _Search(prep, fixed, free, optional, explain, limits)
-    search.solve()
-    # some choice stands (the one of the best outcome, see `_Search._stands`), and with no best
-    # found yet nothing is cut, so the search reaches it
-    assert search.best is not None
-    _, chosen, pricing = search.best
+    groups = prep.plan.groups
+    chosen: list[Candidate] = []
+    evaluations, stopped, pricing = 0, None, None
+    found = parts(prep, fixed, free, lambda a, c: conflict(a, c, groups) is not None
+                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: _slot(c, groups))
+    for part in found:  # each solved alone; their best choices together are the best choice
+        search = _Search(prep, fixed, part, optional, explain, replace(limits, budget=max(1, limits.budget - evaluations)),
+                         must_answer=part is not found[0])
+        search.solve()
+        # some choice stands (the one of the best outcome, see `_Search._stands`), and with no
+        # best found yet nothing is cut, so the search reaches it
+        best = search.best
+        assert best is not None
+        chosen += best[1]
+        pricing = best[2]
+        evaluations += search.evaluations
+        stopped = stopped or search.stopped
+    if len(found) > 1 or pricing is None:
+        pricing = run(prep, frozenset(c.promotion.name for c in fixed + chosen), explain)
     on = seated(pricing)
     sitting = [c for c in fixed + chosen if c.promotion.name in on]
     enabled = settled(sitting, prep.candidates, optional, prep.plan.groups)
@@ -704,7 +724,7 @@ def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
                     left_out[c.promotion.name] = (
                         _why_left_out(prep, c, fixed, enabled, sitting, pricing) if not limits.past_deadline()
                         else Reason("NOT_BEST_COMBINATION", {"why": "not explained: the deadline passed"}))
-    return Choice(enabled, pricing, left_out, search.evaluations, search.stopped)
+    return Choice(enabled, pricing, left_out, evaluations, stopped)
 
 
 def exhaustive(prep: Prepared) -> tuple[Key, frozenset[str], Pricing, int]:

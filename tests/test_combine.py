@@ -17,10 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.combine import choose, exhaustive
+from engine.combine import _slot, choose, conflict, exhaustive, split
 from engine.compiler import compile_plan
 from engine.evaluate import prepare
 from engine.limits import DeadlineExceeded, Limits
+from engine.parts import parts
 from engine.load import load_sources
 from engine.quote import evaluate, quote_to_json
 from engine.request import request_from_json
@@ -438,3 +439,62 @@ def _mixed_200():
     from combine import mixed_instance
     plan, request, _ = mixed_instance(200, "parallel")
     return plan, request
+
+
+# ---- independent parts -------------------------------------------------------------------------
+
+@st.composite
+def parted_instances(draw):
+    """Carts over several shops whose coupons mostly cannot interact (parallel mode, platform
+    promotions far from their thresholds), so the search splits them into parts; sometimes a
+    tie across shops (a shared group, an `exclusive` one, a close threshold, tight room)."""
+    shops = draw(st.integers(2, 4))
+    text = 'ruleset "r" {\n currency CNY\n timezone "Asia/Shanghai"\n stacking parallel\n group "g1" max 1\n}\n'
+    text += f'promotion "far" {{ level platform when amount >= {draw(st.sampled_from([10, 100, 400]))} discount 5 }}\n'
+    wallet, n = [], 0
+    for s in range(shops):
+        for _ in range(draw(st.integers(1, 3))):
+            level = draw(st.sampled_from(["shop", "shop", "item"]))
+            scope = f'scope shop == "S{s}"' if level == "shop" or draw(st.booleans()) else f'scope sku == "K{s}"'
+            extra = draw(st.sampled_from(["", "", "", 'group "g1"', "exclusive"])) if level == "shop" else ""
+            when = draw(st.sampled_from(["", "when amount >= 100", "when amount >= 150"]))
+            benefit = draw(st.sampled_from(["discount 10", "discount 25", "discount 10%", "discount 3 each"]))
+            text += f'coupon "c{n:02d}" {{ level {level} {scope} {when} {extra} {benefit} }}\n'
+            wallet.append(f"c{n:02d}")
+            n += 1
+    lines = [{"id": f"l{s}{k}", "sku": f"K{s}", "shop": f"S{s}", "price": f"{draw(st.integers(30, 120))}.00",
+              "quantity": draw(st.integers(1, 2))} for s in range(shops) for k in range(draw(st.integers(1, 2)))]
+    return text, {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": wallet, "explain": "EXPLAIN_OFF"}
+
+
+def parts_of(text: str, cart: dict) -> list[list[str]]:
+    plan = plan_of(text)
+    prep = prepare(plan, request_from_json(cart, plan.digits, plan.timezone))
+    fixed, free, _ = split(prep)
+    found = parts(prep, fixed, free, lambda a, c: conflict(a, c, plan.groups) is not None
+                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: _slot(c, plan.groups))
+    assert sorted(c.promotion.name for p in found for c in p) == sorted(c.promotion.name for c in free)
+    return sorted(sorted(c.promotion.name for c in p) for p in found)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(parted_instances())
+def test_search_equals_brute_force_when_the_choice_splits_into_parts(instance):
+    parts_of(*instance)  # every free candidate in exactly one part
+    same_as_brute_force(*instance)
+
+
+def test_shops_that_share_nothing_are_separate_parts_and_a_shared_group_joins_them():
+    text = ('ruleset "r" { currency CNY timezone "Asia/Shanghai" stacking parallel group "g1" max 1 }\n'
+            'promotion "far" { level platform when amount >= 10 discount 5 }\n'
+            'coupon "a1" { level shop scope shop == "S0" when amount >= 100 discount 25 }\n'
+            'coupon "a2" { level item scope sku == "K0" discount 10% }\n'
+            'coupon "b1" { level shop scope shop == "S1" when amount >= 100 discount 25 }\n'
+            'coupon "b2" { level shop scope shop == "S1" discount 10 }\n'
+            'coupon "c1" { level shop scope shop == "S2" discount 10 group "g1" }\n'
+            'coupon "c2" { level shop scope shop == "S0" discount 3 group "g1" }\n')
+    lines = [{"id": f"l{s}", "sku": f"K{s}", "shop": f"S{s}", "price": "110.00", "quantity": 1} for s in range(3)]
+    cart = {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": ["a1", "a2", "b1", "b2", "c1", "c2"]}
+    # a2 lowers S0's base near a1's threshold: one part; c2 shares g1 with c1 (S2) and the shop slot with a1
+    assert parts_of(text, cart) == [["a1", "a2", "c1", "c2"], ["b1", "b2"]]
+    same_as_brute_force(text, cart)
