@@ -31,12 +31,14 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 import combine  # noqa: E402
+import hostile  # noqa: E402
 import evaluate as evaluate_bench  # noqa: E402
 import peers  # noqa: E402
 from gen import ruleset_text  # noqa: E402
 
 from engine.compiler import compile_plan  # noqa: E402
 from engine.evaluate import candidates_for  # noqa: E402
+from engine.limits import BUDGET  # noqa: E402
 from engine.load import load_sources  # noqa: E402
 from engine.quote import evaluate  # noqa: E402
 from engine.source import SourceFile  # noqa: E402
@@ -50,6 +52,8 @@ HEADINGS = (
     "## Explain modes",
     "## Combination search vs brute force",
     "## Combination search vs wallet size",
+    "## Combination search on mixed-level wallets",
+    "## Hostile inputs",
     "## gRPC: Evaluate vs the transport ceiling",
     "## Compile time and plan memory vs ruleset size",
     "## Analyze throughput",
@@ -69,6 +73,10 @@ class Config:
     wallets: tuple[int, ...] = (10, 20, 30, 50)  # shop coupons (+5 platform coupons)
     combine_repeat: int = 30
     brute_wallets: tuple[int, ...] = (2, 4, 6, 8, 10)
+    mixed_wallets: tuple[int, ...] = (20, 50, 100, 200)  # item, shop and platform coupons (bench/combine.py)
+    mixed_seeds: int = 5
+    mixed_repeat: int = 3
+    hostile_repeat: int = 3
     grpc_calls: int = 1000
     grpc_clients: int = 4
     grpc_workers: tuple[int, ...] = (1, 2)
@@ -78,7 +86,8 @@ class Config:
 
 
 TINY = Config(peer_inputs=20, peer_repeat=1, sizes=(100, 200), eval_repeat={}, cart_size=200, cart_lines=(1, 5),
-              cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), grpc_calls=20, grpc_clients=1,
+              cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), mixed_wallets=(20,), mixed_seeds=1,
+              mixed_repeat=1, hostile_repeat=1, grpc_calls=20, grpc_clients=1,
               grpc_workers=(1,), analyze=False)
 
 
@@ -240,6 +249,9 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
     log("combination search")
     brute = combine.versus_brute_force(config.brute_wallets, repeat=5)
     wallets = combine.rows(config.wallets, repeat=config.combine_repeat)
+    mixed = combine.mixed_rows(config.mixed_wallets, seeds=range(config.mixed_seeds), repeat=config.mixed_repeat)
+    log("hostile inputs")
+    hostile_rows = hostile.rows(config.hostile_repeat)
     log("gRPC")
     transport = grpc_section(config)
     load_end = os.getloadavg()
@@ -350,6 +362,28 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
             "Anchor: the smallest wallet of the same stacking mode.", "",
             table(["stacking", "wallet", "p50 ms", "p90 ms", "p50 ÷ smallest wallet", "choices priced",
                    "feasible choices"], wrows), ""]
+    first = {}
+    mrows = []
+    for r in mixed:
+        anchor = first.setdefault(r["stacking"], r)
+        mrows.append([r["stacking"], r["wallet"], ms(r["p50"]), ms(r["max"]), ratio(r["p50"] / anchor["p50"]),
+                      r["priced"], "yes" if r["optimal"] else "**no** (budget)"])
+    out += [HEADINGS[7], "",
+            f"`bench/combine.py` `mixed_instance`: a 200-coupon ruleset of item coupons (by sku or shop), shop coupons "
+            f"with thresholds (some in a cross-shop group of 2, some `exclusive`), platform coupons in a group of 1, "
+            f"and automatic promotions (a cross-shop every-300, a shop 满减, a 单品直降, a two-shop 5% in a group); a "
+            f"20-line cart over 10 shops; the wallet holds the first N coupons. {config.mixed_seeds} instances "
+            f"(seeds) x {config.mixed_repeat} runs per row, `prepare` included; *choices priced*: the most of any "
+            f"instance; *proven optimal*: every answer (otherwise the budget of {BUDGET:,} choices stopped one). "
+            "Anchor: the smallest wallet of the same stacking mode.", "",
+            table(["stacking", "wallet", "p50 ms", "max ms", "p50 ÷ smallest", "choices priced", "proven optimal"],
+                  mrows), ""]
+    out += [HEADINGS[8], "",
+            f"`bench/hostile.py`: requests built to make one call compute for long, in-process, best and worst of "
+            f"{config.hostile_repeat}. Anchor: the half second a checkout call may take.", "",
+            table(["request", "best s", "worst s", "worst ÷ 0.5 s"],
+                  [[r["what"], f"{r['best_s']:.3f}", f"{r['max_s']:.3f}", ratio(r["max_s"] / 0.5)] for r in hostile_rows]),
+            ""]
 
     # gRPC
     by = {(name, w): r for name, w, r in transport["rows"]}
@@ -358,7 +392,7 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
         echo = by[("empty handler", w)]
         grows.append([name, w, r["calls"], r["failed"], f"{r['per_s']:,.0f}", ms(r["p50"]), ms(r["p99"]),
                       ratio(r["per_s"] / echo["per_s"]), ratio(r["p50"] / echo["p50"]), ratio(r["p99"] / echo["p99"])])
-    out += [HEADINGS[7], "",
+    out += [HEADINGS[9], "",
             f"`bench/grpc.py`: `promo serve examples/double11 --workers N` against an empty handler that takes the "
             f"same request bytes ({transport['request']} B) and answers as many bytes as Evaluate does "
             f"({transport['response']} B), as many processes on one port; {transport['clients']} client processes "
@@ -370,7 +404,7 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
                 f"{step} {ms(v)}" for step, v in transport["split"].items()) + ".", ""]
 
     # compile
-    out += [HEADINGS[8], "",
+    out += [HEADINGS[10], "",
             "Per generated ruleset (generated once per size): parse + check (`load_sources`), `compile_plan`, "
             "and the plan's memory: what a second compile under `tracemalloc` allocates and keeps. "
             "Anchor: the smallest ruleset (a ratio equal to the size ratio is linear).", "",
@@ -382,10 +416,10 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
                     ratio(s["plan_bytes"] / base["plan_bytes"])] for s in sizes]), ""]
 
     # analyze
-    out += [HEADINGS[9], "", analyze, ""]
+    out += [HEADINGS[11], "", analyze, ""]
 
     # headline
-    out += [HEADINGS[10], ""] + headlines(conditions, sizes, transport, brute) + [""]
+    out += [HEADINGS[12], ""] + headlines(conditions, sizes, transport, brute) + [""]
     return "\n".join(out)
 
 
