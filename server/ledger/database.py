@@ -1,0 +1,89 @@
+"""Connections: one SQLAlchemy engine per URL, and the two kinds of transaction the ledger runs.
+
+- SQLite (embedded): WAL (readers never block the writer), `synchronous=FULL` (a committed write
+  survives a power cut), a busy timeout, foreign keys on; every write transaction starts with
+  `BEGIN IMMEDIATE`, taking the write lock up front so two writers never deadlock upgrading it.
+- PostgreSQL (psycopg 3): writes in READ COMMITTED, where the guarded updates re-check their
+  condition on the newest row version; reads in REPEATABLE READ, READ ONLY: one snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from server.ledger.errors import InvalidArgument
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000
+_RETRIED = {"40P01", "40001"}  # deadlock detected, serialization failure: the transaction may run again
+ATTEMPTS = 5
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3; `sqlite:///path` a file."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise InvalidArgument("url", "not a database URL (sqlite:///path or postgresql://…)") from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.drivername == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return url
+    raise InvalidArgument("url", "the ledger runs on sqlite:///path or postgresql://…")
+
+
+def connect(url: str, pool_size: int = 10) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                               connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, isolation_level="READ COMMITTED",
+                         pool_pre_ping=True)
+
+
+def _sqlite_connect(dbapi: Any, _record: Any) -> None:
+    dbapi.isolation_level = None  # the driver opens no transactions of its own: _sqlite_begin does
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
+        dbapi.execute(f"PRAGMA {pragma}")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def write(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """`work` in one write transaction, run again if PostgreSQL aborted it for a deadlock."""
+    for attempt in range(ATTEMPTS):
+        try:
+            with engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+                return work(conn)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) not in _RETRIED or attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def insert_new(conn: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING, in the dialect's words."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

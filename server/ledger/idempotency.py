@@ -1,0 +1,41 @@
+"""Idempotency keys: the first transaction that uses a key claims it (a row with the request's
+hash) and stores its answer before it commits; a later request with that key and the same hash
+gets that answer and writes nothing, with another hash it is an IdempotencyConflict.
+
+On PostgreSQL a second request racing the first waits on the key's unique index until the first
+commits (then replays its answer) or rolls back (then claims the key itself)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from server.ledger.database import insert_new
+from server.ledger.errors import IdempotencyConflict
+from server.ledger.schema import idempotency
+
+
+def request_hash(operation: str, request: Any) -> str:
+    text = json.dumps([operation, request], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def claim(conn: Connection, key: str, operation: str, request: Any, now_us: int) -> Any | None:
+    """None if the key is now this transaction's; else the first answer (JSON) to replay."""
+    digest = request_hash(operation, request)
+    won = conn.execute(insert_new(conn, idempotency).values(
+        key=key, operation=operation, request_hash=digest, created_us=now_us).returning(idempotency.c.key)).first()
+    if won is not None:
+        return None
+    row = conn.execute(select(idempotency.c.request_hash, idempotency.c.answer)
+                       .where(idempotency.c.key == key)).one()
+    if row.request_hash != digest:
+        raise IdempotencyConflict(operation)
+    return json.loads(row.answer)
+
+
+def store(conn: Connection, key: str, answer: Any) -> None:
+    conn.execute(idempotency.update().where(idempotency.c.key == key).values(answer=json.dumps(answer)))

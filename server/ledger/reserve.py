@@ -1,0 +1,171 @@
+"""Reserve: in one transaction, price (the caller's pricer, reading this transaction's view),
+then take every hold of the priced order through the guarded updates. A promotion whose holds
+cannot all be taken holds nothing (its own savepoint) and is reported; with a pricer the whole
+attempt is then rolled back and the order priced again with the shortfalls, so the order that
+is kept is one that its holds cover."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import Connection, select
+
+from server.ledger import codes, counters, usage, validate
+from server.ledger.clock import to_us
+from server.ledger.errors import AlreadyExists, Contention
+from server.ledger.database import insert_new
+from server.ledger.lifecycle import expire_due
+from server.ledger.periods import local_date, period_key
+from server.ledger.schema import allocations, lines, redemptions, reservations
+from server.ledger.schema import codes as issued
+from server.ledger.shares import split
+from server.ledger.types import (Budget, CounterKey, Hold, Limit, Metric, Order, Outcome, Pricer, Reason, Reservation,
+                                 ReserveRequest, State, UsageQuery)
+
+ATTEMPTS = 8  # pricings per reserve: each one after the first answers a lost race
+
+
+def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now: datetime) -> Reservation:
+    now_us = to_us(now)
+    day = local_date(request.at or now, request.timezone)
+    expires = now + timedelta(seconds=request.ttl_seconds)
+    reservation_id = "r_" + uuid.uuid4().hex
+    expire_due(conn, now_us, order_id=request.order_id)  # an expired hold of this order no longer counts
+    created = conn.execute(insert_new(conn, reservations).values(
+        id=reservation_id, order_id=request.order_id, parent_order_id=request.parent_order_id, buyer=request.buyer,
+        state=State.HELD, timezone=request.timezone, at_us=to_us(request.at or now), local_day=day.isoformat(),
+        created_us=now_us, expires_us=to_us(expires), payable=0).returning(reservations.c.id)).first()
+    if created is None:
+        raise AlreadyExists("order_id", "the order has a reservation held or committed")
+
+    def read(query: UsageQuery) -> usage.Usage:
+        return usage.read(conn, query, now, now_us)
+
+    order, outcomes = _settle(conn, request, price, read, reservation_id, day, now_us)
+    _record(conn, reservation_id, order, outcomes)
+    return Reservation(reservation_id, request.order_id, State.HELD, expires, outcomes, order.answer)
+
+
+def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, read: usage.Reader,
+            reservation_id: str, day: date, now_us: int) -> tuple[Order, tuple[Outcome, ...]]:
+    fixed = request.order is not None
+    order = request.order if request.order is not None else _priced(price, read, {})
+    shortfalls: dict[str, Outcome] = {}
+    for _ in range(ATTEMPTS):
+        expire_due(conn, now_us, promotions=[h.promotion for h in order.holds])
+        attempt = conn.begin_nested()
+        outcomes = tuple(_take(conn, hold, request.buyer, day, reservation_id, now_us)
+                         for hold in sorted(order.holds, key=lambda h: h.promotion))
+        short = {o.promotion: o for o in outcomes if o.reason is not None}
+        if fixed or not short:
+            attempt.commit()
+            return order, outcomes
+        attempt.rollback()
+        shortfalls.update(short)
+        again = _priced(price, read, dict(shortfalls))
+        fixed = again == order  # the pricer keeps this order as it is: hold what it can
+        order = again
+    raise Contention("order_id", "the ledger changed under every pricing of this order: retry")
+
+
+def _priced(price: Pricer | None, read: usage.Reader, shortfalls: Mapping[str, Outcome]) -> Order:
+    if price is None:
+        raise AssertionError("reserve needs an order or a pricer")
+    order = price(read, shortfalls)
+    validate.order(order)
+    return order
+
+
+def _take(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: str, now_us: int) -> Outcome:
+    """All of one promotion's holds, or none of them."""
+    savepoint = conn.begin_nested()
+    outcome = _take_all(conn, hold, buyer, day, reservation_id, now_us)
+    if outcome.granted:
+        savepoint.commit()
+    else:
+        savepoint.rollback()
+    return outcome
+
+
+def _steps(hold: Hold, code: str | None, buyer: str, day: date) -> list[tuple[CounterKey, int, Limit | Budget | None]]:
+    """The counters a hold takes, in the order every writer locks them; two clauses on one
+    counter (say two budgets per day) are one step under the tighter cap."""
+    steps: dict[CounterKey, tuple[int, Limit | Budget | None]] = {}
+
+    def add(key: CounterKey, cap: int, clause: Limit | Budget | None) -> None:
+        if key not in steps or cap < steps[key][0]:
+            steps[key] = (cap, clause)
+
+    if code is not None:
+        add(CounterKey(hold.promotion, Metric.CODE, code, ""), 1, None)
+    for limit in hold.limits:
+        add(CounterKey(hold.promotion, Metric.USES, buyer if limit.per_user else "", period_key(limit.period, day)),
+            limit.count, limit)
+    if hold.spend:
+        for budget in hold.budgets:
+            add(CounterKey(hold.promotion, Metric.SPEND, "", period_key(budget.period, day)), budget.amount, budget)
+    return [(key, cap, clause) for key, (cap, clause) in sorted(steps.items(), key=lambda kv: _order(kv[0]))]
+
+
+def _order(key: CounterKey) -> tuple[str, str, str, str]:
+    return key.promotion, str(key.metric), key.subject, key.period
+
+
+def _take_all(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: str, now_us: int) -> Outcome:
+    code = codes.normalize(hold.code) if hold.code is not None else None
+    refused = {"promotion": hold.promotion, "granted": False, "desired": hold.spend, "code": code}
+    if code is not None and not _issued_for(conn, code, hold.promotion):
+        return Outcome(reason=Reason.CODE_UNKNOWN, **refused)
+    spend, cut_by, spent = hold.spend, None, []
+    for key, cap, clause in _steps(hold, code, buyer, day):
+        want = spend if key.metric is Metric.SPEND else 1
+        got = counters.take(conn, key, want, cap, 1, reservation_id=reservation_id, now_us=now_us)
+        if got is None:
+            used = counters.used(conn, key)
+            if isinstance(clause, Budget):
+                return Outcome(reason=Reason.BUDGET_EXHAUSTED, budget=clause, used=used, **refused)
+            return Outcome(reason=Reason.LIMIT_REACHED if clause else Reason.CODE_USED, limit=clause, used=used,
+                           **refused)
+        counter_id, amount = got
+        if key.metric is Metric.SPEND:
+            if amount < spend:  # this budget had less left: the earlier ones give the difference back
+                for earlier in spent:
+                    counters.give(conn, earlier, spend - amount, reservation_id=reservation_id, cause="cut",
+                                  now_us=now_us)
+                spend, cut_by = amount, clause
+            spent.append(counter_id)
+    if spend < hold.spend:
+        assert isinstance(cut_by, Budget)
+        return Outcome(hold.promotion, True, Reason.BUDGET_EXHAUSTED, hold.spend, spend, budget=cut_by,
+                       used=cut_by.amount - spend, code=code)
+    return Outcome(hold.promotion, True, None, hold.spend, spend, code=code)
+
+
+def _issued_for(conn: Connection, code: str, coupon: str) -> bool:
+    if not codes.is_valid(code):  # a typo: the check character says so without a lookup
+        return False
+    return conn.execute(select(issued.c.coupon).where(issued.c.code == code)).scalar() == coupon
+
+
+def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple[Outcome, ...]) -> None:
+    """What a return and the figures need: the lines, what each promotion got and where it fell."""
+    conn.execute(reservations.update().where(reservations.c.id == reservation_id)
+                 .values(payable=order.payable, answer=json.dumps(order.answer)))
+    if order.lines:
+        conn.execute(lines.insert(), [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
+                                       "final": x.final, "returned": 0} for x in order.lines])
+    holds = {h.promotion: h for h in order.holds}
+    for outcome in outcomes:
+        if not outcome.granted:
+            continue
+        conn.execute(redemptions.insert().values(reservation_id=reservation_id, promotion=outcome.promotion,
+                                                 desired=outcome.desired, granted=outcome.spend, code=outcome.code))
+        allocation = holds[outcome.promotion].allocation
+        if allocation:
+            parts = split(outcome.spend, list(allocation.values()))  # a cut falls in proportion
+            conn.execute(allocations.insert(), [
+                {"reservation_id": reservation_id, "promotion": outcome.promotion, "line_id": line_id, "amount": part}
+                for line_id, part in zip(allocation, parts)])

@@ -1,0 +1,75 @@
+"""The read-only snapshot (`Usage`) the engine prices with, and GetUsage answers from.
+
+A hold of a reservation past its expiry counts as released here at once, swept or not: its
+entries are taken off `used`, so a crash between reserve and commit holds nothing past the ttl.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Connection, and_, case, func, or_, select
+
+from server.ledger.codes import normalize
+from server.ledger.periods import local_date, period_key, period_keys
+from server.ledger.schema import codes, counters, entries, reservations
+from server.ledger.types import CodeRef, CodeState, Count, CounterKey, Metric, Period, State, Usage, UsageQuery
+
+
+def read(conn: Connection, query: UsageQuery, now: datetime, now_us: int) -> Usage:
+    day = local_date(query.at or now, query.timezone)
+    c = counters.c
+    subjects = ["", query.buyer] if query.buyer else [""]
+    rows = list(conn.execute(select(c.id, c.promotion, c.metric, c.subject, c.period, c.used, c.cap).where(
+        c.promotion.in_(query.promotions), c.metric.in_([Metric.USES, Metric.SPEND]),
+        c.subject.in_(subjects), c.period.in_(period_keys(day)))))
+    wanted = {CodeRef(ref.coupon, normalize(ref.code)) for ref in query.codes}
+    issued = _issued(conn, {ref.code for ref in wanted})
+    pairs = [and_(c.promotion == ref.coupon, c.subject == ref.code) for ref in wanted if ref.code in issued]
+    code_rows = list(conn.execute(select(c.id, c.promotion, c.metric, c.subject, c.period, c.used, c.cap).where(
+        c.metric == Metric.CODE, c.period == "", or_(*pairs)))) if pairs else []
+    held, due = holds_of(conn, (row.id for row in rows + code_rows), now_us)
+    counts = {CounterKey(r.promotion, Metric(r.metric), r.subject, r.period):
+              Count(r.used - due.get(r.id, 0), held.get(r.id, 0), r.cap) for r in rows + code_rows}
+    return Usage(
+        buyer=query.buyer,
+        period_keys={None: "", **{p: period_key(p, day) for p in Period}},
+        counters={k: v for k, v in counts.items() if k.metric is not Metric.CODE},
+        codes={ref: _code_state(ref, issued, counts) for ref in sorted(wanted, key=lambda r: (r.coupon, r.code))},
+    )
+
+
+def _issued(conn: Connection, texts: set[str]) -> dict[str, str]:
+    if not texts:
+        return {}
+    return dict(conn.execute(select(codes.c.code, codes.c.coupon).where(codes.c.code.in_(sorted(texts)))).tuples())
+
+
+def _code_state(ref: CodeRef, issued: dict[str, str], counts: dict[CounterKey, Count]) -> CodeState:
+    if issued.get(ref.code) != ref.coupon:
+        return CodeState.UNKNOWN
+    count = counts.get(CounterKey(ref.coupon, Metric.CODE, ref.code, ""))
+    if count is None or count.used == 0:
+        return CodeState.FREE
+    return CodeState.HELD if count.held else CodeState.REDEEMED
+
+
+def holds_of(conn: Connection, counter_ids: Iterable[int], now_us: int) -> tuple[dict[int, int], dict[int, int]]:
+    """Per counter: what held reservations still hold, and the part of it past expiry. Driven
+    by the held reservations (few), never by a counter's whole history."""
+    ids = sorted(set(counter_ids))
+    if not ids:
+        return {}, {}
+    r, e = reservations.c, entries.c
+    expired = r.expires_us <= now_us
+    rows = conn.execute(
+        select(e.counter_id,
+               func.sum(case((expired, 0), else_=e.delta)).label("live"),
+               func.sum(case((expired, e.delta), else_=0)).label("due"))
+        .select_from(reservations.join(entries, e.reservation_id == r.id))
+        .where(r.state == State.HELD, e.counter_id.in_(ids)).group_by(e.counter_id))
+    held, due = {}, {}
+    for row in rows:
+        held[row.counter_id], due[row.counter_id] = int(row.live), int(row.due)
+    return held, due
