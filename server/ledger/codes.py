@@ -52,7 +52,9 @@ def draw(count: int, randbytes: Callable[[int], bytes] = os.urandom) -> str:
     return "".join(out[:count])
 
 
-def make(prefix: str, length: int, randbytes: Callable[[int], bytes] = os.urandom) -> str:
-    """One code: the prefix, then `length - 1` random characters and the check character."""
-    body = prefix + draw(length - 1, randbytes)
-    return body + check_character(body)
+def make(prefix: str, length: int, count: int = 1, randbytes: Callable[[int], bytes] = os.urandom) -> list[str]:
+    """`count` codes: the prefix, then `length - 1` random characters and the check character."""
+    width = length - 1
+    drawn = draw(width * count, randbytes)
+    bodies = (prefix + drawn[i:i + width] for i in range(0, len(drawn), width))
+    return [body + check_character(body) for body in bodies]

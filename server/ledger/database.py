@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, String, Table, create_engine, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -81,6 +82,14 @@ def write(engine: Engine, work: Callable[[Connection], T]) -> T:
                 raise
             time.sleep(0.01 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def texts(conn: Connection, values: list[str]) -> Any:
+    """A one-column table (`value`) of `values`, sent as one parameter: a batch insert of many
+    rows is one short statement (unnest on PostgreSQL, json_each on SQLite)."""
+    if conn.dialect.name == "postgresql":
+        return func.unnest(literal(values, postgresql.ARRAY(String()))).table_valued("value").render_derived()
+    return func.json_each(json.dumps(values)).table_valued("value")
 
 
 def insert_new(conn: Connection, table: Table) -> Any:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, literal, select, true
 
 from server.ledger import codes, validate
-from server.ledger.database import insert_new, reading, write
+from server.ledger.database import insert_new, reading, texts, write
 from server.ledger.errors import InvalidArgument
 from server.ledger.idempotency import claim, store
 from server.ledger.schema import codes as issued
@@ -78,9 +78,14 @@ def _insert(conn: Connection, coupon: str, key: str, size: int, prefix: str, len
             randbytes: Callable[[int], bytes]) -> list[str]:
     kept: list[str] = []
     for _ in range(_DRAWS):
-        drawn = list(dict.fromkeys(codes.make(prefix, length, randbytes) for _ in range(size - len(kept))))
-        rows = [{"code": c, "coupon": coupon, "batch": key, "issued_us": now_us} for c in drawn]
-        new = set(conn.execute(insert_new(conn, issued).returning(issued.c.code), rows).scalars())
+        drawn = list(dict.fromkeys(codes.make(prefix, length, size - len(kept), randbytes)))
+        rows = texts(conn, drawn)
+        fresh = (insert_new(conn, issued)
+                 .from_select(["code", "coupon", "batch", "issued_us"],
+                              # WHERE true: SQLite reads `SELECT … ON CONFLICT` as a join without it
+                              select(rows.c.value, literal(coupon), literal(key), literal(now_us)).where(true()))
+                 .returning(issued.c.code))
+        new = set(conn.execute(fresh).scalars())
         kept.extend(c for c in drawn if c in new)
         if len(kept) == size:
             return kept

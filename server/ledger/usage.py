@@ -43,7 +43,8 @@ def read(conn: Connection, query: UsageQuery, now: datetime, now_us: int) -> Usa
 def _issued(conn: Connection, texts: set[str]) -> dict[str, str]:
     if not texts:
         return {}
-    return dict(conn.execute(select(codes.c.code, codes.c.coupon).where(codes.c.code.in_(sorted(texts)))).tuples())
+    rows = conn.execute(select(codes.c.code, codes.c.coupon).where(codes.c.code.in_(sorted(texts))))
+    return {row.code: row.coupon for row in rows}
 
 
 def _code_state(ref: CodeRef, issued: dict[str, str], counts: dict[CounterKey, Count]) -> CodeState:
