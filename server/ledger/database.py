@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Connection, Engine, String, Table, create_engine, event, func, literal
@@ -71,11 +72,23 @@ def reading(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+_writers: dict[str, threading.Lock] = {}
+
+
+def _writer(engine: Engine) -> threading.Lock | nullcontext[None]:
+    """SQLite takes one writer at a time; the threads of this process queue on a lock for it,
+    since SQLite's busy handler polls with sleeps that grow to 100 ms (other processes still
+    wait on the busy timeout)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _writers.setdefault(str(engine.url.database), threading.Lock())
+
+
 def write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """`work` in one write transaction, run again if PostgreSQL aborted it for a deadlock."""
     for attempt in range(ATTEMPTS):
         try:
-            with engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
+            with _writer(engine), engine.connect().execution_options(ledger_write=True) as conn, conn.begin():
                 return work(conn)
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) not in _RETRIED or attempt == ATTEMPTS - 1:
