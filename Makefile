@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BUILT  := $(VENV)/.compiled
-# the modules mypyc compiles (pyproject.toml, [tool.promo] compiled)
-COMPILED := $(shell sed -n 's/^ *"\(engine\/[a-z_]*\.py\)",$$/\1/p' pyproject.toml)
+# what the compiled code is built from: the compiled modules ([tool.promo] compiled in
+# pyproject.toml) and the engine modules mypyc reads for their types
+ENGINE := $(shell find engine -name '*.py')
 
 .PHONY: run test bench proto clean
 
@@ -15,9 +16,9 @@ $(STAMP): pyproject.toml setup.py
 	PROMO_PURE_PYTHON=1 $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# compile the COMPILED modules in place (setup.py), again after each edit to one of them:
+# compile the pricing core in place (setup.py), again after an edit to the engine:
 # Python imports the extension beside a module's source, so it must never be older
-$(BUILT): $(STAMP) $(COMPILED) setup.py
+$(BUILT): $(STAMP) $(ENGINE) setup.py
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch engine/_compiled__mypyc.*.so $(BUILT)  # mypyc keeps the library when only docstrings changed
 
@@ -40,4 +41,5 @@ bench: $(BUILT)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build engine/*.so
+	rm -rf $(VENV) .pytest_cache .hypothesis build
+	find engine -name '*.so' -delete

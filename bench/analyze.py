@@ -28,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen import CATEGORIES, ruleset_text  # noqa: E402
 
-from engine.analyze import Options, analyze_catalog  # noqa: E402
-from engine.catalog import read_catalog  # noqa: E402
-from engine.compiler import compile_plan  # noqa: E402
-from engine.load import load_ruleset  # noqa: E402
-from engine.request import User  # noqa: E402
+from engine.apps.analyze.scenarios import Options  # noqa: E402
+from engine.apps.analyze.pool import analyze_catalog  # noqa: E402
+from engine.apps.catalog import read_catalog  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.lang.load import load_ruleset  # noqa: E402
+from engine.base.request import User  # noqa: E402
 
 PROMOTIONS, SHOPS, SKUS = 5_000, 500, 100_000
 

@@ -23,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.combine import choose, exhaustive  # noqa: E402
-from engine.compiler import compile_plan  # noqa: E402
-from engine.evaluate import prepare  # noqa: E402
-from engine.load import load_sources  # noqa: E402
-from engine.request import request_from_json  # noqa: E402
-from engine.source import SourceFile  # noqa: E402
+from engine.pricing.choose import choose, exhaustive  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.pricing.prepare import prepare  # noqa: E402
+from engine.lang.load import load_sources  # noqa: E402
+from engine.wire.decode import request_from_json  # noqa: E402
+from engine.lang.source import SourceFile  # noqa: E402
 
 SHOPS = 10
 

@@ -126,10 +126,10 @@ def stop(procs) -> None:
 
 
 def split(pack: str, request_bytes: bytes, repeat: int = 300) -> dict[str, float]:
-    from engine.compiler import compile_plan
-    from engine.load import load_ruleset
-    from engine.quote import evaluate
-    from server import convert
+    from engine.plan.compiler import compile_plan
+    from engine.lang.load import load_ruleset
+    from engine.pricing.quote import evaluate
+    from server.service import convert
     from server.gen.promo.v1 import promo_pb2 as pb
 
     plan = compile_plan(load_ruleset(pack))

@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen import ruleset_text  # noqa: E402
 
-from engine.load import load_ruleset, load_sources  # noqa: E402
-from engine.parser import _lark  # noqa: E402
-from engine.source import SourceFile, ruleset_roots  # noqa: E402
+from engine.lang.load import load_ruleset, load_sources  # noqa: E402
+from engine.lang.parser import _lark  # noqa: E402
+from engine.lang.source import SourceFile, ruleset_roots  # noqa: E402
 
 
 def timed(fn, repeat: int) -> float:

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen import CATEGORIES  # noqa: E402
 
-from engine.compiler import compile_plan  # noqa: E402
-from engine.load import load_sources  # noqa: E402
-from engine.predicates import OrderFacts  # noqa: E402
-from engine.request import Line, User  # noqa: E402
-from engine.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.lang.load import load_sources  # noqa: E402
+from engine.plan.predicates import OrderFacts  # noqa: E402
+from engine.base.request import Line, User  # noqa: E402
+from engine.lang.source import SourceFile  # noqa: E402
 
 SKUS = [f"SKU-{i}" for i in range(20)]  # the `in` list: 20 of the 40 SKUs inputs draw from
 TAGS = ["hot", "new", "clearance", "gift"]

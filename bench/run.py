@@ -36,12 +36,12 @@ import evaluate as evaluate_bench  # noqa: E402
 import peers  # noqa: E402
 from gen import ruleset_text  # noqa: E402
 
-from engine.compiler import compile_plan  # noqa: E402
-from engine.evaluate import candidates_for  # noqa: E402
-from engine.limits import BUDGET  # noqa: E402
-from engine.load import load_sources  # noqa: E402
-from engine.quote import evaluate  # noqa: E402
-from engine.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.pricing.prepare import candidates_for  # noqa: E402
+from engine.pricing.limits import BUDGET  # noqa: E402
+from engine.lang.load import load_sources  # noqa: E402
+from engine.pricing.quote import evaluate  # noqa: E402
+from engine.lang.source import SourceFile  # noqa: E402
 
 # Every section's heading, in order (tests/test_bench_smoke.py checks the report has them all).
 HEADINGS = (

@@ -16,8 +16,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if library is None:
         return  # pure Python (PROMO_PURE_PYTHON=1)
     built = library.stat().st_mtime
-    stale = [src.name for so in ENGINE.glob("*.so")
-             if (src := ENGINE / f"{so.name.split('.')[0]}.py").exists() and src.stat().st_mtime > built]
+    stale = [str(src.relative_to(ENGINE.parent)) for so in ENGINE.rglob("*.so")
+             if (src := so.with_name(f"{so.name.split('.')[0]}.py")).exists() and src.stat().st_mtime > built]
     if stale:
-        pytest.exit(f"engine/{', '.join(stale)} changed after it was compiled: run `make test` "
-                    "(it recompiles), or delete engine/*.so to test the pure-Python modules", returncode=2)
+        pytest.exit(f"{', '.join(stale)} changed after it was compiled: run `make test` (it recompiles), "
+                    "or delete engine/**/*.so to test the pure-Python modules", returncode=2)

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from engine.compiler import Plan, compile_plan
-from engine.load import load_sources
-from engine.quote import evaluate, quote_to_json
-from engine.request import request_from_json
-from engine.source import SourceFile
+from engine.plan.plan import Plan
+from engine.plan.compiler import compile_plan
+from engine.lang.load import load_sources
+from engine.pricing.quote import evaluate
+from engine.wire.encode import quote_to_json
+from engine.wire.decode import request_from_json
+from engine.lang.source import SourceFile
 
 AT = "2026-11-11T10:00:00+08:00"
 

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.analyze import (OTHER_SHOP, Options, Scenario, analyze_item, finding_to_json, price, remove_from,
-                            scenario_request)
-from engine.catalog import CatalogItem
-from engine.compiler import compile_plan
-from engine.load import load_ruleset, load_sources
-from engine.quote import evaluate
-from engine.source import SourceFile
+from engine.apps.analyze.scenarios import OTHER_SHOP, Options, Scenario, price, scenario_request
+from engine.apps.analyze.search import analyze_item
+from engine.wire.encode import finding_to_json
+from engine.apps.analyze.variants import remove_from
+from engine.apps.catalog import CatalogItem
+from engine.plan.compiler import compile_plan
+from engine.lang.load import load_ruleset, load_sources
+from engine.pricing.quote import evaluate
+from engine.lang.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime.fromisoformat("2026-11-11T10:00:00+08:00")
@@ -253,7 +255,7 @@ bound_cases = st.tuples(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bound_cases)
 def test_a_scenario_never_prices_below_its_bound(case):
-    from engine.analyze import _Bounds
+    from engine.apps.analyze.bounds import Bounds
 
     name, q, where, fq, fp, extra, item = case
     plan = BOUND_PACKS[name]
@@ -261,7 +263,7 @@ def test_a_scenario_never_prices_below_its_bound(case):
         s = Scenario("alone", q)
     else:
         s = Scenario("filler", q, fp, fq, item.shop if where == "own" else OTHER_SHOP)
-    bounds = _Bounds(plan, item, OPTIONS)
+    bounds = Bounds(plan, item, OPTIONS)
     assert price(plan, item, s, OPTIONS).unit >= bounds.unit(s), (name, s)
     # a bound over a range of filler prices holds at the top of the range
     if s.filler_quantity:
@@ -270,12 +272,12 @@ def test_a_scenario_never_prices_below_its_bound(case):
 
 
 def test_skipping_by_bounds_finds_what_pricing_every_scenario_finds(monkeypatch):
-    from engine import analyze
+    from engine.apps.analyze import search as analyze
 
     items = [ITEM_199, CatalogItem("A", "S1", 5990, category="shoes"), CatalogItem("B", "S2", 199, category="tea")]
     cases = [(plan, item) for plan in BOUND_PACKS.values() for item in items] + list(PACKS.values())
     pruned = [analyze.lowest(plan, item, OPTIONS) for plan, item in cases]
-    monkeypatch.setattr(analyze._Bounds, "unit", lambda self, s, hi=None: Fraction(0))  # no scenario skipped
+    monkeypatch.setattr(analyze.Bounds, "unit", lambda self, s, hi=None: Fraction(0))  # no scenario skipped
     full = [analyze.lowest(plan, item, OPTIONS) for plan, item in cases]
     assert [(p.scenario, p.unit) for p, _, _ in pruned] == [(p.scenario, p.unit) for p, _, _ in full]
     assert sum(n for _, n, _ in pruned) < sum(n for _, n, _ in full)

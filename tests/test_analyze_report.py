@@ -8,8 +8,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from engine.catalog import CatalogError, CatalogItem, read_catalog
-from server.cli import main
+from engine.apps.catalog import CatalogError, CatalogItem, read_catalog
+from server.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = """ruleset "t" { currency CNY timezone "Asia/Shanghai" }

@@ -9,11 +9,13 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from engine.analyze import Options, analyze_item, finding_to_json
-from engine.catalog import CatalogItem
-from engine.compiler import compile_plan
-from engine.load import load_ruleset
-from server import convert
+from engine.apps.analyze.scenarios import Options
+from engine.apps.analyze.search import analyze_item
+from engine.wire.encode import finding_to_json
+from engine.apps.catalog import CatalogItem
+from engine.plan.compiler import compile_plan
+from engine.lang.load import load_ruleset
+from server.service import convert
 from server.gen.promo.v1 import promo_pb2 as pb
 from test_server_api import violation
 from test_server_process import ROOT, ServerProcess

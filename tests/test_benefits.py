@@ -7,8 +7,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.benefits import AmountOff, NthUnit, Part, PercentOff, PriceEach, discount_parts
-from engine.money import round_ratio
+from engine.plan.benefits import AmountOff, NthUnit, Part, PercentOff, PriceEach, discount_parts
+from engine.base.money import round_ratio
 
 parts_st = st.lists(st.builds(Part, st.integers(1, 100_000), st.integers(1, 5)), min_size=1, max_size=5)
 inner_st = st.one_of(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import ast
-from engine.checker import check
-from engine.diagnostics import CODES
-from engine.parser import parse_text
-from engine.reasons import NOT_APPLIED_REASONS, REASON_CODES
-from engine.schema import BUILTIN, attribute_type, declared_info
+from engine.lang import ast
+from engine.lang.checker import check
+from engine.lang.diagnostics import CODES
+from engine.lang.parser import parse_text
+from engine.base.enums import NOT_APPLIED_REASONS, REASON_CODES
+from engine.lang.schema import BUILTIN, attribute_type, declared_info
 
 HEADER = 'ruleset "r" { currency CNY timezone "Asia/Shanghai" group "g" max 1 attribute line.material string }\n'
 
@@ -422,7 +422,7 @@ def test_schema_lookups():
 
 
 def test_codes_used_by_the_checker_are_registered():
-    import engine.checker as checker_module
+    import engine.lang.checker as checker_module
     import re
 
     source = open(checker_module.__file__, encoding="utf-8").read()

@@ -17,15 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.combine import _slot, choose, conflict, exhaustive, split
-from engine.compiler import compile_plan
-from engine.evaluate import prepare
-from engine.limits import DeadlineExceeded, Limits
-from engine.parts import parts
-from engine.load import load_sources
-from engine.quote import evaluate, quote_to_json
-from engine.request import request_from_json
-from engine.source import SourceFile
+from engine.pricing.constraints import slot, conflict, split
+from engine.pricing.choose import choose, exhaustive
+from engine.plan.compiler import compile_plan
+from engine.pricing.prepare import prepare
+from engine.pricing.limits import DeadlineExceeded, Limits
+from engine.pricing.parts import parts
+from engine.lang.load import load_sources
+from engine.pricing.quote import evaluate
+from engine.wire.encode import quote_to_json
+from engine.wire.decode import request_from_json
+from engine.lang.source import SourceFile
 
 EXAMPLES = int(os.environ.get("PROMO_BRUTE_EXAMPLES", "250"))
 
@@ -268,7 +270,7 @@ coupon "u" { level platform discount 8 }
     assert sorted(a["promotion"] for a in q["applied"]) == ["r", "s", "u"]
 
 
-# ---- progressive: what is added before a promotion lowers its base (`_Search._shrink`) ----------------
+# ---- progressive: what is added before a promotion lowers its base (`Search._shrink`) ----------------
 
 
 @st.composite
@@ -472,7 +474,7 @@ def parts_of(text: str, cart: dict) -> list[list[str]]:
     prep = prepare(plan, request_from_json(cart, plan.digits, plan.timezone))
     fixed, free, _ = split(prep)
     found = parts(prep, fixed, free, lambda a, c: conflict(a, c, plan.groups) is not None
-                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: _slot(c, plan.groups))
+                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: slot(c, plan.groups))
     assert sorted(c.promotion.name for p in found for c in p) == sorted(c.promotion.name for c in free)
     return sorted(sorted(c.promotion.name for c in p) for p in found)
 

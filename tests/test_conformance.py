@@ -15,8 +15,8 @@ import pytest
 
 from conformance.runner import (KNOWN_ENGINE_BUGS, ROUTE_SKIPS, ROUTES, Case, Outcome, compare, grpc_available,
                                 known_bug, load_cases, route_skip, run_cli_subprocess, run_route, sample)
-from engine.diagnostics import CODES, INTERNAL_ERROR
-from engine.reasons import NOT_APPLIED_REASONS
+from engine.lang.diagnostics import CODES, INTERNAL_ERROR
+from engine.base.enums import NOT_APPLIED_REASONS
 
 CASES = load_cases()
 BY_ID = {c.id: c for c in CASES}

@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from server.cli import build_parser
+from server.cli.main import build_parser
 from server.gen.promo.v1 import promo_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server import cli
+from server.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "eval"

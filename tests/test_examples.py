@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from server.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from engine import ast
-from engine.formatter import FormatError, expr_text, format_file, format_paths, format_text, quote
-from engine.parser import parse_text
-from server.cli import main
+from engine.lang import ast
+from engine.lang.load import FormatError, format_text
+from engine.lang.printer import expr_text, format_file, quote
+from server.cli.fmt import format_paths
+from engine.lang.parser import parse_text
+from server.cli.main import main
 
 try:
     from tests.strategies import rule_files
@@ -324,7 +326,7 @@ def test_fmt_leaves_a_file_that_is_not_utf8_alone(tmp_path, capsys):
 
 
 def test_fmt_refuses_to_write_output_that_would_change_the_tree(rules, capsys, monkeypatch):
-    import engine.formatter as formatter
+    import server.cli.fmt as formatter
 
     monkeypatch.setattr(formatter, "format_file", lambda file: 'promotion "p" {\n    discount 11\n}\n')
     assert main(["fmt", str(rules / "a.promo")]) == 1

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.diagnostics import render
-from engine.load import load_sources
-from engine.source import SourceFile
-from server import cli
+from engine.lang.diagnostics import render
+from engine.lang.load import load_sources
+from engine.lang.source import SourceFile
+from server.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TEXTS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").rglob("*.promo"))] or [
@@ -85,12 +85,13 @@ import sys
 
 import pytest
 
-from engine import ast
-from engine.compiler import compile_plan
-from engine.formatter import format_file, format_paths
-from engine.parser import parse_text
-from engine.quote import evaluate
-from engine.request import request_from_json
+from engine.lang import ast
+from engine.plan.compiler import compile_plan
+from engine.lang.printer import format_file
+from server.cli.fmt import format_paths
+from engine.lang.parser import parse_text
+from engine.pricing.quote import evaluate
+from engine.wire.decode import request_from_json
 
 PROMO = str(ROOT / ".venv" / "bin" / "promo")
 LIMIT = ast.MAX_NESTING
@@ -269,7 +270,7 @@ def _raise(*args, **kwargs):
     raise RecursionError("maximum recursion depth exceeded")
 
 
-@pytest.mark.parametrize("target", ["engine.checker._Checker.run", "engine.parser._parse_source"])
+@pytest.mark.parametrize("target", ["engine.lang.checker._Checker.run", "engine.lang.parser._parse_source"])
 def test_a_front_end_bug_is_an_internal_error_diagnostic(target, monkeypatch, tmp_path, capsys):
     path = tmp_path / "r.promo"
     path.write_text(promotion("user.new"), encoding="utf-8")
@@ -284,7 +285,7 @@ def test_a_formatter_bug_leaves_the_file_alone_and_says_so(monkeypatch, tmp_path
     path = tmp_path / "r.promo"
     text = 'promotion "p" {level shop discount 10}\n'
     path.write_text(text, encoding="utf-8")
-    monkeypatch.setattr("engine.formatter.format_file", _raise)
+    monkeypatch.setattr("server.cli.fmt.format_file", _raise)
     assert format_paths(path) == 1
     assert f"{path}: internal error: the formatter failed (RecursionError)" in capsys.readouterr().err
     assert path.read_text(encoding="utf-8") == text

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import CODES, ERROR, INTERNAL_ERROR, WARNING
-from server.cli import main
+from engine.lang.diagnostics import CODES, ERROR, INTERNAL_ERROR, WARNING
+from server.cli.main import main
 
 CORPUS = Path(__file__).parent / "golden" / "diagnostics"
 CASES = sorted(CORPUS.glob("*.promo"))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.load import MAX_FILE_BYTES
-from engine.request import RequestError, request_from_json
-from server.cli import main
+from engine.lang.load import MAX_FILE_BYTES
+from engine.wire.decode import RequestError, request_from_json
+from server.cli.main import main
 from test_golden_diagnostics import CORPUS, UPDATE
 
 

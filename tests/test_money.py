@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.money import MAX_MINOR, MoneyError, allocate, decimal_to_minor, format_money, parse_money, round_ratio
+from engine.base.money import MAX_MINOR, MoneyError, allocate, decimal_to_minor, format_money, parse_money, round_ratio
 
 
 @pytest.mark.parametrize("text,digits,minor", [("110", 2, 11000), ("110.0", 2, 11000), ("0.01", 2, 1), ("7", 0, 7),

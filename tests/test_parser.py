@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from engine import ast, parser
-from engine.diagnostics import render
-from engine.grammar_table import OPTIONS, grammar_text, table_key
-from engine.parser import parse_text
-from engine.source import SourceFile
+from engine.lang import ast
+from engine.lang import parser
+from engine.lang.diagnostics import render
+from engine.lang.grammar_table import OPTIONS, grammar_text, table_key
+from engine.lang.parser import parse_text
+from engine.lang.source import SourceFile
 from grammar import promo_table
 
 
@@ -244,7 +245,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_the_shipped_parser_table_is_the_grammar_s():
     assert promo_table.KEY == table_key(grammar_text()), (
-        "grammar/promo.lark (or Lark) changed: run `.venv/bin/python -m engine.grammar_table`")
+        "grammar/promo.lark (or Lark) changed: run `.venv/bin/python -m engine.lang.grammar_table`")
     assert parser._lark().source_path == "<deserialized>"  # loaded from the table, not built
 
 
@@ -276,7 +277,7 @@ def test_a_lark_cache_planted_in_tmpdir_is_never_loaded(tmp_path):
     tmpdir, marker = tmp_path / "tmp", tmp_path / "code-ran"
     tmpdir.mkdir()
     env = {**os.environ, "TMPDIR": str(tmpdir)}
-    lark_with_cache = ("from lark import Lark; from engine.grammar_table import OPTIONS, grammar_text; "
+    lark_with_cache = ("from lark import Lark; from engine.lang.grammar_table import OPTIONS, grammar_text; "
                        "Lark(grammar_text(), **OPTIONS, cache=True)")
     # Lark writes its cache file at the path it would read, then the attacker's pickle replaces it
     subprocess.run([sys.executable, "-c", lark_with_cache], env=env, check=True)

@@ -13,11 +13,12 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.compiler import compile_plan
-from engine.load import load_sources
-from engine.quote import evaluate, quote_to_json
-from engine.request import request_from_json
-from engine.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.lang.load import load_sources
+from engine.pricing.quote import evaluate
+from engine.wire.encode import quote_to_json
+from engine.wire.decode import request_from_json
+from engine.lang.source import SourceFile
 
 SHOPS = ["S1", "S2", "S3"]
 SKUS = ["A", "B", "C", "D"]

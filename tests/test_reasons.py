@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pricing_helpers import Case, cart, check, line, not_applied, params, quote, ruleset
-from engine.reasons import NOT_APPLIED_REASONS
+from engine.base.enums import NOT_APPLIED_REASONS
 
 # ---- windows -------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.request import RequestError, request_from_json
+from engine.wire.decode import RequestError, request_from_json
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -93,7 +93,7 @@ def test_wallet_shorthand_and_defaults():
 
 
 def test_unspecified_enums_mean_the_default():
-    from engine.request import request_from_json as parse
+    from engine.wire.decode import request_from_json as parse
 
     r = parse({"at": "2026-11-11T10:00:00+08:00", "lines": [], "explain": "EXPLAIN_UNSPECIFIED",
                "stage": "STAGE_UNSPECIFIED"}, 2)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from server.cli.main import main
 
 SEED = Path(__file__).resolve().parent.parent / "examples" / "seed" / "parallel"
 

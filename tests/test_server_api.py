@@ -18,9 +18,9 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from engine.diagnostics import to_json
-from engine.load import load_sources
-from engine.source import SourceFile
+from engine.wire.encode import to_json
+from engine.lang.load import load_sources
+from engine.lang.source import SourceFile
 from server.gen.promo.v1 import promo_pb2 as pb
 from test_server_process import ROOT, ServerProcess, cart
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.app import Settings, build
+from server.service.app import Settings, build
 from server.gen.promo.v1 import promo_pb2 as pb
 from test_server_process import ROOT, cart
 

@@ -11,10 +11,10 @@ import pytest
 import structlog
 from google.rpc import error_details_pb2, status_pb2
 
-from engine.limits import DeadlineExceeded
-from engine.request import RequestError
-from server.convert import LimitExceeded
-from server.interceptors import CallInterceptor, Calls, NoRuleset, annotate
+from engine.pricing.limits import DeadlineExceeded
+from engine.wire.decode import RequestError
+from server.service.convert import LimitExceeded
+from server.service.interceptors import CallInterceptor, Calls, NoRuleset, annotate
 
 
 class Aborted(Exception):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from engine.load import load_sources
-from engine.source import SourceFile
+from engine.lang.load import load_sources
+from engine.lang.source import SourceFile
 from server.gen.promo.v1 import promo_pb2 as pb
 from test_server_api import violation
 from test_server_process import ServerProcess, cart

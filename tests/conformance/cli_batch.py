@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from server.cli import main  # noqa: E402
+from server.cli.main import main  # noqa: E402
 
 
 def run(argv: list[str]) -> dict:

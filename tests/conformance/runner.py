@@ -245,12 +245,13 @@ def _numbers(value):
 
 def run_inprocess(cases: list[Case]) -> dict[str, Outcome]:
     """The engine API: load_sources → compile_plan → request_from_json → evaluate → quote_to_json."""
-    from engine.compiler import compile_plan
-    from engine.diagnostics import to_json
-    from engine.load import load_sources
-    from engine.quote import evaluate, quote_to_json
-    from engine.request import RequestError, request_from_json
-    from engine.source import SourceFile
+    from engine.plan.compiler import compile_plan
+    from engine.wire.encode import to_json
+    from engine.lang.load import load_sources
+    from engine.pricing.quote import evaluate
+    from engine.wire.encode import quote_to_json
+    from engine.wire.decode import RequestError, request_from_json
+    from engine.lang.source import SourceFile
 
     plans: dict[tuple[str, str], Any] = {}
     out: dict[str, Outcome] = {}
@@ -376,7 +377,7 @@ def grpc_available() -> str | None:
     try:
         import grpc  # noqa: F401
 
-        from server import app  # noqa: F401
+        from server.service import app
         from server.gen.promo.v1 import promo_pb2, promo_pb2_grpc  # noqa: F401
     except Exception as err:  # the colleague's server is not there (yet)
         return f"the gRPC server is not available: {err!r}"
@@ -438,8 +439,8 @@ class ServedDirectory:
     def serve(self, file: str, rules: str, timeout: float = 20.0) -> None:
         import grpc
 
-        from engine.compiler import compile_plan
-        from engine.load import load_ruleset
+        from engine.plan.compiler import compile_plan
+        from engine.lang.load import load_ruleset
         from server.gen.promo.v1 import promo_pb2 as pb
 
         self._write(file, rules)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from server.app import Settings, serve  # noqa: E402
+from server.service.app import Settings, serve  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

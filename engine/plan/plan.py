@@ -1,0 +1,125 @@
+"""The immutable evaluation plan a ruleset compiles to: promotions with their closures, benefits
+as data and windows as instants, presales, guards, warning lines and the index. No syntax tree
+is inside: a plan is what pricing reads, and the edits analysis needs are its methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from engine.lang import ast
+from engine.lang.source import SourceFile, Span
+from engine.plan import benefits as b
+from engine.plan.benefits import Threshold
+from engine.plan.predicates import OrderFacts
+
+LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
+
+
+INDEX_ATTRS = ("sku", "shop", "category")
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One top-level conjunct of a `when`: checked on its own so a failure can name it."""
+
+    test: Callable[[OrderFacts], bool]
+    text: str
+    span: Span
+    threshold: Threshold | None
+    reads: tuple[str, ...]  # attributes it reads, for explanations
+
+
+@dataclass(frozen=True, eq=False)  # compiled once; identity is equality
+class Promotion:
+    name: str
+    kind: str  # promotion | coupon
+    level: str
+    title: str
+    priority: int
+    window: tuple[datetime, datetime] | None
+    scope: Callable
+    scope_text: str
+    clauses: tuple[Clause, ...]
+    benefit: b.Benefit
+    group: str | None
+    exclusive: bool
+    limit: int | None
+    span: Span
+    monotone: bool = True  # more base never makes its conditions fail (see `amount_monotone`)
+    # level, then higher priority, then name: the order of evaluation and of every list
+    order_key: tuple[int, int, str] = field(init=False)
+    is_coupon: bool = field(init=False)  # a field, not a property: read very often by the search
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order_key", (LEVEL_ORDER[self.level], -self.priority, self.name))
+        object.__setattr__(self, "is_coupon", self.kind == "coupon")
+
+
+@dataclass(frozen=True)
+class Presale:
+    name: str
+    title: str
+    priority: int
+    scope: Callable
+    price: int
+    price_tiers: tuple[tuple[Callable, int], ...]  # (test on OrderFacts.sold, unit price)
+    deposit: int | None
+    worth: int | None
+    balance_discount: int
+    active: tuple[datetime, datetime] | None
+    deposit_window: tuple[datetime, datetime] | None
+    balance_window: tuple[datetime, datetime] | None
+    ships: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    scope: Callable
+    window: tuple[datetime, datetime] | None
+    percent: Fraction | None  # floor as a share of the list price
+    each: int | None  # floor per unit
+
+    def floor(self, price: int, quantity: int) -> int:
+        if self.each is not None:
+            return self.each * quantity
+        # a floor is a price the line must not go below: round it up to the minor unit
+        exact = price * quantity * self.percent
+        return -((-exact.numerator) // exact.denominator)
+
+
+@dataclass(frozen=True)
+class WarningLine:
+    name: str
+    scope: Callable
+    percent: Fraction | None
+    each: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    revision: str
+    currency: str
+    digits: int
+    timezone: ZoneInfo
+    stacking: str
+    rounding: str
+    min_payment: int
+    groups: dict[str, int]
+    promotions: tuple[Promotion, ...]  # in order_key order
+    by_name: dict[str, Promotion]
+    presales: tuple[Presale, ...]
+    guards: tuple[Guard, ...]
+    warnings: tuple[WarningLine, ...]
+    index: dict[tuple[str, str], tuple[Promotion, ...]]
+    everywhere: tuple[Promotion, ...]  # promotions whose scope no index key narrows
+    scope_is_key: frozenset[str] = frozenset()  # promotions whose whole scope is their index key
+    tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
+    sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)

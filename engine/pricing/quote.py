@@ -1,0 +1,181 @@
+"""The answer to "what does this cart cost": `evaluate(plan, request) -> Quote`, and its JSON form
+(service.md's EvaluateResponse). Amounts are minor units here and decimal strings in JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.base.enums import UNKNOWN_COUPON
+from engine.base.request import Request
+from engine.plan.plan import Plan
+from engine.pricing.choose import Choice, choose
+from engine.pricing.explain import HintData, Reason, Trace
+from engine.pricing.limits import DeadlineExceeded, Limits
+from engine.pricing.prepare import prepare
+from engine.pricing.state import FULL, Prepared
+
+
+@dataclass(frozen=True)
+class LineQuote:
+    id: str
+    quantity: int
+    list: int
+    base: int
+    final: int
+    discounts: tuple[tuple[str, int], ...]
+    gift_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    promotion: str
+    level: str
+    kind: str
+    amount: int
+    coupon_id: str
+    capped: bool
+
+
+@dataclass(frozen=True)
+class NotApplied:
+    promotion: str
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class PresaleQuote:
+    line: str
+    stage: str
+    deposit: int
+    deposit_worth: int
+    balance_due: int
+    ships: str | None
+
+
+@dataclass(frozen=True)
+class BetterSet:
+    coupons: tuple[str, ...]
+    payable: int
+    would_save: int
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """How the coupon set was found (docs/evaluation.md §10)."""
+
+    optimal: bool
+    stopped: str  # "" when optimal, else why the search stopped: "budget" or "deadline"
+    choices_priced: int
+
+    @classmethod
+    def of(cls, choice: Choice) -> SearchOutcome:
+        return cls(choice.stopped is None, choice.stopped or "", choice.evaluations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"optimal": self.optimal, "stopped": self.stopped, "choices_priced": self.choices_priced}
+
+
+@dataclass(frozen=True)
+class Quote:
+    plan: Plan
+    list: int
+    discount: int
+    shipping: int
+    payable: int
+    lines: tuple[LineQuote, ...]
+    applied: tuple[Applied, ...]
+    not_applied: tuple[NotApplied, ...]
+    hints: tuple[HintData, ...]
+    presale: tuple[PresaleQuote, ...]
+    search: SearchOutcome
+    trace: tuple[dict, ...] = field(default=())
+    better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
+
+
+def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
+    """The quote; past `limits` the best coupon set found, said not to be proven optimal.
+    Raises DeadlineExceeded when the deadline passes before any set was priced."""
+    explain = request.explain != "EXPLAIN_OFF"
+    trace = Trace(request.explain == "EXPLAIN_TRACE")
+    prep = prepare(plan, request, trace)
+    choice = choose(prep, explain, limits)
+    pricing = choice.pricing
+    by_id = {line.id: i for i, line in enumerate(prep.lines)}
+
+    lines = []
+    for line in request.lines:  # cart order
+        i = by_id[line.id]
+        # discounts were recorded in evaluation order, which is level, priority, name order
+        lines.append(LineQuote(line.id, line.quantity, line.list_amount, pricing.base[i], pricing.final[i],
+                               tuple((name, amount) for name, amount in pricing.discounts[i].items() if amount)))
+    for n, (promo, gift, shop) in enumerate(pricing.gifts):
+        lines.append(LineQuote(f"gift-{n + 1}:{gift.sku}", gift.quantity, 0, 0, 0, (), gift_of=promo))
+
+    wallet_ids = {c.promotion.name: c.wallet.id for c in prep.candidates if c.wallet}
+    in_order = lambda names: sorted(names, key=lambda name: plan.by_name[name].order_key)  # noqa: E731
+    applied = tuple(
+        Applied(name, p.level, p.kind, pricing.applied[name], wallet_ids.get(name, ""), name in pricing.capped)
+        for name in in_order(pricing.applied) if (p := plan.by_name[name])
+    )
+    not_applied: tuple[NotApplied, ...] = ()
+    hints: tuple[HintData, ...] = ()
+    if explain:
+        reasons = {**prep.blocked, **pricing.failed, **choice.left_out}
+        not_applied = tuple(NotApplied(name, reasons[name]) for name in in_order(reasons) if name not in pricing.applied)
+        not_applied += tuple(NotApplied(name, Reason(UNKNOWN_COUPON)) for name in prep.unknown)
+        hints = tuple(_hints(pricing.hints, not_applied, in_order))
+    goods_list = sum(line.list for line in lines)
+    goods_final = sum(line.final for line in lines)
+    return Quote(
+        plan=plan,
+        list=goods_list,
+        discount=goods_list - goods_final,
+        shipping=sum(pricing.shipping.values()),
+        payable=pricing.payable,
+        lines=tuple(lines),
+        applied=applied,
+        not_applied=not_applied,
+        hints=hints,
+        presale=tuple(_presale(prep, pricing.final)),
+        search=SearchOutcome.of(choice),
+        trace=tuple(trace.events),
+        better_set=_better_set(plan, request, pricing.payable, limits) if explain and request.selected else None,
+    )
+
+
+def _better_set(plan: Plan, request: Request, payable: int, limits: Limits) -> BetterSet | None:
+    """When the buyer picked the coupons: the set the engine would pick, if it saves more."""
+    if limits.past_deadline():
+        return None  # a suggestion, not the answer: not worth a late reply
+    try:
+        best = choose(prepare(plan, replace(request, selected=())), explain=False, limits=limits)
+    except DeadlineExceeded:
+        return None
+    if best.pricing.payable >= payable:
+        return None
+    coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon and n in best.pricing.applied))
+    return BetterSet(coupons, best.pricing.payable, payable - best.pricing.payable)
+
+
+def _hints(next_steps: list[HintData], not_applied, in_order) -> list[HintData]:
+    found = {h.promotion: h for h in next_steps}
+    for item in not_applied:
+        r = item.reason
+        if r.code == "THRESHOLD_NOT_MET" and r.gap and r.would_save:
+            found.setdefault(item.promotion, HintData(item.promotion, r.gap, r.gap_is_money, r.would_save))
+    return [found[name] for name in in_order(found)]
+
+
+def _presale(prep: Prepared, finals: list[int]):
+    for i, line in enumerate(prep.lines):
+        p = prep.presale.get(i)
+        if p is None:
+            continue
+        due = 0 if p.stage == FULL else finals[i] - p.deposit
+        yield PresaleQuote(line.id, p.stage, p.deposit, p.worth, due, p.presale.ships)
+
+
+# ---- JSON (service.md) -----------------------------------------------------------------------------
+

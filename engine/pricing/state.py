@@ -1,0 +1,75 @@
+"""The state of one pricing: what every choice of promotions shares (`Prepared`: the lines in
+canonical order, their floors and presale stages, the candidates and why the others are not),
+and the outcome of one choice (`Pricing`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.base.request import Line, Request, WalletEntry
+from engine.plan import benefits as b
+from engine.plan.plan import Plan, Presale, Promotion
+from engine.plan.predicates import OrderFacts
+from engine.pricing.explain import HintData, Reason, Trace
+
+DEPOSIT, BALANCE, FULL = "deposit", "balance", "full"
+
+
+@dataclass(frozen=True)
+class PresaleLine:
+    presale: Presale
+    stage: str  # deposit | balance | full
+    base: int  # what the line costs before coupons: (price - expansion - balance discount) x qty
+    deposit: int  # deposit paid (or due now) for the line
+    worth: int
+
+
+@dataclass(frozen=True, eq=False)  # identity: compared and looked up often during the search
+class Candidate:
+    """A promotion that passed the request-level checks, with the lines its scope matches."""
+
+    promotion: Promotion
+    lines: tuple[int, ...]  # indices into Prepared.lines
+    groups: tuple[tuple[int, ...], ...]  # per shop at level shop and shipping, else one group
+    wallet: WalletEntry | None
+    shops: frozenset[str] = frozenset()
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    request: Request
+    lines: list[Line]  # sorted by id
+    floors: list[int]
+    presale: dict[int, PresaleLine]
+    candidates: list[Candidate]
+    blocked: dict[str, Reason]  # promotions that are not candidates, with why
+    trace: Trace
+    unknown: tuple[str, ...]  # coupon names in the wallet or `selected` that the ruleset lacks
+    cart_quantity: int = 0
+    listed: list[int] = field(default_factory=list)  # list amount of each line
+    top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
+    top_total: int = 0
+    offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
+    snapshots: dict = field(default_factory=dict)  # memo of the part of `run` every choice shares
+
+    def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
+        r = self.request
+        return OrderFacts(amount, quantity, cart_amount, self.cart_quantity, r.user, r.channel, r.region, r.at)
+
+
+@dataclass
+class Pricing:
+    """The outcome of one choice."""
+
+    base: list[int]
+    final: list[int]
+    discounts: list[dict[str, int]]  # per line: promotion -> amount, in application order
+    applied: dict[str, int] = field(default_factory=dict)  # promotion -> total discount
+    capped: set[str] = field(default_factory=set)
+    failed: dict[str, Reason] = field(default_factory=dict)
+    hints: list[HintData] = field(default_factory=list)
+    shipping: dict[str, int] = field(default_factory=dict)  # shop -> fee charged
+    gifts: list[tuple[str, b.Gift, str]] = field(default_factory=list)  # (promotion, gift, shop)
+    payable: int = 0

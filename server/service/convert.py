@@ -1,0 +1,176 @@
+"""Proto messages <-> the engine's requests and JSON answers.
+
+The proto3 JSON mapping of promo.v1 is the engine's JSON (proto/promo/v1/promo.proto). Requests
+go through json_format.MessageToDict, so the engine's own validation (`request_from_json`) names
+the offending field. Answers are built by the message constructors straight from the engine's
+JSON dict: the same mapping (enum names, nested dicts, Struct/ListValue from dicts and lists;
+an unknown key raises), about 15x faster than json_format.ParseDict (bench/grpc.py shows the
+split of one call).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from engine.apps.analyze.scenarios import Options
+from engine.apps.analyze.search import Finding
+from engine.apps.catalog import CatalogItem, item_from_mapping
+from engine.apps.qualify import Qualification
+from engine.base.request import Request, User
+from engine.lang.diagnostics import Diagnostic
+from engine.lang.source import SourceFile
+from engine.plan.plan import Plan
+from engine.pricing.quote import Quote
+from engine.wire.decode import RequestError, parse_datetime, request_from_json
+from engine.wire.encode import (
+    finding_to_json,
+    qualification_to_json,
+    quote_to_json,
+    to_json,
+)
+from server.gen.promo.v1 import promo_pb2 as pb
+
+
+class LimitExceeded(Exception):
+    """A request past a configured size limit (RESOURCE_EXHAUSTED), naming the field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _as_json(message, path: str = "") -> dict[str, Any]:
+    """`message` as the engine's JSON; `path` is where it sits in the request, for errors."""
+    # Defaults left out: proto3 cannot tell "unset" from zero, and the engine has the same defaults.
+    try:
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    except json_format.SerializeToJsonError:
+        field = _non_finite(message, path)
+        if field is None:
+            raise
+        raise RequestError(field, "must be a finite number, not NaN or Infinity") from None  # JSON has neither
+
+
+def _non_finite(message, path: str = "") -> str | None:
+    """The path of the first NaN or ±Infinity in a Struct inside `message` (`lines[2].attributes.size`)."""
+    if isinstance(message, struct_pb2.Value):
+        kind = message.WhichOneof("kind")
+        if kind == "number_value":
+            return None if math.isfinite(message.number_value) else path
+        return _non_finite(getattr(message, kind), path) if kind in ("struct_value", "list_value") else None
+    if isinstance(message, struct_pb2.Struct):
+        named = [(f"{path}.{key}", value) for key, value in sorted(message.fields.items())]
+    elif isinstance(message, struct_pb2.ListValue):
+        named = [(f"{path}[{i}]", value) for i, value in enumerate(message.values)]
+    else:  # a promo.v1 message: its message fields (the maps of requests hold scalars)
+        named = []
+        for f, value in message.ListFields():
+            if f.message_type and not f.message_type.GetOptions().map_entry:
+                name = f"{path}.{f.name}".lstrip(".")
+                named += [(f"{name}[{i}]", v) for i, v in enumerate(value)] if f.is_repeated else [(name, value)]
+    return next((found for sub, value in named if (found := _non_finite(value, sub))), None)
+
+
+MAX_WALLET = 1_000  # coupons held per wallet, repeats collapsed (`promo serve --max-wallet`)
+
+
+def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: int = MAX_WALLET) -> Request:
+    # counted before converting, so an oversized cart costs no conversion
+    if len(msg.lines) > max_lines:
+        raise LimitExceeded("lines", f"at most {max_lines} lines per cart, got {len(msg.lines)}")
+    if len(msg.wallet) > max_wallet:  # entries of one coupon and id are one coupon held (engine/request.py)
+        held = len({(w.coupon, w.id) for w in msg.wallet})
+        if held > max_wallet:
+            raise LimitExceeded("wallet", f"at most {max_wallet} coupons per wallet, got {held}")
+    if len(msg.selected) > max_wallet:
+        raise LimitExceeded("selected", f"at most {max_wallet} coupons selected, got {len(msg.selected)}")
+    return request_from_json(_as_json(msg), plan.digits, plan.timezone, max_lines=max_lines)
+
+
+def evaluate_response(quote: Quote) -> pb.EvaluateResponse:
+    return pb.EvaluateResponse(**quote_to_json(quote))
+
+
+def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:
+    return pb.QualifyResponse(**qualification_to_json(q, operator=operator))
+
+
+MAX_PATH = 1024  # characters of a ValidateRules path: every diagnostic of the answer repeats it
+
+
+def source_files(msg: pb.ValidateRulesRequest, max_bytes: int) -> list[SourceFile]:
+    """The files to check, at most `max_bytes` of paths and texts in all (UTF-8): checking takes
+    seconds a megabyte, and cannot be interrupted."""
+    size = sum(len(f.path.encode("utf-8")) + len(f.text.encode("utf-8")) for f in msg.files)
+    if size > max_bytes:
+        raise LimitExceeded("files", f"at most {max_bytes:,} bytes of source per call, got {size:,}")
+    seen: set[str] = set()
+    for i, f in enumerate(msg.files):
+        if not f.path:
+            raise RequestError(f"files[{i}].path", "must not be empty")
+        if len(f.path) > MAX_PATH:
+            raise LimitExceeded(f"files[{i}].path", f"at most {MAX_PATH} characters, got {len(f.path):,}")
+        if f.path in seen:
+            raise RequestError(f"files[{i}].path", f"`{f.path}` is used by an earlier file")
+        seen.add(f.path)
+    return [SourceFile(f.path, f.text) for f in msg.files]
+
+
+def diagnostic(d: Diagnostic) -> pb.Diagnostic:
+    data = {k: v for k, v in to_json(d).items() if v is not None}  # `help: null` is an absent help
+    return pb.Diagnostic(**data)
+
+
+def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
+    out = pb.GetRulesetResponse(
+        name=plan.name, revision=plan.revision,
+        loaded_at=loaded_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        currency=plan.currency, timezone=str(plan.timezone), stacking=plan.stacking,
+        files=sorted(plan.sources),
+    )
+    for p in plan.promotions:  # already in level, priority, name order
+        info = out.promotions.add(name=p.name, title=p.title or "", priority=p.priority,
+                                  level=pb.Level.Value(p.level), kind=pb.Kind.Value(p.kind))
+        if p.window is not None:
+            start, end = (t.astimezone(plan.timezone).isoformat() for t in p.window)
+            info.window.start, info.window.end = start, end
+    return out
+
+
+# ---- AnalyzePrices -----------------------------------------------------------------------------
+
+MAX_UNITS = 10
+
+
+def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tuple[list[CatalogItem], Options]:
+    """The items (all checked before the first finding is sent) and the analysis options."""
+    import re
+
+    if len(msg.items) > max_items:
+        raise LimitExceeded("items", f"at most {max_items} items per call, got {len(msg.items)}")
+    items = []
+    for i, item in enumerate(msg.items):
+        data = _as_json(item, f"items[{i}]")
+        try:
+            items.append(item_from_mapping(data, i + 1, plan.digits))
+        except ValueError as err:
+            named = re.match(r"`(\w+)`", str(err))
+            raise RequestError(f"items[{i}].{named.group(1) if named else 'price'}", str(err)) from None
+    if not 0 <= msg.max_units <= MAX_UNITS:
+        raise RequestError("max_units", f"must be between 0 and {MAX_UNITS}")
+    user = User(id="analyze")
+    if msg.HasField("user"):
+        cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
+        user = cart.user
+    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(timezone.utc)
+    return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,
+                          what_ifs="none" if msg.skip_what_ifs else "all")
+
+
+def price_finding(finding: Finding, plan: Plan) -> pb.PriceFinding:
+    return pb.PriceFinding(**finding_to_json(finding, plan))
