@@ -30,7 +30,13 @@ run: $(BUILT)
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
 
+# lint and import order, types (strict on the compiled set), the layers' import contracts, then
+# the suites; each step fails the target (settings: pyproject.toml's [tool.ruff], [tool.mypy],
+# [tool.importlinter])
 test: $(BUILT)
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest
 
 # every benchmark in one run, peers (rule-engine, cel-python, zen-engine) installed from the
@@ -41,5 +47,5 @@ bench: $(BUILT)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build
+	rm -rf $(VENV) .pytest_cache .hypothesis build .mypy_cache .ruff_cache .import_linter_cache
 	find engine -name '*.so' -delete
