@@ -3,7 +3,7 @@
 protoc writes `from promo.v1 import promo_pb2`, an import that only works with the output
 directory on sys.path; the code is rewritten to import `server.gen.promo.v1` so the server
 imports it like any other module. Output depends only on the .proto files and the pinned
-grpcio-tools, so tests/test_server_proto.py can regenerate into a temp dir and compare.
+grpcio-tools, so tests/server/test_server_proto.py can regenerate into a temp dir and compare.
 
 Usage: python proto/generate.py [OUT_DIR]   (default: server/gen)
 """

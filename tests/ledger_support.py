@@ -1,4 +1,4 @@
-"""Support for the ledger suites (tests/test_ledger_*.py import from here).
+"""Support for the ledger suites (tests/server/test_ledger_*.py import from here).
 
 - A throwaway PostgreSQL server, started once per test session from the binaries `pg_config
   --bindir` names (initdb, pg_ctl), listening on a Unix socket in a temporary directory only, run

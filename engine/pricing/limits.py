@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from mypy_extensions import mypyc_attr
+
 BUDGET = 20_000  # choices one search may price by default
 STOPPED_BY_BUDGET, STOPPED_BY_DEADLINE = "budget", "deadline"  # why a search stopped early
 
@@ -17,10 +19,15 @@ class DeadlineExceeded(Exception):
     """The deadline passed before there was any answer worth giving (the server: DEADLINE_EXCEEDED)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests count the deadline checks with a subclass
 @dataclass(frozen=True)
 class Limits:
     budget: int = BUDGET  # choices the search may price
     deadline: float | None = None  # time.monotonic() past which the work stops; None: no deadline
+
+    def __reduce__(self) -> tuple[type[Limits], tuple[int, float | None]]:
+        # compiled, a frozen dataclass cannot be unpickled field by field (analyze's workers get one)
+        return (Limits, (self.budget, self.deadline))
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
