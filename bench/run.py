@@ -57,6 +57,7 @@ HEADINGS = (
     "## gRPC: Evaluate vs the transport ceiling",
     "## Compile time and plan memory vs ruleset size",
     "## Analyze throughput",
+    "## Language server: from an edit to its diagnostics",
     "## Headline ratios",
 )
 
@@ -83,12 +84,15 @@ class Config:
     analyze: bool = True  # run bench/analyze.py (issue 7) if it exists
     analyze_args: tuple[str, ...] = ()  # its own defaults
     analyze_timeout: int = 300
+    lsp_promotions: int = 10_000  # bench/lsp.py: the ruleset, in files of lsp_per_file promotions
+    lsp_per_file: int = 100
+    lsp_edits: int = 40
 
 
 TINY = Config(peer_inputs=20, peer_repeat=1, sizes=(100, 200), eval_repeat={}, cart_size=200, cart_lines=(1, 5),
               cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), mixed_wallets=(20,), mixed_seeds=1,
               mixed_repeat=1, hostile_repeat=1, grpc_calls=20, grpc_clients=1,
-              grpc_workers=(1,), analyze=False)
+              grpc_workers=(1,), analyze=False, lsp_promotions=1_000, lsp_edits=4)
 
 
 def repeat_for(config: Config, size: int) -> int:
@@ -230,6 +234,21 @@ def analyze_section(config: Config) -> str:
         return f"_`bench/analyze.py` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
     return (f"Output of `{shown_command}` (issue 7's bench, run as is with its defaults; "
             f"{time.perf_counter() - start:.0f} s):\n\n```\n{done.stdout.rstrip()}\n```")
+
+
+def lsp_section(config: Config) -> str:
+    import asyncio
+
+    import lsp as lsp_bench
+
+    rows = asyncio.run(lsp_bench.measure(config.lsp_promotions, config.lsp_per_file, config.lsp_edits))
+    return (f"`promo lsp` as a real server over stdio, driven by a pygls client (`bench/lsp.py`): the bench ruleset of "
+            f"{config.lsp_promotions:,} promotions as a directory, its header in one file and the promotions in files "
+            f"of {config.lsp_per_file}; a file is opened, then edited {config.lsp_edits} times, each edit breaking or "
+            "mending a promotion (every text new), and the time is from the `didChange` to the `publishDiagnostics` "
+            "for it. An edit re-checks the changed file only (server/lsp/workspace.py); a header edit checks the whole "
+            "ruleset; the last row is the same ruleset in one file, parsed again on every edit. Goal: 200 ms.\n\n"
+            + lsp_bench.table(rows))
 
 
 # ---- the report -------------------------------------------------------------------------------------
@@ -417,9 +436,11 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
 
     # analyze
     out += [HEADINGS[11], "", analyze, ""]
+    log("language server (bench/lsp.py)")
+    out += [HEADINGS[12], "", lsp_section(config), ""]
 
     # headline
-    out += [HEADINGS[12], ""] + headlines(conditions, sizes, transport, brute) + [""]
+    out += [HEADINGS[-1], ""] + headlines(conditions, sizes, transport, brute) + [""]
     return "\n".join(out)
 
 

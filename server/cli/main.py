@@ -166,6 +166,12 @@ def _serve(args) -> int:
     return run_workers(args.rules, settings, args.workers)
 
 
+def _lsp(args) -> int:
+    from server.lsp.server import main as serve_lsp
+
+    return serve_lsp()
+
+
 def _analyze(args) -> int:
     """Price warnings (促销预警) for a catalog: docs/analyze.md."""
     from rich.progress import (
@@ -331,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reflection", action="store_true", help="no server reflection (production)")
     p.set_defaults(run=_serve)
 
+    p = sub.add_parser("lsp", help="the language server for .promo files, over stdio (editors/vscode starts it)")
+    p.set_defaults(run=_lsp)
+
     p = sub.add_parser("analyze", help="price warnings (促销预警): each SKU's lowest reachable price, causes, what-ifs")
     p.add_argument("rules")
     p.add_argument("catalog", help="CSV or JSON Lines: sku, shop, category, brand, tags, price, warning_price, cost, ad_cost")
@@ -354,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # bare `promo`
         parser.print_help()
         return 0
-    if not Path(args.rules).exists():
+    if getattr(args, "rules", None) is not None and not Path(args.rules).exists():
         print(f"error: `{args.rules}` does not exist", file=sys.stderr)
         return 2
     try:

@@ -11,6 +11,7 @@ as `promo fmt`) and code actions (the quick fix of a "did you mean").
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from importlib import metadata
@@ -42,6 +43,7 @@ class PromoLanguageServer(LanguageServer):
         self.rules = Workspace()
         self.pending: dict[str, str] = {}  # uri -> path of documents changed since the last check
         self.flush_scheduled = False
+        self.versions: dict[str, int] = {}
 
     # ---- documents -----------------------------------------------------------------------------
 
@@ -63,8 +65,10 @@ class PromoLanguageServer(LanguageServer):
         for path, found in changed.items():
             lines = self.lines_of(path) or Lines("", self.encoding())
             items = [diag.to_lsp(d, lines, self.lines_of) for d in found]
+            uri = diag.uri_of(path)
+            version = self.versions.get(uri)  # the version of an open document these are for
             self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=diag.uri_of(path), diagnostics=items))
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=items, version=version))
 
     def flush(self) -> None:
         """Check the documents changed since the last check, at their latest text."""
@@ -96,11 +100,14 @@ server = PromoLanguageServer()
 
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: PromoLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.versions[params.text_document.uri] = params.text_document.version
     ls.publish(ls.rules.open(ls.path_of(params.text_document.uri), params.text_document.text))
+    gc.freeze()  # the ruleset's trees live long: keep the collector's full passes from walking them
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def did_change(ls: PromoLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    ls.versions[params.text_document.uri] = params.text_document.version
     ls.schedule(params.text_document.uri)
 
 
@@ -114,6 +121,7 @@ def did_save(ls: PromoLanguageServer, params: types.DidSaveTextDocumentParams) -
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: PromoLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.pending.pop(params.text_document.uri, None)
+    ls.versions.pop(params.text_document.uri, None)
     ls.publish(ls.rules.close(ls.path_of(params.text_document.uri)))
 
 

@@ -45,6 +45,7 @@ _WINDOW_CLAUSES: dict[type, tuple[type, ...]] = {
     ast.Presale: (ast.Active, ast.DepositWindow, ast.BalanceWindow),
 }
 INTERNAL = "internal-error"
+PARSED_KEPT = 16  # parses kept per ruleset beyond the current ones
 
 
 def _zone(name: str) -> tzinfo | None:
@@ -62,6 +63,24 @@ def _instant(text: str, tz: tzinfo) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
+class ScopeKey:
+    """(level, scope expression): what `shadowed-by-exclusive` groups promotions by. Its hash is
+    worked out once (an expression's hash walks the whole tree)."""
+
+    __slots__ = ("level", "expr", "_hash")
+
+    def __init__(self, level: str, expr: object):
+        self.level, self.expr = level, expr
+        self._hash = hash((level, expr))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ScopeKey) and self._hash == other._hash and self.level == other.level
+                and self.expr == other.expr)
+
+
 @dataclass
 class Facts:
     """What the checker reads of one file when it checks another (see the module docstring)."""
@@ -71,8 +90,9 @@ class Facts:
     names: dict[tuple[str, str], list[int]]  # (space, name) -> indexes of the file's items
     name_sig: frozenset  # (space, name, kind, span) of every named block
     called: frozenset  # (space, name, kind) of promotions and presales: what tests can name
-    keys: dict[tuple, list[int]]  # (level, scope) -> indexes of promotions
-    key_sig: dict[tuple, tuple]
+    keys: dict[ScopeKey, list[int]]  # (level, scope) -> indexes of promotions
+    key_sig: dict[ScopeKey, tuple]
+    exclusive_keys: frozenset  # the keys of the file's exclusive promotions
     refs: list[tuple[str, tuple[str, ...]]]  # names this file's tests look up, and where
     has_tests: bool
     _windows: dict[object, list[tuple[datetime, int, object]]] = field(default_factory=dict)
@@ -97,7 +117,7 @@ def facts_of(tree: ast.File, text: str) -> Facts:
             level = ast.first(item, ast.Level)
             if level is not None and level.value.value in LEVELS:
                 scope = ast.first(item, ast.Scope)
-                key = (level.value.value, scope.expr if scope is not None else None)
+                key = ScopeKey(level.value.value, scope.expr if scope is not None else None)
                 keys.setdefault(key, []).append(index)
                 exclusive = ast.first(item, ast.Exclusive) is not None
                 key_members.setdefault(key, []).append((item.name.value, kind, exclusive, item.name.span))
@@ -111,8 +131,9 @@ def facts_of(tree: ast.File, text: str) -> Facts:
                 elif isinstance(s, ast.Expect) and s.subject is not None and s.what != "line":
                     refs.append((s.subject.value, ("promotion", "presale")))
     header_sig = tuple((h.span, tuple(lines[h.span.line - 1:h.span.end_line])) for h in headers)
+    exclusive_keys = frozenset(k for k, members in key_members.items() if any(m[2] for m in members))
     return Facts(headers, header_sig, names, frozenset(name_sig), frozenset(called), keys,
-                 {k: tuple(v) for k, v in key_members.items()}, refs, has_tests)
+                 {k: tuple(v) for k, v in key_members.items()}, exclusive_keys, refs, has_tests)
 
 
 @dataclass
@@ -163,6 +184,16 @@ class Ruleset:
         self.order: list[str] = []
         self.diagnostics: dict[str, list[Diagnostic]] = {}
         self.open: set[str] = set()
+        self.parsed: dict[tuple[str, str], FileState] = {}  # (path, text) -> its parse, the last few texts
+
+    def read(self, path: str, text: str) -> FileState:
+        """The parse of `text` as `path`, from the cache when the text was seen lately (undo, redo)."""
+        key = (path, text)
+        state = self.parsed.pop(key, None) or FileState.read(path, text)
+        self.parsed[key] = state
+        while len(self.parsed) > PARSED_KEPT:
+            self.parsed.pop(next(iter(self.parsed)))
+        return state
 
     # ---- the files ---------------------------------------------------------------------------
 
@@ -217,7 +248,7 @@ class Ruleset:
         old = self.files.get(path)
         if old is not None and old.text == text and path in self.diagnostics:
             return {path: self.diagnostics[path]}
-        return self.replace(path, FileState.read(path, text))
+        return self.replace(path, self.read(path, text))
 
     def close(self, path: str) -> dict[str, list[Diagnostic]]:
         self.open.discard(path)
@@ -283,6 +314,7 @@ class Ruleset:
                        for space in spaces):
                 all_called = True
         windows = self._earliest(skip=path, tz=tz) if target.windows(tz) else []
+        keys = self._shadowing(set(facts.keys))
         stub_files = []
         for state in self._ordered():
             if state.path == path:
@@ -290,11 +322,22 @@ class Ruleset:
                 continue
             if state.tree is None or state.facts is None:
                 continue
-            stub_files.append(self._stubs(state, wanted_names, set(facts.keys), windows, all_called))
+            stub_files.append(self._stubs(state, wanted_names, keys, windows, all_called))
         found = front.check_files(stub_files)
         if any(d.code == INTERNAL for d in found):
             return None
         return list(target.syntax) + [d for d in found if d.span.file == path]
+
+    def _shadowing(self, keys: set) -> set:
+        """Those of `keys` that some exclusive promotion of the ruleset has: the only groups
+        `shadowed-by-exclusive` looks at."""
+        if not keys:
+            return keys
+        exclusive: set = set()
+        for state in self._ordered():
+            if state.facts is not None:
+                exclusive |= state.facts.exclusive_keys & keys
+        return exclusive
 
     @staticmethod
     def _stubs(state: FileState, names: set, keys: set, windows: list, all_called: bool) -> ast.File:
@@ -302,7 +345,7 @@ class Ruleset:
         facts = state.facts
         keep: dict[int, set[int] | None] = {}  # item index -> ids of the clauses kept (None: all)
         for h in facts.headers:
-            keep[items.index(h)] = None
+            keep[next(i for i, item in enumerate(items) if item is h)] = None
         for key in names & facts.names.keys():
             for i in facts.names[key]:
                 keep.setdefault(i, set())
@@ -371,10 +414,12 @@ class Ruleset:
 
     def _affected(self, path: str, old: Facts | None, new: Facts | None, earliest_before: list) -> list[str]:
         """The other files whose diagnostics the change of `path` from `old` to `new` may change."""
-        empty = facts_of(ast.File(path, ()), "")
+        empty = _EMPTY
         old, new = old or empty, new or empty
         names = {(space, name) for space, name, _, _ in old.name_sig ^ new.name_sig}
         keys = {k for k in old.key_sig.keys() | new.key_sig.keys() if old.key_sig.get(k) != new.key_sig.get(k)}
+        if keys:  # a group without an exclusive member warns about nothing
+            keys = {k for k in keys if k in old.exclusive_keys or k in new.exclusive_keys} | self._shadowing(keys)
         tests = old.called != new.called
         windows = [w[0] for w in self._earliest()] != earliest_before
         tz = self.tz()
@@ -393,6 +438,9 @@ class Ruleset:
             if state.tree is not None:
                 for item in state.tree.items:
                     yield state, item
+
+
+_EMPTY = facts_of(ast.File("", ()), "")
 
 
 def _header_sig(facts: Facts | None) -> tuple:
