@@ -212,6 +212,8 @@ def finding_to_json(f: Finding, plan: Plan) -> dict[str, Any]:
     }
     if f.warning is not None:
         out["warning"] = {"price": unit_money(f.warning, plan.digits), "source": f.warning_source}
+    if f.guard is not None:  # the lowest price is a guard's floor: the guard holds it
+        out["guard"] = {"name": f.guard[0], "floor": unit_money(Fraction(f.guard[1], f.best.scenario.quantity), plan.digits)}
     if item.cost is not None:
         margin = f.lowest - item.cost
         out["margin"] = {"cost": money(item.cost),

@@ -21,6 +21,7 @@ from engine.pricing.limits import BUDGET
 from engine.pricing.quote import evaluate
 from engine.wire.decode import RequestError, request_from_json
 from engine.wire.encode import qualification_to_json, quote_to_json, to_json
+from server.cli import exclude as exclude_cli
 from server.cli.tables import (
     print_qualification,
     print_quote,
@@ -187,7 +188,7 @@ def _analyze(args) -> int:
     from engine.apps.catalog import CatalogFormatError, count_rows, read_catalog
     from engine.base.request import User
     from engine.wire.decode import parse_datetime
-    from server.cli.report import open_report
+    from server.cli.report import exclude_context, open_report
 
     plan = _plan(args.rules)
     if plan is None:
@@ -208,7 +209,7 @@ def _analyze(args) -> int:
     meta = {"ruleset": {"name": plan.name, "revision": plan.revision}, "currency": plan.currency,
             "stacking": plan.stacking, "at": at.astimezone(plan.timezone).isoformat()}
     try:
-        report = open_report(args.out, meta) if args.out else None
+        report = open_report(args.out, meta, exclude=exclude_context(args, at)) if args.out else None
         total = count_rows(args.catalog)
         rows = read_catalog(args.catalog, plan.digits)
         err_console = Console(stderr=True, highlight=False)
@@ -247,7 +248,7 @@ def _analyze(args) -> int:
                           ", ".join(f"{s['promotion']} {s['share']}%" for s in f["best"]["shares"]),
                           "; ".join(what_if_text(w) for w in f["what_ifs"]))
         console.print(found)
-    return 0
+    return 1 if args.fail_below and below else 0
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -353,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for which SKUs to price the removal and stacking what-ifs (each one repeats the search)")
     p.add_argument("--no-what-ifs", action="store_true", help="= --what-ifs none")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fail-below", action="store_true", help="exit 1 when any SKU is below its warning line (a CI gate)")
     p.set_defaults(run=_analyze)
+    exclude_cli.register(sub)  # promo exclude (一键剔除)
     return parser
 
 

@@ -154,7 +154,12 @@ class Names:
 
 
 def names_of(items) -> Names:
-    groups, line_attrs, user_attrs, coupons, promotions, presales = [], [], [], [], [], []
+    groups: list[str] = []
+    line_attrs: list[str] = []
+    user_attrs: list[str] = []
+    coupons: list[str] = []
+    promotions: list[str] = []
+    presales: list[str] = []
     for item in items:
         if isinstance(item, ast.Ruleset):
             for s in item.settings:

@@ -3,6 +3,8 @@ promotion, coupon or presale named in a test to its block."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.lang import ast
 from engine.lang.source import Span
 from server.lsp.positions import path_at
@@ -13,7 +15,9 @@ def definition(file: ast.File, line: int, column: int, items: list) -> Span | No
     nodes = path_at(file, line, column)
     if not nodes:
         return None
-    inner, parent, top = nodes[-1], (nodes[-2] if len(nodes) > 1 else None), nodes[0]
+    inner: Any = nodes[-1]
+    parent: Any = nodes[-2] if len(nodes) > 1 else None
+    top = nodes[0]
     if isinstance(inner, ast.Path) or isinstance(parent, ast.AttributeDecl):
         name = inner.dotted if isinstance(inner, ast.Path) else parent.path.dotted
         for item in items:
@@ -36,10 +40,16 @@ def definition(file: ast.File, line: int, column: int, items: list) -> Span | No
             if isinstance(s, ast.LineStmt) and s.id.value == inner.value:
                 return s.id.span
         return None
-    if isinstance(top, ast.RuleTest) and isinstance(parent, (ast.WalletStmt, ast.SelectedStmt, ast.Expect, ast.SoldStmt)):
-        kinds = (ast.Presale,) if isinstance(parent, ast.SoldStmt) else (
-            (ast.Promotion,) if isinstance(parent, (ast.WalletStmt, ast.SelectedStmt)) else (ast.Promotion, ast.Presale))
-        for item in items:
-            if isinstance(item, kinds) and item.name.value == inner.value:
-                return item.name.span
+    named = (ast.WalletStmt, ast.SelectedStmt, ast.Expect, ast.SoldStmt)
+    if isinstance(top, ast.RuleTest) and isinstance(parent, named):
+        if isinstance(parent, ast.SoldStmt):
+            kinds: tuple[type, ...] = (ast.Presale,)
+        elif isinstance(parent, (ast.WalletStmt, ast.SelectedStmt)):
+            kinds = (ast.Promotion,)
+        else:
+            kinds = (ast.Promotion, ast.Presale)
+        for block in items:
+            name_of: Any = block.name if isinstance(block, kinds) else None  # type: ignore[attr-defined]
+            if name_of is not None and name_of.value == inner.value:
+                return name_of.span
     return None

@@ -30,7 +30,11 @@ def to_lsp(diag: Diagnostic, lines: Lines, line_texts=None) -> types.Diagnostic:
     if diag.labels:
         related = []
         for label in diag.labels:
-            where = lines if label.span.file == diag.span.file else (line_texts(label.span.file) if line_texts else None)
+            where: Lines | None
+            if label.span.file == diag.span.file:
+                where = lines
+            else:
+                where = line_texts(label.span.file) if line_texts else None
             if where is None:
                 continue
             related.append(types.DiagnosticRelatedInformation(

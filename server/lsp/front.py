@@ -4,7 +4,7 @@ to their shape is absorbed in one place."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.lang import ast
 from engine.lang.checker import check

@@ -4,6 +4,8 @@ benefit in words. A group: its cap."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.lang import ast
 from engine.lang.printer import expr_text
 from engine.lang.schema import BUILTIN, AttrInfo
@@ -19,11 +21,11 @@ WHERE_WORDS = {"line": "a line attribute: tested in `scope` (one cart line at a 
                "order": "an order attribute: tested in `when` and `tiers` (the whole order)"}
 
 
-def declared_attributes(items) -> dict[str, tuple[AttrInfo, object]]:
+def declared_attributes(items) -> dict[str, tuple[AttrInfo, Any]]:
     """`attribute` declarations of the ruleset headers: path -> (info, declaration)."""
     from engine.lang.schema import declared_info
 
-    out: dict[str, tuple[AttrInfo, object]] = {}
+    out: dict[str, tuple[AttrInfo, Any]] = {}
     for item in items:
         if isinstance(item, ast.Ruleset):
             for s in item.settings:
@@ -34,7 +36,7 @@ def declared_attributes(items) -> dict[str, tuple[AttrInfo, object]]:
     return out
 
 
-def attribute_text(name: str, declared: dict[str, tuple[AttrInfo, object]]) -> str | None:
+def attribute_text(name: str, declared: dict[str, tuple[AttrInfo, Any]]) -> str | None:
     info = BUILTIN.get(name)
     origin = "built in"
     if info is None and name in declared:
@@ -101,7 +103,8 @@ def block_text(item, currency: str, timezone: str | None) -> str:
     level_name = level.value.value if level is not None else None
     rows = []
     if isinstance(item, ast.Promotion):
-        rows.append(f"- level: {LEVEL_WORDS.get(level_name, f'`{level_name}` (unknown)') if level_name else 'none (required)'}")
+        words = LEVEL_WORDS.get(level_name, f"`{level_name}` (unknown)") if level_name else "none (required)"
+        rows.append(f"- level: {words}")
     zone = f" ({timezone})" if timezone else ""
     for clause, label in ((ast.Active, "window"), (ast.DepositWindow, "deposit window"),
                           (ast.BalanceWindow, "balance window")):
@@ -117,7 +120,8 @@ def block_text(item, currency: str, timezone: str | None) -> str:
         rows.append(f"- when: `{expr_text(when.expr)}`")
     if isinstance(item, ast.Promotion):
         benefits = [c for c in item.clauses if isinstance(c, ast.BENEFIT_TYPES)]
-        rows.append("- benefit: " + (benefit_words(benefits[0], level_name, currency) if benefits else "none (required)"))
+        benefit = benefit_words(benefits[0], level_name, currency) if benefits else "none (required)"
+        rows.append(f"- benefit: {benefit}")
         for c in item.clauses:
             if isinstance(c, ast.GroupRef):
                 rows.append(f"- group: `{c.name.value}`")
@@ -145,17 +149,17 @@ def block_text(item, currency: str, timezone: str | None) -> str:
 
 
 def hover_text(file: ast.File, line: int, column: int, ruleset_items: list, currency: str,
-               timezone: str | None) -> tuple[str, object] | None:
+               timezone: str | None) -> tuple[str, Any] | None:
     """Markdown for the node at (line, column), and that node (for its range)."""
     nodes = path_at(file, line, column)
     if not nodes:
         return None
     declared = declared_attributes(ruleset_items)
-    by_name = {}
+    by_name: dict[str, Any] = {}
     for item in ruleset_items:
         if isinstance(item, (ast.Promotion, ast.Presale)):
             by_name.setdefault(item.name.value, item)
-    groups = {}
+    groups: dict[str, ast.GroupDecl] = {}
     for item in ruleset_items:
         if isinstance(item, ast.Ruleset):
             for s in item.settings:
@@ -175,8 +179,9 @@ def hover_text(file: ast.File, line: int, column: int, ruleset_items: list, curr
                 return f"group `{inner.value}` is not declared", inner
             return (f"**group `{inner.value}`**: at most {decl.max.text} of its members apply to one order "
                     "(on top of one coupon per line, per shop and on the platform)"), inner
-        if isinstance(top, ast.RuleTest) and inner.value in by_name and parent is not None and not isinstance(
-                parent, (ast.LineStmt, ast.RuleTest)) and not (isinstance(parent, ast.Expect) and parent.what == "line"):
+        a_line = isinstance(parent, (ast.LineStmt, ast.RuleTest)) or (isinstance(parent, ast.Expect)
+                                                                        and parent.what == "line")
+        if isinstance(top, ast.RuleTest) and inner.value in by_name and parent is not None and not a_line:
             return block_text(by_name[inner.value], currency, timezone), inner
     if isinstance(top, (ast.Promotion, ast.Presale)) and (len(nodes) == 1 or inner is top.name):
         return block_text(top, currency, timezone), top.name

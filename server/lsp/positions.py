@@ -4,7 +4,7 @@ columns in UTF-16 code units) and back, and the syntax node under a position."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from collections.abc import Iterator
 
 from lsprotocol import types
 

@@ -145,6 +145,7 @@ def hover(ls: PromoLanguageServer, params: types.HoverParams) -> types.Hover | N
     if found is None:
         return None
     ruleset, state, lines = found
+    assert state.tree is not None  # current() answers only parsed files
     line, column = params.position.line + 1, lines.column(params.position.line, params.position.character)
     currency, zone = _header_settings(ruleset)
     items = [item for _, item in ruleset.all_items()]
@@ -193,6 +194,7 @@ def goto_definition(ls: PromoLanguageServer, params: types.DefinitionParams) -> 
     if found is None:
         return None
     ruleset, state, lines = found
+    assert state.tree is not None
     line, column = params.position.line + 1, lines.column(params.position.line, params.position.character)
     span = definition(state.tree, line, column, [item for _, item in ruleset.all_items()])
     if span is None:

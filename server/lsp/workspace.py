@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Iterable
+from typing import Any
 
 from engine.lang import ast
 from engine.lang.schema import LEVELS
@@ -100,8 +101,13 @@ class Facts:
 
 def facts_of(tree: ast.File, text: str) -> Facts:
     lines = text.split("\n")
-    headers, names, keys, refs = [], {}, {}, []
-    name_sig, called, key_members = set(), set(), {}
+    headers: list[ast.Ruleset] = []
+    names: dict[tuple[str, str], list[int]] = {}
+    keys: dict[ScopeKey, list[int]] = {}
+    refs: list[tuple[str, tuple[str, ...]]] = []
+    name_sig: set = set()
+    called: set = set()
+    key_members: dict[ScopeKey, list[tuple]] = {}
     has_tests = False
     for index, item in enumerate(tree.items):
         if isinstance(item, ast.Ruleset):
@@ -161,9 +167,11 @@ class FileState:
                 kinds = _WINDOW_CLAUSES.get(type(item))
                 if not kinds:
                     continue
-                for c in item.clauses:
+                c: Any
+                for c in getattr(item, "clauses", ()):
                     if isinstance(c, kinds):
-                        start, end = _instant(c.window.start.text, tz), _instant(c.window.end.text, tz)
+                        window: ast.Window = c.window  # type: ignore[attr-defined]  # every kind has one
+                        start, end = _instant(window.start.text, tz), _instant(window.end.text, tz)
                         if start is not None and end is not None and end > start:
                             cached.append((end, index, c))
             cached.sort(key=lambda w: w[0])
@@ -264,12 +272,12 @@ class Ruleset:
             if state.facts is not None and state.facts.headers:
                 setting = ast.first(state.facts.headers[0], ast.Timezone)
                 zone = _zone(setting.name.value) if setting is not None else None
-                return zone or timezone.utc
-        return timezone.utc
+                return zone or UTC
+        return UTC
 
     def _earliest(self, skip: str | None = None, tz: tzinfo | None = None) -> list[tuple[datetime, str, int, object]]:
         tz = tz or self.tz()
-        out = []
+        out: list[tuple[datetime, str, int, object]] = []
         for state in self._ordered():
             if state.path != skip:
                 out.extend((end, state.path, index, c) for end, index, c in state.windows(tz)[:2])
@@ -341,6 +349,7 @@ class Ruleset:
 
     @staticmethod
     def _stubs(state: FileState, names: set, keys: set, windows: list, all_called: bool) -> ast.File:
+        assert state.tree is not None and state.facts is not None
         items = state.tree.items
         facts = state.facts
         keep: dict[int, set[int] | None] = {}  # item index -> ids of the clauses kept (None: all)
@@ -357,9 +366,8 @@ class Ruleset:
         for key in keys & facts.keys.keys():
             for i in facts.keys[key]:
                 clauses = keep.setdefault(i, set())
-                item = items[i]
                 for kind in (ast.Level, ast.Scope, ast.Exclusive):
-                    c = ast.first(item, kind)
+                    c = ast.first(items[i], kind)
                     if c is not None and clauses is not None:
                         clauses.add(id(c))
         for _, p, i, clause in windows:
@@ -368,6 +376,7 @@ class Ruleset:
                 if clauses is not None:
                     clauses.add(id(clause))
         out = []
+        item: Any
         for i in sorted(keep):
             item, clauses = items[i], keep[i]
             if clauses is None:
@@ -391,7 +400,7 @@ class Ruleset:
         self._reorder()
         old_facts = old.facts if old is not None else None
         new_facts = new.facts if new is not None else None
-        gone = {path: []} if new is None else {}
+        gone: dict[str, list[Diagnostic]] = {path: []} if new is None else {}
         if (old is None or new is None or (old.tree is None) != (new.tree is None)
                 or _header_sig(old_facts) != _header_sig(new_facts) or self.tz() != tz_before
                 or len(self.files) == 1):

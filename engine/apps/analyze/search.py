@@ -45,6 +45,7 @@ class Finding:
     warning_source: str  # "catalog", `warning "name"`, or ""
     split: Split | None
     what_ifs: tuple[WhatIf, ...] = ()
+    guard: tuple[str, int] | None = None  # the guard whose floor holds the best price: (name, floor of the line)
 
     @property
     def lowest(self) -> Fraction:
@@ -158,7 +159,21 @@ def analyze_item(plan: Plan, item: CatalogItem, options: Options) -> Finding:
         other = "progressive" if plan.stacking == "parallel" else "parallel"
         w_best, _, _ = lowest(replace(plan, stacking=other), item, options, same)
         what_ifs.append(WhatIf("stacking", other, w_best.unit, w_best))
-    return Finding(item, best, count, warning, source, split_orders(plan, item, options, alone), tuple(what_ifs))
+    return Finding(item, best, count, warning, source, split_orders(plan, item, options, alone), tuple(what_ifs),
+                   holding_guard(plan, item, best, options))
+
+
+def holding_guard(plan: Plan, item: CatalogItem, best: Priced, options: Options) -> tuple[str, int] | None:
+    """The guard that holds the best scenario's SKU line at its floor: the highest floor among the
+    guards active at `at` whose scope matches the line, when the line's final is that floor."""
+    line = sku_line(item, best.scenario.quantity)
+    at = options.at
+    floors = [(g.floor(line.price, line.quantity), g.name) for g in plan.guards
+              if (g.window is None or g.window[0] <= at < g.window[1]) and g.scope(line)]
+    if not floors:
+        return None
+    floor, name = max(sorted(floors, key=lambda f: f[1]), key=lambda f: f[0])  # ties: the first name
+    return (name, floor) if best.final <= floor else None
 
 
 def analyze(plan: Plan, items: Iterable[CatalogItem | CatalogError], options: Options) -> Iterator[Finding | CatalogError]:
