@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 from engine.lang.source import Span
 
@@ -69,7 +68,7 @@ class Bool:
 
 @dataclass(frozen=True)
 class ListLit:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span = _span()
 
 
@@ -86,22 +85,22 @@ class Path:
 @dataclass(frozen=True)
 class Compare:
     op: str  # == != < <= > >=
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class In:
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Has:
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = _span()
 
 
@@ -113,30 +112,30 @@ class Has:
 
 @dataclass(frozen=True)
 class Arith:
-    operands: tuple["Expr", ...]
+    operands: tuple[Expr, ...]
     ops: tuple[str, ...]  # `+` or `-` before each operand after the first
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class And:
-    operands: tuple["Expr", ...]
+    operands: tuple[Expr, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Or:
-    operands: tuple["Expr", ...]
+    operands: tuple[Expr, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
     span: Span = _span()
 
 
-Expr = Union[String, Number, Percent, DateTime, Bool, ListLit, Path, Compare, In, Has, Arith, And, Or, Not]
+Expr = String | Number | Percent | DateTime | Bool | ListLit | Path | Compare | In | Has | Arith | And | Or | Not
 
 # How deeply operators and lists may nest in one expression (docs/language.md, "Limits"): a chain
 # of one operator is one level and parentheses add none, so only real nesting counts. It bounds
@@ -176,6 +175,31 @@ def conjuncts(e) -> list:
         else:
             out.append(x)
     return out
+
+
+_FLIPPED = {"<=": ">=", "<": ">"}  # `100 <= amount` is `amount >= 100`
+
+
+def lower_bound(e) -> tuple[Path, bool, Expr] | None:
+    """`path >= x` or `path > x`, however written (`x <= path` too), as (path, strict, x); None
+    for any other expression. The one reading of "at least" that thresholds (checker, compiler)
+    and the monotone test of conditions (compiler) share."""
+    if not isinstance(e, Compare):
+        return None
+    if e.op in (">=", ">") and isinstance(e.left, Path):
+        return e.left, e.op == ">", e.right
+    if e.op in _FLIPPED and isinstance(e.right, Path):
+        return e.right, e.op == "<", e.left
+    return None
+
+
+def threshold(e) -> tuple[str, Decimal, bool] | None:
+    """A threshold: an attribute at least a number. `amount >= 100` -> ("amount", 100, False);
+    `2 < quantity` -> ("quantity", 2, True). Which attributes count is the reader's business."""
+    bound = lower_bound(e)
+    if bound is None or not isinstance(bound[2], Number):
+        return None
+    return bound[0].dotted, bound[2].value, bound[1]
 
 
 def too_deep(e, limit: int = MAX_NESTING):
@@ -289,7 +313,7 @@ class PriceEach:
     span: Span = _span()
 
 
-TierBenefit = Union[DiscountAmount, DiscountPercent, PriceEach]
+TierBenefit = DiscountAmount | DiscountPercent | PriceEach
 
 
 @dataclass(frozen=True)
@@ -324,7 +348,7 @@ class FreeShipping:
     span: Span = _span()
 
 
-Benefit = Union[DiscountAmount, DiscountPercent, DiscountEvery, PriceEach, Tiers, Nth, Gift, FreeShipping]
+Benefit = DiscountAmount | DiscountPercent | DiscountEvery | PriceEach | Tiers | Nth | Gift | FreeShipping
 BENEFIT_TYPES = (DiscountAmount, DiscountPercent, DiscountEvery, PriceEach, Tiers, Nth, Gift, FreeShipping)
 
 # ---- presale, guards, warnings -----------------------------------------------------------
@@ -579,7 +603,7 @@ class RuleTest:
     span: Span = _span()
 
 
-Item = Union[Ruleset, Promotion, Presale, Guard, WarningLine, RuleTest]
+Item = Ruleset | Promotion | Presale | Guard | WarningLine | RuleTest
 
 
 @dataclass(frozen=True)

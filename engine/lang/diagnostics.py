@@ -1,14 +1,15 @@
-"""Every user-facing message about rule files, with its stable code, in one place.
+"""Diagnostics about rule files: every stable code with its severity and meaning, the
+`Diagnostic` value, and how one is shown.
 
-Creating a diagnostic (here) is separate from showing it (`render`, `to_json`). Messages follow
+Creating a diagnostic (engine/lang/messages.py: one function per message, the only place
+message text is written) is separate from showing it (`render`, `to_json`). Messages follow
 one style: lower-case, no final period, user text in backticks, advice in `help`.
 """
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from engine.lang.source import SourceFile, Span
 
@@ -79,7 +80,7 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity == ERROR
 
-    def sort_key(self):
+    def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
 
@@ -88,19 +89,6 @@ def diagnostic(code: str, span: Span, message: str, help: str | None = None,
     if code not in CODES:
         raise KeyError(f"unknown diagnostic code {code}")
     return Diagnostic(code, message, span, help, labels)
-
-
-def internal_error(path: str, stage: str, err: Exception) -> Diagnostic:
-    """What a bug in the front end becomes, so no rule file ever makes `promo check` or
-    ValidateRules crash: a diagnostic at the start of the file."""
-    return diagnostic(INTERNAL_ERROR, Span(path, 1, 1, 1, 1), f"the {stage} failed on this file "
-                      f"({type(err).__name__}): this is a bug in promo", help="please report it, with the file")
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """A `help` line naming the closest known spelling, if one is close."""
-    match = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`?" if match else None
 
 
 def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

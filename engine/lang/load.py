@@ -1,4 +1,8 @@
-"""The front end in one call: read a ruleset's files, parse them, check them."""
+"""The front end in one call: read a ruleset's files, parse them, check them.
+
+`Loaded` is what the rest of the engine takes from the front end: the sources, the syntax trees,
+the checker's `Checked` (settings and types, which the compiler reads) and every diagnostic.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.lang import ast
-from engine.lang.checker import check
-from engine.lang.diagnostics import Diagnostic, diagnostic, sort_diagnostics
+from engine.lang import messages as m
+from engine.lang.checked import Checked
+from engine.lang.checker import check_ruleset
+from engine.lang.diagnostics import Diagnostic, sort_diagnostics
 from engine.lang.parser import parse_source, parse_text
 from engine.lang.printer import format_file
-from engine.lang.source import SourceFile, Span, read_sources
+from engine.lang.source import SourceFile, read_sources
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # one rule file; a larger one is `file-too-large`, not parsed
 
@@ -19,7 +25,8 @@ MAX_FILE_BYTES = 8 * 1024 * 1024  # one rule file; a larger one is `file-too-lar
 class Loaded:
     sources: dict[str, SourceFile]
     files: tuple[ast.File, ...]
-    diagnostics: tuple[Diagnostic, ...]
+    diagnostics: tuple[Diagnostic, ...]  # the parser's and the checker's, sorted
+    checked: Checked
 
     @property
     def ok(self) -> bool:
@@ -31,14 +38,13 @@ def load_sources(sources: list[SourceFile]) -> Loaded:
     for s in sources:
         size = len(s.text.encode("utf-8"))
         if size > MAX_FILE_BYTES:  # not parsed: parsing takes seconds a megabyte
-            too_large.append(diagnostic("file-too-large", Span(s.path, 1, 1, 1, 2), f"the file is {size:,} bytes, "
-                                        f"more than the {MAX_FILE_BYTES:,} (8 MiB) one rule file may have",
-                                        help="split it into several .promo files: a ruleset is the files of one directory"))
+            too_large.append(m.file_too_large(s.path, size, MAX_FILE_BYTES))
         else:
             parsed.append(parse_source(s))
     files = tuple(p.file for p in parsed)
-    diags = too_large + [d for p in parsed for d in p.diagnostics] + check(files)
-    return Loaded({s.path: s for s in sources}, files, tuple(sort_diagnostics(diags)))
+    checked = check_ruleset(files)
+    diags = too_large + [d for p in parsed for d in p.diagnostics] + list(checked.diagnostics)
+    return Loaded({s.path: s for s in sources}, files, tuple(sort_diagnostics(diags)), checked)
 
 
 def load_ruleset(root: str | Path) -> Loaded:
@@ -48,7 +54,7 @@ def load_ruleset(root: str | Path) -> Loaded:
 class FormatError(ValueError):
     """Raised by `format_text` for a file that does not parse; carries the diagnostics."""
 
-    def __init__(self, diagnostics: tuple[Diagnostic, ...]):
+    def __init__(self, diagnostics: tuple[Diagnostic, ...]) -> None:
         self.diagnostics = diagnostics
         first = diagnostics[0] if diagnostics else None
         super().__init__(f"{first.span}: {first.message}" if first else "syntax error")

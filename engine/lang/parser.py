@@ -11,8 +11,10 @@ import functools
 import gc
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from lark import Lark, Token
 from lark.exceptions import (
@@ -23,35 +25,25 @@ from lark.exceptions import (
 )
 
 from engine.lang import ast
-from engine.lang.diagnostics import (
-    Diagnostic,
-    Label,
-    diagnostic,
-    did_you_mean,
-    internal_error,
-)
+from engine.lang import messages as m
+from engine.lang.diagnostics import Diagnostic
 from engine.lang.grammar_table import build_parser
 from engine.lang.source import SourceFile, Span
 
-# Readable names for the grammar's terminals, used in "expected ..." messages.
-_TERMINAL_NAMES = {
-    "STRING": "a string",
-    "NUMBER": "a number",
-    "NAME": "a name",
-    "DATETIME": "a date-time",
-    "COMPARE": "a comparison",
-    "ADD": "`+` or `-`",
-    "EACH": "`each`",
-    "$END": "end of file",
-}
-
 
 @functools.cache
-def _lark() -> Lark:
+def grammar_parser() -> Lark:
+    """The one Lark parser of the process, built on first use (from the shipped table)."""
     # Positions come from the tokens (keep_all_tokens keeps keywords, so a clause's span starts
     # at its keyword) and the tree is built inline, which is several times faster than Lark's
-    # propagate_positions on large rulesets. The table ships with the package (engine/grammar_table.py).
-    return build_parser(transformer=_BUILDER, lexer_callbacks={"COMMENT": _keep_comment})
+    # propagate_positions on large rulesets. The table ships with the package (engine/lang/grammar_table.py).
+    return build_parser(**builder_hooks())
+
+
+def builder_hooks() -> dict[str, Any]:
+    """What turns Lark's parse into the syntax tree (its inline transformer and the comment
+    collector): a parser built from the grammar with these parses as the shipped one does."""
+    return {"transformer": _BUILDER, "lexer_callbacks": {"COMMENT": _keep_comment}}
 
 
 class _Refused(Exception):
@@ -78,7 +70,7 @@ def parse_source(source: SourceFile) -> ParsedFile:
     try:
         return _parse_source(source)
     except Exception as err:  # a bug here must not crash `promo check` or ValidateRules
-        return ParsedFile(ast.File(source.path, ()), (internal_error(source.path, "parser", err),))
+        return ParsedFile(ast.File(source.path, ()), (m.internal_error(source.path, m.PARSER, err),))
     finally:
         if gc_was_on:
             gc.enable()
@@ -93,7 +85,8 @@ def _parse_source(source: SourceFile) -> ParsedFile:
         pass
     # Recovery: parse block by block so every good block survives and every bad one reports.
     comments.clear()
-    items, diags = [], []
+    items = []
+    diags: list[Diagnostic] = []
     for start, end, line0, col0 in _top_level_blocks(source.text):
         try:
             items.extend(_parse_block(source.path, source.text[start:end], line0, col0, comments))
@@ -128,7 +121,7 @@ def _parse_block(path: str, text: str, line0: int, col0: int, comments: list) ->
         _BUILDER.place(path, line0, col0)
         _comment_tokens.clear()
         try:
-            tree = _lark().parse(text)
+            tree = grammar_parser().parse(text)
         finally:
             found = list(_comment_tokens)
     comments.extend(ast.Comment(t.value, span=_token_span(path, t, line0, col0)) for t in found)
@@ -138,7 +131,8 @@ def _parse_block(path: str, text: str, line0: int, col0: int, comments: list) ->
 # ---- positions ---------------------------------------------------------------------------------
 
 
-def _shift(line: int, col: int, line0: int, col0: int) -> tuple[int, int]:
+def _shift(line: int | None, col: int | None, line0: int, col0: int) -> tuple[int, int]:
+    assert line is not None and col is not None  # Lark's tokens carry their positions
     return line + line0, col + (col0 if line == 1 else 0)
 
 
@@ -182,45 +176,39 @@ def _syntax_diagnostic(path: str, text: str, err: Exception, line0: int, col0: i
     if isinstance(err, _Refused):
         return err.diagnostic
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        expected = getattr(err, "expected", None) or getattr(err, "accepts", set())
+        expected: Collection[str] = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
         last = text.rstrip()
         line = last.count("\n") + 1
         col = len(last) - (last.rfind("\n") + 1) + 1
         line, col = _shift(line, col, line0, col0)
         span = Span(path, line, col, line, col + 1)
         if "RBRACE" in expected:
-            labels = tuple(Label(_token_span(path, t, line0, col0), "block opened here") for t in _open_braces(err))
-            help = "add `}`" if len(labels) <= 1 else f"add `}}` to close each of the {len(labels)} blocks opened here"
-            return diagnostic("unclosed-block", span, "this block is not closed", help=help, labels=labels)
-        return diagnostic("syntax", span, f"unexpected end of block, expected {_expected(expected)}")
+            return m.unclosed_block(span, [_token_span(path, t, line0, col0) for t in _open_braces(err)])
+        return m.unexpected_end(span, _expected(expected))
     if isinstance(err, UnexpectedCharacters):
         line, col = _shift(err.line, err.column, line0, col0)
-        char = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        pos = err.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
         span = Span(path, line, col, line, col + 1)
         if char == '"':
-            return diagnostic("unterminated-string", span, "this string is not closed on its line",
-                              help='add the closing `"`')
+            return m.unterminated_string(span)
         allowed = err.allowed or set()
         if allowed == {"STRING"}:
-            unquoted = _unquoted(path, text, err, err.pos_in_stream, line, col)
+            unquoted = _unquoted(path, text, err, pos, line, col)
             if unquoted is not None:
                 return unquoted
-        return diagnostic("syntax", span, f"unexpected character `{char}`, expected {_expected(allowed)}")
+        return m.unexpected_character(span, char, _expected(allowed))
     assert isinstance(err, UnexpectedToken)
     tok = err.token
     span = _token_span(path, tok, line0, col0)
     expected = (err.accepts if precise else None) or err.expected or set()
     if set(expected) == {"STRING"}:
-        unquoted = _unquoted(path, text, err, tok.start_pos, span.line, span.column)
+        unquoted = _unquoted(path, text, err, tok.start_pos or 0, span.line, span.column)
         if unquoted is not None:
             return unquoted
-    keywords = [_keyword(t) for t in expected if _keyword(t)]
-    help = did_you_mean(str(tok), keywords) if tok.type == "NAME" else None
-    if tok.type == "RBRACE" and len(expected) > 0:
-        message = f"this block ends too early, expected {_expected(expected)}"
-    else:
-        message = f"unexpected `{tok}`, expected {_expected(expected)}"
-    return diagnostic("syntax", span, message, help=help)
+    keywords = [k for t in expected if (k := _keyword(t))]
+    help = m.did_you_mean(str(tok), keywords) if tok.type == "NAME" else None
+    return m.unexpected_token(span, str(tok), _expected(expected), tok.type == "RBRACE" and len(expected) > 0, help)
 
 
 def _open_braces(err: UnexpectedInput) -> list[Token]:
@@ -242,16 +230,13 @@ def _unquoted(path: str, text: str, err: UnexpectedInput, pos: int, line: int, c
         return None
     before = (getattr(err, "token_history", None) or [None])[-1]
     keyword = before.value if isinstance(before, Token) and before.value.isidentifier() else None
-    what = f"the name of a {keyword}" if keyword in _NAMED else f"the value of `{keyword}`" if keyword else "this value"
-    quoted = '"' + word.group().replace("\\", "\\\\") + '"'
-    return diagnostic("unquoted-string", Span(path, line, col, line, col + len(word.group())),
-                      f"`{word.group()}` is not quoted: {what} is a string literal",
-                      help=f"write `{keyword} {quoted}`" if keyword else f"write `{quoted}`")
+    span = Span(path, line, col, line, col + len(word.group()))
+    return m.unquoted_string(span, word.group(), keyword, keyword in _NAMED)
 
 
 def _terminal_pattern(terminal: str):
     try:
-        return _lark().get_terminal(terminal).pattern
+        return grammar_parser().get_terminal(terminal).pattern
     except KeyError:  # $END and other parser-internal names
         return None
 
@@ -264,19 +249,12 @@ def _keyword(terminal: str) -> str | None:
 
 
 def _describe(terminal: str) -> str:
-    if terminal in _TERMINAL_NAMES:
-        return _TERMINAL_NAMES[terminal]
-    pattern = _terminal_pattern(terminal)
-    if pattern is not None and pattern.type == "str":
-        return f"`{pattern.value}`"
-    return terminal.lower()
+    pattern = _terminal_pattern(terminal) if terminal not in m.TERMINAL_NAMES else None
+    return m.terminal(terminal, pattern.value if pattern is not None and pattern.type == "str" else None)
 
 
 def _expected(terminals) -> str:
-    names = sorted({_describe(t) for t in terminals})
-    if len(names) > 8:
-        names = names[:8] + ["..."]
-    return " or ".join(names) if len(names) <= 2 else "one of " + ", ".join(names)
+    return m.expected(_describe(t) for t in terminals)
 
 
 # ---- tree -> AST --------------------------------------------------------------------------------
@@ -327,7 +305,8 @@ class _Builder:
         else:
             end_line, end_col = last.span.end_line - self._line0, None
         start = (first.span.line, first.span.column) if col is None else _shift(line, col, self._line0, self._col0)
-        end = (last.span.end_line, last.span.end_column) if end_col is None else _shift(end_line, end_col, self._line0, self._col0)
+        end = ((last.span.end_line, last.span.end_column) if end_col is None
+               else _shift(end_line, end_col, self._line0, self._col0))
         return Span(self._file, *start, *end)
 
     def _tok(self, tok: Token) -> Span:
@@ -712,11 +691,7 @@ def _shallow(expr):
     deep = ast.too_deep(expr)
     if deep is not None:
         s = deep.span
-        raise _Refused(diagnostic(
-            "nesting-too-deep", Span(s.file, s.line, s.column, s.line, s.column + 1),
-            f"this expression nests more than {ast.MAX_NESTING} levels deep",
-            help="a chain of one operator (`a or b or c ...`) counts as one level however long, and so "
-                 "does a list (`channel in [\"a\", \"b\"]`): write the condition with chains and lists"))
+        raise _Refused(m.nesting_too_deep(Span(s.file, s.line, s.column, s.line, s.column + 1), ast.MAX_NESTING))
     return expr
 
 

@@ -53,8 +53,10 @@ bare punctuation: a comment after a `{` that stands on a line of its own counts 
 on its own line (it moves below the `{`), a comment between a block's keyword and its `{`
 goes after the `{`, and a line holding only `{`, `;` or `}` counts as blank. Each of these
 settles after one run (the output is a fixed point). A file with syntax errors is never
-formatted: `format_text` raises `FormatError` and `format_paths` reports and leaves it alone.
-`format_paths` also re-parses its own output and refuses to write if the tree changed.
+formatted: `format_text` (engine/lang/load.py) raises `FormatError`, and `promo fmt`
+(server/cli/fmt.py's `format_paths`) reports it and leaves the file alone. The printer is pure,
+text in and text out: reading and writing files is the CLI's (server/cli/fmt.py), which also
+re-parses the printer's output and refuses to write if the tree changed.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from engine.lang.source import display_width
 INDENT = "    "
 USER_ONE_LINE_MAX = 100  # terminal columns (CJK counts 2), indentation included, comment excluded
 
-__all__ = ["FormatError", "format_file", "format_text", "format_paths", "quote", "expr_text"]
+__all__ = ["format_file", "quote", "expr_text"]
 
 
 # ---- public entry points -------------------------------------------------------------------------
@@ -180,14 +182,15 @@ def _benefit(b) -> str:
 
 def _expect(e: ast.Expect) -> str:
     subject = quote(e.subject.value) if e.subject is not None else ""
+    value = _num(e.value) if e.value is not None else ""  # the grammar gives these forms a value
     if e.what in ("payable", "discount", "shipping"):
-        return f"expect {e.what} {_num(e.value)}"
+        return f"expect {e.what} {value}"
     if e.what == "applied":
-        return f"expect applied {subject}" + (f" {_num(e.value)}" if e.value is not None else "")
+        return f"expect applied {subject}" + (f" {value}" if e.value is not None else "")
     if e.what == "not_applied":
-        return f"expect not_applied {subject} {e.code.value}"
+        return f"expect not_applied {subject} {e.code.value if e.code is not None else ''}"
     if e.what == "line":
-        return f"expect line {subject} final {_num(e.value)}"
+        return f"expect line {subject} final {value}"
     if e.what == "hint":
         return f"expect hint {subject}" + (f" missing {_num(e.value)}" if e.value is not None else "")
     raise TypeError(f"unknown expect: {e.what!r}")
@@ -347,7 +350,7 @@ class _Unit:
     node: object
     start: tuple[int, int]
     end: tuple[int, int]
-    children: list["_Unit"] | None  # None for a leaf
+    children: list[_Unit] | None  # None for a leaf
     before: list[list[_Note]] = field(default_factory=list)  # notes before each child
     dangling: list[_Note] = field(default_factory=list)  # notes after the last child
     header_note: str | None = None  # comment after `{`
@@ -466,9 +469,10 @@ def _emit_body(container: _Unit, indent: str, out: list[str], top: bool = False)
 def _one_line_user(unit: _Unit, indent: str) -> str | None:
     if unit.header_note or unit.dangling or any(unit.before):
         return None
-    if any(c.trailing for c in unit.children):
+    children = unit.children or []
+    if any(c.trailing for c in children):
         return None
-    fields = [_leaf(c.node) for c in unit.children]
+    fields = [_leaf(c.node) for c in children]
     text = "user { " + " ".join(fields) + " }" if fields else "user {}"
     return text if display_width(indent + text) <= USER_ONE_LINE_MAX else None
 

@@ -9,8 +9,9 @@ lookups.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 Where = Literal["line", "order"]
 

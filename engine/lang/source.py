@@ -7,19 +7,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from engine.base.span import Span
 
-@dataclass(frozen=True, slots=True, order=True)
-class Span:
-    """A region of a file: 1-based line and column, end exclusive (columns count code points)."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+__all__ = ["SNIPPET_CHARS", "SourceFile", "Span", "display_width", "read_sources", "render_snippet", "ruleset_roots"]
 
 
 @dataclass(frozen=True)

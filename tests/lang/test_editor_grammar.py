@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -123,8 +124,10 @@ def test_every_example_matches_its_snapshot(npx, tmp_path):
     expected = [Path(f"{rel}.snap") for rel in examples]
     if not UPDATE:
         hint = "run `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/lang/test_editor_grammar.py` and review the diff"
-        assert not set(expected) - set(committed), f"examples without a snapshot: {sorted(set(expected) - set(committed))}; {hint}"
-        assert not set(committed) - set(expected), f"snapshots of files no longer in examples/: {sorted(set(committed) - set(expected))}; {hint}"
+        assert (not set(expected) - set(committed)), (
+            f"examples without a snapshot: {sorted(set(expected) - set(committed))}; {hint}")
+        assert (not set(committed) - set(expected)), (
+            f"snapshots of files no longer in examples/: {sorted(set(committed) - set(expected))}; {hint}")
     done = tool(npx, "vscode-tmgrammar-snap", "--config", str(PACKAGE), *(["--updateSnapshot"] if UPDATE else []),
                 f"{tree}/**/*.promo")
     assert done.returncode == 0, output(done) + (
@@ -186,7 +189,8 @@ def regexes() -> str:
 
 def engine_constants(*names: str) -> dict[str, object]:
     """The values of module-level constants of engine/ (wherever they live), read from the source:
-    tuples and lists of strings, the keys of dicts; a name inside a tuple is its module's string."""
+    tuples and lists of strings, the keys of dicts; a name inside a tuple is its module's string.
+    A constant computed from an enum (`tuple(c for c in ReasonCode ...)`) is read from its module."""
     found: dict[str, object] = {}
     for path in sorted((ROOT / "engine").rglob("*.py")):
         module = ast.parse(path.read_text(encoding="utf-8"))
@@ -200,6 +204,9 @@ def engine_constants(*names: str) -> dict[str, object]:
                     found[target.id] = [k.value for k in value.keys if isinstance(k, ast.Constant)]
                 elif isinstance(value, (ast.Tuple, ast.List)):
                     found[target.id] = [e.value if isinstance(e, ast.Constant) else strings[e.id] for e in value.elts]
+                elif isinstance(value, ast.Call):
+                    module_name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+                    found[target.id] = [str(v) for v in getattr(importlib.import_module(module_name), target.id)]
     assert set(found) == set(names), f"not found in engine/: {sorted(set(names) - set(found))}"
     return found
 
@@ -263,7 +270,8 @@ def test_the_package_registers_the_language_and_pins_its_tools():
     (language,) = package["contributes"]["languages"]
     (grammar,) = package["contributes"]["grammars"]
     assert language["id"] == grammar["language"] == "promo" and language["extensions"] == [".promo"]
-    assert (EDITOR / grammar["path"]).resolve() == GRAMMAR and grammar["scopeName"] == grammar_json()["scopeName"] == "source.promo"
+    assert (EDITOR / grammar["path"]).resolve() == GRAMMAR
+    assert grammar["scopeName"] == grammar_json()["scopeName"] == "source.promo"
     configuration = json.loads((EDITOR / language["configuration"]).read_text(encoding="utf-8"))
     assert configuration["comments"] == {"lineComment": "#"}
     assert ["{", "}"] in configuration["brackets"] and configuration["folding"]["markers"]

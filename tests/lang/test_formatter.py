@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 
 from engine.lang import ast
 from engine.lang.load import FormatError, format_text
+from engine.lang.parser import parse_text
 from engine.lang.printer import expr_text, format_file, quote
 from server.cli.fmt import format_paths
-from engine.lang.parser import parse_text
 from server.cli.main import main
 
 try:

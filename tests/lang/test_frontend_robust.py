@@ -3,17 +3,28 @@ all come back as diagnostics (with real positions), never as an exception."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.lang import ast
 from engine.lang.diagnostics import render
 from engine.lang.load import load_sources
+from engine.lang.parser import parse_text
+from engine.lang.printer import format_file
 from engine.lang.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.pricing.quote import evaluate
+from engine.wire.decode import request_from_json
 from server.cli import main as cli
+from server.cli.fmt import format_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_TEXTS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").rglob("*.promo"))] or [
@@ -66,7 +77,8 @@ def test_random_bytes_through_the_cli(tmp_path_factory, data):
 @settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(EXAMPLE_TEXTS),
-    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 3), st.sampled_from(TOKENS + ["", "\x00", "\u3000"])), max_size=4),
+    st.lists(st.tuples(st.floats(0, 1), st.integers(0, 3),
+        st.sampled_from(TOKENS + ["", "\x00", "\u3000"])), max_size=4),
 )
 def test_mutated_examples(text, edits):
     for where, remove, insert in edits:
@@ -78,20 +90,6 @@ def test_mutated_examples(text, edits):
 # ---- long chains and deep nesting -----------------------------------------------------------------
 # A chain of one operator (`a or b or c ...`) is one node however long, so nothing walks it
 # recursively; real nesting is refused past ast.MAX_NESTING levels with `nesting-too-deep`.
-
-import contextlib
-import subprocess
-import sys
-
-import pytest
-
-from engine.lang import ast
-from engine.plan.compiler import compile_plan
-from engine.lang.printer import format_file
-from server.cli.fmt import format_paths
-from engine.lang.parser import parse_text
-from engine.pricing.quote import evaluate
-from engine.wire.decode import request_from_json
 
 PROMO = str(ROOT / ".venv" / "bin" / "promo")
 LIMIT = ast.MAX_NESTING
@@ -270,7 +268,7 @@ def _raise(*args, **kwargs):
     raise RecursionError("maximum recursion depth exceeded")
 
 
-@pytest.mark.parametrize("target", ["engine.lang.checker._Checker.run", "engine.lang.parser._parse_source"])
+@pytest.mark.parametrize("target", ["engine.lang.checker._run", "engine.lang.parser._parse_source"])
 def test_a_front_end_bug_is_an_internal_error_diagnostic(target, monkeypatch, tmp_path, capsys):
     path = tmp_path / "r.promo"
     path.write_text(promotion("user.new"), encoding="utf-8")

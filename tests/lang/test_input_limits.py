@@ -7,11 +7,11 @@ limits are in tests/server/test_server_limits.py."""
 from __future__ import annotations
 
 import pytest
+from test_golden_diagnostics import CORPUS, UPDATE
 
 from engine.lang.load import MAX_FILE_BYTES
 from engine.wire.decode import RequestError, request_from_json
 from server.cli.main import main
-from test_golden_diagnostics import CORPUS, UPDATE
 
 
 def wallet(*entries):

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from engine.lang import ast
-from engine.lang import parser
+from engine.lang import ast, parser
 from engine.lang.diagnostics import render
 from engine.lang.grammar_table import OPTIONS, grammar_text, table_key
 from engine.lang.parser import parse_text
@@ -45,7 +44,8 @@ def expr(text: str):
 CLAUSES = [
     ('title "单品直降10元"', ast.Title(ast.Name("单品直降10元"))),
     ("level shop", ast.Level(ast.Name("shop"))),
-    ("active 2026-11-01 .. 2026-11-12T00:30", ast.Active(ast.Window(ast.DateTime("2026-11-01"), ast.DateTime("2026-11-12T00:30")))),
+    ("active 2026-11-01 .. 2026-11-12T00:30",
+        ast.Active(ast.Window(ast.DateTime("2026-11-01"), ast.DateTime("2026-11-12T00:30")))),
     ('group "platform-coupon"', ast.GroupRef(ast.Name("platform-coupon"))),
     ("priority 10", ast.Priority(N("10"))),
     ("exclusive", ast.Exclusive()),
@@ -105,9 +105,12 @@ EXPRESSIONS = [
                                     N("0"))),
     ('sku in ["a", "b"]', ast.In(sku, ast.ListLit((ast.String("a"), ast.String("b"))))),
     ('tags has "hot"', ast.Has(ast.Path(("tags",)), ast.String("hot"))),
-    ("amount - 10 + 2 > price", ast.Compare(">", ast.Arith((ast.Path(("amount",)), N("10"), N("2")), ("-", "+")), ast.Path(("price",)))),
-    ("now <= 2026-11-11T00:30:00+08:00", ast.Compare("<=", ast.Path(("now",)), ast.DateTime("2026-11-11T00:30:00+08:00"))),
-    ("user.new == true or false", ast.Or((ast.Compare("==", ast.Path(("user", "new")), ast.Bool(True)), ast.Bool(False)))),
+    ("amount - 10 + 2 > price",
+        ast.Compare(">", ast.Arith((ast.Path(("amount",)), N("10"), N("2")), ("-", "+")), ast.Path(("price",)))),
+    ("now <= 2026-11-11T00:30:00+08:00",
+        ast.Compare("<=", ast.Path(("now",)), ast.DateTime("2026-11-11T00:30:00+08:00"))),
+    ("user.new == true or false",
+        ast.Or((ast.Compare("==", ast.Path(("user", "new")), ast.Bool(True)), ast.Bool(False)))),
     ("x >= 20%", ast.Compare(">=", ast.Path(("x",)), ast.Percent(D(20)))),
     ("line.material in []", ast.In(ast.Path(("line", "material")), ast.ListLit(()))),
     ('s == "tab\\t\\"q\\""', ast.Compare("==", ast.Path(("s",)), ast.String('tab\t"q"'))),
@@ -181,7 +184,8 @@ def test_test_block_statements():
         'test "t" { at 2026-11-11T10:00 user { id "u1" level 3 tags ["new"] new true } channel "app" region "CN-ZJ" '
         'line "l1" sku "SKU-110" price 110 qty 2 shipping "S1" 8 wallet "a" "b" selected "a" stage balance '
         'sold "phone-x" 120 expect payable 170 expect discount 50 expect shipping 0 expect applied "x" 20 '
-        'expect applied "y" expect not_applied "z" NOT_IN_WALLET expect line "l1" final 85 expect hint "t" missing 30.01 }'
+        'expect applied "y" expect not_applied "z" NOT_IN_WALLET expect line "l1" final 85 '
+        'expect hint "t" missing 30.01 }'
     )
     kinds = [type(s).__name__ for s in item.statements]
     assert kinds == ["AtStmt", "UserStmt", "ChannelStmt", "RegionStmt", "LineStmt", "ShippingStmt", "WalletStmt",
@@ -191,7 +195,8 @@ def test_test_block_statements():
     assert user.fields[2].value == ast.ListLit((ast.String("new"),))
     line = item.statements[4]
     assert line.id.value == "l1" and [f.value for f in line.fields] == [ast.String("SKU-110"), N("110"), N("2")]
-    expects = [(e.what, e.subject and e.subject.value, e.value and e.value.value, e.code and e.code.value) for e in item.statements[10:]]
+    expects = [(e.what, e.subject and e.subject.value, e.value and e.value.value,
+        e.code and e.code.value) for e in item.statements[10:]]
     assert expects == [
         ("payable", None, 170, None), ("discount", None, 50, None), ("shipping", None, 0, None),
         ("applied", "x", 20, None), ("applied", "y", None, None), ("not_applied", "z", None, "NOT_IN_WALLET"),
@@ -246,16 +251,16 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def test_the_shipped_parser_table_is_the_grammar_s():
     assert promo_table.KEY == table_key(grammar_text()), (
         "grammar/promo.lark (or Lark) changed: run `.venv/bin/python -m engine.lang.grammar_table`")
-    assert parser._lark().source_path == "<deserialized>"  # loaded from the table, not built
+    assert parser.grammar_parser().source_path == "<deserialized>"  # loaded from the table, not built
 
 
 def test_the_shipped_table_parses_like_a_parser_built_from_the_grammar(monkeypatch):
     texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.rglob("*.promo"))]
-    texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).resolve().parents[1] / "golden").rglob("*.promo"))]
+    texts += [p.read_text(encoding="utf-8") for p in
+        sorted((Path(__file__).resolve().parents[1] / "golden").rglob("*.promo"))]
     shipped = [parse_text(t) for t in texts]
-    built = Lark(grammar_text(), **OPTIONS, transformer=parser._BUILDER,
-                 lexer_callbacks={"COMMENT": parser._keep_comment})
-    monkeypatch.setattr(parser, "_lark", lambda: built)
+    built = Lark(grammar_text(), **OPTIONS, **parser.builder_hooks())
+    monkeypatch.setattr(parser, "grammar_parser", lambda: built)
     again = [parse_text(t) for t in texts]
     assert [(p.file, p.file.comments, p.diagnostics) for p in shipped] == \
         [(p.file, p.file.comments, p.diagnostics) for p in again]
@@ -333,4 +338,5 @@ def test_labels_render_with_their_own_line_and_caret_aligned_with_the_primary():
     text = 'promotion "a" {\n' + "\n" * 9 + "  discount 1\n"
     parsed = parse_text(text, "t.promo")
     shown = render(parsed.diagnostics[0], {"t.promo": SourceFile("t.promo", text)}).splitlines()
-    assert shown[1:5] == ["11 |   discount 1", "   |             ^", ' 1 | promotion "a" {', "   |               ^ block opened here"]
+    assert shown[1:5] == ["11 |   discount 1", "   |             ^",
+        ' 1 | promotion "a" {', "   |               ^ block opened here"]
