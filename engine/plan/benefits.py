@@ -7,9 +7,9 @@ base, once. Percentages are exact fractions; the discount is rounded once, never
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Union
 
 from engine.base.money import allocate, round_ratio
 from engine.plan.predicates import OrderFacts
@@ -39,7 +39,8 @@ class PriceEach:
     price: int
 
 
-THRESHOLD_ATTRS = {"amount": "amount", "quantity": "quantity", "cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}
+THRESHOLD_ATTRS = {"amount": "amount", "quantity": "quantity", "cart.amount": "cart_amount",
+                   "cart.quantity": "cart_quantity"}
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,14 @@ class Threshold:
         return self.value + 1 if self.strict else self.value
 
     def gap(self, facts: OrderFacts) -> int:
-        return max(0, self.needed() - getattr(facts, THRESHOLD_ATTRS[self.attr]))
+        seen: int = getattr(facts, THRESHOLD_ATTRS[self.attr])
+        return max(0, self.needed() - seen)
 
 
 @dataclass(frozen=True)
 class Tier:
-    test: Callable  # OrderFacts -> bool
-    benefit: "Simple"
+    test: Callable[[OrderFacts], bool]
+    benefit: Simple
     threshold: Threshold | None
     text: str
 
@@ -77,7 +79,7 @@ class Tiers:
 @dataclass(frozen=True)
 class NthUnit:
     n: int
-    benefit: "Simple"
+    benefit: Simple
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ class FreeShipping:
     pass
 
 
-Simple = Union[AmountOff, PercentOff, PriceEach]
-Benefit = Union[AmountOff, PercentOff, EveryOff, PriceEach, Tiers, NthUnit, Gift, FreeShipping]
+Simple = AmountOff | PercentOff | PriceEach
+Benefit = AmountOff | PercentOff | EveryOff | PriceEach | Tiers | NthUnit | Gift | FreeShipping
 
 
 class Part:  # compiled to a native class: made for every eligible line of every offer
@@ -103,7 +105,7 @@ class Part:  # compiled to a native class: made for every eligible line of every
         self.quantity = quantity
 
 
-def discount_parts(benefit, parts: list[Part], rounding: str, whole: bool) -> tuple[int, list[int] | None]:
+def discount_parts(benefit: Benefit, parts: list[Part], rounding: str, whole: bool) -> tuple[int, list[int] | None]:
     """What `benefit` (not tiers) takes off `parts`.
 
     `whole` is True at shop/platform level (one computation on the sum) and False at item level

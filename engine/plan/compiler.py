@@ -1,94 +1,165 @@
 """Checked syntax trees -> an immutable evaluation `Plan`, in ordered named stages.
 
-Stages: settings (currency, timezone, modes) -> promotions (predicates compiled to closures,
-windows resolved to instants, benefits to data) -> presales, guards, warnings -> index (which
-promotions a line with a given sku / shop / category can touch).
+`compile_plan` takes what the front end hands on (`CompileInput`: the syntax trees, the sources,
+and the checker's `Checked`, whose settings and expression types it reads instead of working
+them out again) and runs STAGES in order, as OPA's compiler runs its `c.stages`: context (the
+ruleset's digits, timezone and the expression compiler) -> promotions (predicates compiled to
+closures, windows resolved to instants, benefits to data) -> index (which promotions a line
+with a given sku / shop / category can touch) -> presales, guards, warnings -> revision. With
+`metrics`, each stage's seconds are recorded under its name (bench/parse_check.py prints them).
+No parser is imported here: a process that only prices a Plan never loads Lark.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from typing import Callable
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from engine.base.money import decimal_to_minor, minor_digits
+from engine.base.money import decimal_to_minor
 from engine.lang import ast
-from engine.lang.load import Loaded
-from engine.lang.schema import AttrInfo, declared_info
+from engine.lang.checked import Checked, RulesetSettings
 from engine.lang.source import SourceFile, Span
 from engine.plan import benefits as b
 from engine.plan.benefits import THRESHOLD_ATTRS, Threshold
+from engine.plan.expressions import ExpressionCompiler
 from engine.plan.index import build_index
 from engine.plan.plan import Clause, Guard, Plan, Presale, Promotion, WarningLine
-from engine.plan.predicates import ExpressionCompiler, resolve_datetime
+from engine.plan.predicates import resolve_datetime
 
 
 class CompileError(ValueError):
     """Raised when asked to compile a ruleset that has errors."""
 
 
+class CompileInput(Protocol):
+    """What compiling needs from the front end (engine.lang.load.Loaded is one)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def files(self) -> Sequence[ast.File]: ...
+
+    @property
+    def sources(self) -> Mapping[str, SourceFile]: ...
+
+    @property
+    def checked(self) -> Checked: ...
+
+
 # ---- stages ------------------------------------------------------------------------------------
 
 
-def compile_plan(loaded: Loaded) -> Plan:
-    if not loaded.ok:
-        raise CompileError("the ruleset has errors; run `promo check`")
-    blocks = [item for f in loaded.files for item in f.items]
-    header = next((x for x in blocks if isinstance(x, ast.Ruleset)), None)
-    settings = _settings(header)
-    text_of = _text_reader(loaded.sources)
-    exprs = ExpressionCompiler(settings["digits"], settings["timezone"], settings["declared"])
-    ctx = _Context(settings["digits"], settings["timezone"], exprs, text_of)
+@dataclass
+class Build:
+    """One compilation: its input, and what each stage has made so far."""
 
-    promotions = sorted((_promotion(x, ctx) for x in blocks if isinstance(x, ast.Promotion)), key=lambda p: p.order_key)
-    index, everywhere, scope_is_key = build_index(promotions, [x for x in blocks if isinstance(x, ast.Promotion)])
+    source: CompileInput
+    settings: RulesetSettings
+    blocks: list[object]
+    ctx: _Context | None = None
+    promotions: list[Promotion] = field(default_factory=list)
+    index: dict[tuple[str, str], tuple[Promotion, ...]] = field(default_factory=dict)
+    everywhere: tuple[Promotion, ...] = ()
+    scope_is_key: frozenset[str] = frozenset()
+    presales: tuple[Presale, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    warnings: tuple[WarningLine, ...] = ()
+    revision: str = ""
+
+    def of(self, kind: type) -> list:
+        return [x for x in self.blocks if isinstance(x, kind)]
+
+    @property
+    def context(self) -> _Context:
+        assert self.ctx is not None, "the context stage runs first"
+        return self.ctx
+
+
+def _context_stage(build: Build) -> None:
+    settings, types = build.settings, build.source.checked.types
+    exprs = ExpressionCompiler(settings.digits, settings.timezone, settings.declared, types.of)
+    build.ctx = _Context(settings.digits, settings.timezone, exprs, _text_reader(build.source.sources))
+
+
+def _promotions_stage(build: Build) -> None:
+    promotions = (_promotion(x, build.context) for x in build.of(ast.Promotion))
+    build.promotions = sorted(promotions, key=lambda p: p.order_key)
+
+
+def _index_stage(build: Build) -> None:
+    build.index, build.everywhere, build.scope_is_key = build_index(build.promotions, build.of(ast.Promotion))
+
+
+def _presales_stage(build: Build) -> None:
+    presales = (_presale(x, build.context) for x in build.of(ast.Presale))
+    build.presales = tuple(sorted(presales, key=lambda p: (-p.priority, p.name)))
+
+
+def _guards_stage(build: Build) -> None:
+    build.guards = tuple(_guard(x, build.context) for x in build.of(ast.Guard))
+
+
+def _warnings_stage(build: Build) -> None:
+    build.warnings = tuple(_warning(x, build.context) for x in build.of(ast.WarningLine))
+
+
+def _revision_stage(build: Build) -> None:
+    """The ruleset's revision: a hash of its files' paths and texts (what the service reports)."""
+    sources = build.source.sources
     revision = hashlib.sha256()
-    for path in sorted(loaded.sources):
-        revision.update(path.encode() + b"\0" + loaded.sources[path].text.encode() + b"\0")
+    for path in sorted(sources):
+        revision.update(path.encode() + b"\0" + sources[path].text.encode() + b"\0")
+    build.revision = revision.hexdigest()
+
+
+STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
+    ("context", _context_stage),
+    ("promotions", _promotions_stage),
+    ("index", _index_stage),
+    ("presales", _presales_stage),
+    ("guards", _guards_stage),
+    ("warnings", _warnings_stage),
+    ("revision", _revision_stage),
+)
+
+
+def compile_plan(source: CompileInput, metrics: MutableMapping[str, float] | None = None) -> Plan:
+    if not source.ok:
+        raise CompileError("the ruleset has errors; run `promo check`")
+    settings = source.checked.settings
+    build = Build(source, settings, [item for f in source.files for item in f.items])
+    for name, stage in STAGES:
+        start = time.perf_counter()
+        stage(build)
+        if metrics is not None:
+            metrics[name] = metrics.get(name, 0.0) + time.perf_counter() - start
     return Plan(
-        name=header.name.value if header else "default",
-        revision=revision.hexdigest(),
-        currency=settings["currency"],
-        digits=settings["digits"],
-        timezone=settings["timezone"],
-        stacking=settings["stacking"],
-        rounding=settings["rounding"],
-        min_payment=settings["min_payment"],
-        groups=settings["groups"],
-        promotions=tuple(promotions),
-        by_name={p.name: p for p in promotions},
-        presales=tuple(sorted((_presale(x, ctx) for x in blocks if isinstance(x, ast.Presale)), key=lambda p: (-p.priority, p.name))),
-        guards=tuple(_guard(x, ctx) for x in blocks if isinstance(x, ast.Guard)),
-        warnings=tuple(_warning(x, ctx) for x in blocks if isinstance(x, ast.WarningLine)),
-        index=index,
-        everywhere=everywhere,
-        scope_is_key=scope_is_key,
-        tests=tuple(x for x in blocks if isinstance(x, ast.RuleTest)),
-        sources=dict(loaded.sources),
+        name=settings.name,
+        revision=build.revision,
+        currency=settings.currency,
+        digits=settings.digits,
+        timezone=settings.timezone,
+        stacking=settings.stacking,
+        rounding=settings.rounding,
+        min_payment=decimal_to_minor(settings.min_payment, settings.digits),
+        groups=dict(settings.groups),
+        promotions=tuple(build.promotions),
+        by_name={p.name: p for p in build.promotions},
+        presales=build.presales,
+        guards=build.guards,
+        warnings=build.warnings,
+        index=build.index,
+        everywhere=build.everywhere,
+        scope_is_key=build.scope_is_key,
+        sources={path: src.text for path, src in source.sources.items()},
     )
-
-
-def _settings(header: ast.Ruleset | None) -> dict:
-    get = (lambda kind: ast.first(header, kind)) if header else (lambda kind: None)
-    currency = get(ast.Currency).code.value if get(ast.Currency) else "CNY"
-    digits = minor_digits(currency)
-    declared: dict[str, AttrInfo] = {}
-    for decl in ast.clauses_of(header, ast.AttributeDecl) if header else ():
-        declared[decl.path.dotted] = declared_info(decl.path.dotted, decl.type.value)
-    min_payment = get(ast.MinPayment)
-    return {
-        "currency": currency,
-        "digits": digits,
-        "timezone": ZoneInfo(get(ast.Timezone).name.value if get(ast.Timezone) else "UTC"),
-        "stacking": get(ast.Stacking).mode.value if get(ast.Stacking) else "parallel",
-        "rounding": get(ast.Rounding).mode.value if get(ast.Rounding) else "half_up",
-        "min_payment": decimal_to_minor(min_payment.amount.value, digits) if min_payment else 0,
-        "groups": {g.name.value: int(g.max.value) for g in (ast.clauses_of(header, ast.GroupDecl) if header else ())},
-        "declared": declared,
-    }
 
 
 @dataclass(frozen=True)
@@ -98,8 +169,11 @@ class _Context:
     exprs: ExpressionCompiler
     text_of: Callable[[Span], str]
 
-    def money(self, number: ast.Number | None) -> int | None:
-        return None if number is None else decimal_to_minor(number.value, self.digits)
+    def money(self, number: ast.Number) -> int:
+        return decimal_to_minor(number.value, self.digits)
+
+    def optional_money(self, number: ast.Number | None) -> int | None:
+        return None if number is None else self.money(number)
 
     def window(self, window: ast.Window | None) -> tuple[datetime, datetime] | None:
         if window is None:
@@ -113,7 +187,7 @@ class _Context:
         return self.exprs.predicate(scope.expr, line_level=True), self.text_of(scope.expr.span)
 
 
-def _text_reader(sources: dict[str, SourceFile]) -> Callable[[Span], str]:
+def _text_reader(sources: Mapping[str, SourceFile]) -> Callable[[Span], str]:
     lines = {path: src.text.splitlines() for path, src in sources.items()}
 
     def text_of(span: Span) -> str:
@@ -122,7 +196,8 @@ def _text_reader(sources: dict[str, SourceFile]) -> Callable[[Span], str]:
             return ""
         if len(rows) == 1:
             return rows[0][span.column - 1 : span.end_column - 1]
-        return " ".join([rows[0][span.column - 1 :], *(r.strip() for r in rows[1:-1]), rows[-1][: span.end_column - 1].strip()])
+        middle = (r.strip() for r in rows[1:-1])
+        return " ".join([rows[0][span.column - 1 :], *middle, rows[-1][: span.end_column - 1].strip()])
 
     return text_of
 
@@ -134,7 +209,6 @@ def _paths(expr) -> list[str]:
 # What discounts can lower: the base, the cart after item level, and the eligible units (a line
 # discounted to 0 leaves the promotion's lines).
 _AMOUNTS = ("amount", "cart.amount", "quantity")
-_FLIPPED = {"<=": ">=", "<": ">"}  # `100 <= amount` is `amount >= 100`
 
 
 def amount_monotone(expr) -> bool:
@@ -146,28 +220,18 @@ def amount_monotone(expr) -> bool:
         return True
     if isinstance(expr, (ast.And, ast.Or)):
         return all(amount_monotone(x) for x in expr.operands)
-    if isinstance(expr, ast.Compare):
-        if expr.op in _FLIPPED and isinstance(expr.right, ast.Path):
-            expr = ast.Compare(_FLIPPED[expr.op], expr.right, expr.left)
-        return (expr.op in (">=", ">") and isinstance(expr.left, ast.Path) and expr.left.dotted in _AMOUNTS
-                and not any(p in _AMOUNTS for p in _paths(expr.right)))
-    return False
+    bound = ast.lower_bound(expr)
+    return bound is not None and bound[0].dotted in _AMOUNTS and not any(p in _AMOUNTS for p in _paths(bound[2]))
 
 
 def threshold_of(expr, ctx: _Context) -> Threshold | None:
-    if isinstance(expr, ast.Compare) and expr.op in _FLIPPED and isinstance(expr.right, ast.Path):
-        expr = ast.Compare(_FLIPPED[expr.op], expr.right, expr.left, span=expr.span)  # `100 <= amount`
-    if (
-        isinstance(expr, ast.Compare)
-        and expr.op in (">=", ">")
-        and isinstance(expr.left, ast.Path)
-        and expr.left.dotted in THRESHOLD_ATTRS
-        and isinstance(expr.right, ast.Number)
-    ):
-        attr = expr.left.dotted
-        value = ctx.money(expr.right) if attr.endswith("amount") else int(expr.right.value)
-        return Threshold(attr, expr.op == ">", value)
-    return None
+    """The pricing form of a threshold (ast.threshold) on an amount or a quantity: minor units
+    for amounts, units for quantities."""
+    found = ast.threshold(expr)
+    if found is None or found[0] not in THRESHOLD_ATTRS:
+        return None
+    attr, value, strict = found
+    return Threshold(attr, strict, decimal_to_minor(value, ctx.digits) if attr.endswith("amount") else int(value))
 
 
 def _clause(expr, ctx: _Context) -> Clause:
@@ -184,7 +248,7 @@ def _simple_benefit(node, ctx: _Context):
     if isinstance(node, ast.DiscountAmount):
         return b.AmountOff(ctx.money(node.amount), node.each)
     if isinstance(node, ast.DiscountPercent):
-        return b.PercentOff(Fraction(node.off) / 100, ctx.money(node.cap))
+        return b.PercentOff(Fraction(node.off) / 100, ctx.optional_money(node.cap))
     if isinstance(node, ast.PriceEach):
         return b.PriceEach(ctx.money(node.amount))
     raise AssertionError(node)
@@ -192,7 +256,7 @@ def _simple_benefit(node, ctx: _Context):
 
 def _benefit(node, ctx: _Context) -> b.Benefit:
     if isinstance(node, ast.DiscountEvery):
-        return b.EveryOff(ctx.money(node.amount), ctx.money(node.every), ctx.money(node.cap))
+        return b.EveryOff(ctx.money(node.amount), ctx.money(node.every), ctx.optional_money(node.cap))
     if isinstance(node, ast.Tiers):
         return b.Tiers(tuple(
             b.Tier(ctx.exprs.predicate(t.condition, line_level=False), _simple_benefit(t.benefit, ctx),
@@ -256,7 +320,8 @@ def _presale(node: ast.Presale, ctx: _Context) -> Presale:
         priority=int(priority.value.value) if priority else 0,
         scope=scope,
         price=ctx.money(price.price),
-        price_tiers=tuple((ctx.exprs.predicate(t.condition, line_level=False), ctx.money(t.price)) for t in price.tiers),
+        price_tiers=tuple((ctx.exprs.predicate(t.condition, line_level=False), ctx.money(t.price))
+                          for t in price.tiers),
         deposit=ctx.money(deposit.amount) if deposit else None,
         worth=ctx.money(deposit.worth or deposit.amount) if deposit else None,
         balance_discount=ctx.money(balance.amount) if balance else 0,

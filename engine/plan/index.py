@@ -12,7 +12,8 @@ def build_index(promotions: list[Promotion], nodes: list[ast.Promotion]):
     """Index each promotion under the sku / shop / category values its scope requires; also
     name the promotions whose whole scope is that condition (a line found under the key is in)."""
     keys_by_name = {n.name.value: _index_keys(ast.first(n, ast.Scope)) for n in nodes}
-    exact = frozenset(n.name.value for n in nodes if keys_by_name[n.name.value] and len(ast.conjuncts(ast.first(n, ast.Scope).expr)) == 1)
+    exact = frozenset(n.name.value for n in nodes
+                      if keys_by_name[n.name.value] and len(ast.conjuncts(ast.first(n, ast.Scope).expr)) == 1)
     index: dict[tuple[str, str], list[Promotion]] = {}
     everywhere = []
     for p in promotions:
@@ -28,7 +29,7 @@ def _index_keys(scope: ast.Scope | None) -> list[tuple[str, str]] | None:
     """The keys one of which every matching line must have, from the scope's top-level conjuncts."""
     if scope is None:
         return None
-    options = {}
+    options: dict[str, list[tuple[str, str]]] = {}
     for conjunct in ast.conjuncts(scope.expr):
         if isinstance(conjunct, (ast.Compare, ast.In)) and isinstance(conjunct.left, ast.Path):
             attr = conjunct.left.dotted

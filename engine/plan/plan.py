@@ -5,17 +5,17 @@ is inside: a plan is what pricing reads, and the edits analysis needs are its me
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
-from typing import Callable
 from zoneinfo import ZoneInfo
 
-from engine.lang import ast
-from engine.lang.source import SourceFile, Span
+from engine.base.request import Line
+from engine.base.span import Span
 from engine.plan import benefits as b
 from engine.plan.benefits import Threshold
-from engine.plan.predicates import OrderFacts
+from engine.plan.predicates import OrderFacts, within
 
 LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
 
@@ -90,6 +90,7 @@ class Guard:
         if self.each is not None:
             return self.each * quantity
         # a floor is a price the line must not go below: round it up to the minor unit
+        assert self.percent is not None  # a guard has one of the two floors (the checker says so)
         exact = price * quantity * self.percent
         return -((-exact.numerator) // exact.denominator)
 
@@ -121,5 +122,13 @@ class Plan:
     index: dict[tuple[str, str], tuple[Promotion, ...]]
     everywhere: tuple[Promotion, ...]  # promotions whose scope no index key narrows
     scope_is_key: frozenset[str] = frozenset()  # promotions whose whole scope is their index key
-    tests: tuple[ast.RuleTest, ...] = field(default=(), compare=False)
-    sources: dict[str, SourceFile] = field(default_factory=dict, compare=False)
+    sources: dict[str, str] = field(default_factory=dict, compare=False)  # path -> text of its rule files
+
+    def floor(self, line: Line, now: datetime) -> int:
+        """The least `line` may cost at `now`: the highest floor of the guards active then whose
+        scope matches it, never more than its list amount (a guard never raises a price)."""
+        floor = 0
+        for guard in self.guards:
+            if within(guard.window, now) and guard.scope(line):
+                floor = max(floor, guard.floor(line.price, line.quantity))
+        return min(floor, line.list_amount)

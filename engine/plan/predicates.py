@@ -1,25 +1,30 @@
-"""Expressions -> Python closures, built once when a ruleset is compiled.
+"""The closures a plan's predicates are made of, and what they see: built once when a ruleset is
+compiled (engine/plan/expressions.py walks the syntax tree and calls the factories here), run on
+every request. Compiled by mypyc with the pricing core, so a predicate is native code all the
+way down; no syntax tree is known here (pricing imports this module, never the language).
 
-A line predicate takes a `Line`; an order predicate takes an `OrderFacts`. Money literals next to
-money attributes become minor units here, date-times become instants in the ruleset timezone,
-so evaluation never walks the syntax tree and never touches floats. A missing custom attribute
-is a missing value: every comparison with it is false (as NULL in SQL).
+A line predicate takes a `Line`; an order predicate takes an `OrderFacts`. A missing custom
+attribute is a missing value: every comparison with it is false (as NULL in SQL).
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.base.money import decimal_to_minor, parse_money
-from engine.base.request import Line, User
-from engine.lang import ast
-from engine.lang.schema import AttrInfo, attribute_type
+from engine.base.money import parse_money
+from engine.base.request import User
 
 MISSING = object()
+
+# A chain is one loop over its operands: a 600-way `or` costs one call level, not 600.
+Predicate = Callable[[Any], bool]
+Getter = Callable[[Any], Any]
+Operator = Callable[[Any, Any], Any]
 
 
 class OrderFacts:  # compiled to a native class: made once per offer and per clause check
@@ -43,17 +48,25 @@ def resolve_datetime(text: str, tz: ZoneInfo) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+def within(window: tuple[datetime, datetime] | None, now: datetime) -> bool:
+    """Whether `now` is in a half-open window [start, end); no window is always. The one test of
+    a promotion's, guard's or presale's window, wherever it is asked."""
+    return window is None or window[0] <= now < window[1]
 
-_LINE_GETTERS: dict[str, Callable[[Line], Any]] = {
-    "sku": lambda l: l.sku,
-    "shop": lambda l: l.shop,
-    "category": lambda l: l.category,
-    "brand": lambda l: l.brand,
-    "tags": lambda l: l.tags,
-    "price": lambda l: l.price,
+
+COMPARE: dict[str, Operator] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+                                ">": operator.gt, ">=": operator.ge}
+ADD: dict[str, Operator] = {"+": operator.add, "-": operator.sub}
+
+LINE_GETTERS: dict[str, Getter] = {
+    "sku": lambda line: line.sku,
+    "shop": lambda line: line.shop,
+    "category": lambda line: line.category,
+    "brand": lambda line: line.brand,
+    "tags": lambda line: line.tags,
+    "price": lambda line: line.price,
 }
-_ORDER_GETTERS: dict[str, Callable[[OrderFacts], Any]] = {
+ORDER_GETTERS: dict[str, Getter] = {
     "amount": lambda f: f.amount,
     "quantity": lambda f: f.quantity,
     "cart.amount": lambda f: f.cart_amount,
@@ -69,175 +82,50 @@ _ORDER_GETTERS: dict[str, Callable[[OrderFacts], Any]] = {
 }
 
 
-class ExpressionCompiler:
-    """Compiles the expressions of one ruleset (its currency digits, timezone, declarations)."""
+# ---- values ------------------------------------------------------------------------------------
 
-    def __init__(self, digits: int, tz: ZoneInfo, declared: Mapping[str, AttrInfo]):
-        self.digits, self.tz, self.declared = digits, tz, declared
 
-    # -- types ---------------------------------------------------------------------------------
-    def type_of(self, expr) -> str:
-        if isinstance(expr, ast.Path):
-            info = attribute_type(expr.dotted, self.declared)
-            return info.type if info else "unknown"
-        if isinstance(expr, ast.Arith):
-            return "money" if any(self.type_of(x) == "money" for x in expr.operands) else "number"
-        return {ast.Number: "number", ast.String: "string", ast.Bool: "bool", ast.DateTime: "datetime",
-                ast.Percent: "number", ast.ListLit: "list"}.get(type(expr), "bool")
+def constant(value: Any) -> Getter:
+    return lambda _env: value
 
-    # -- values ------------------------------------------------------------------------------------
-    def constant(self, expr, as_type: str) -> Any:
-        if isinstance(expr, ast.Number):
-            if as_type == "money":
-                return decimal_to_minor(expr.value, self.digits)
-            return int(expr.value) if expr.value == expr.value.to_integral_value() else expr.value
-        if isinstance(expr, ast.Percent):
-            return expr.value / Decimal(100)
-        if isinstance(expr, (ast.String, ast.Bool)):
-            return expr.value
-        if isinstance(expr, ast.DateTime):
-            return resolve_datetime(expr.text, self.tz)
-        if isinstance(expr, ast.ListLit):
-            return frozenset(self.constant(item, as_type) for item in expr.items)
-        return MISSING
 
-    def value(self, expr, line_level: bool, as_type: str = "unknown") -> Callable[[Any], Any]:
-        """A getter for `expr`'s value; literals are folded to constants of `as_type`."""
-        const = self.constant(expr, as_type)
-        if const is not MISSING:
-            return lambda _env: const
-        if isinstance(expr, ast.Path):
-            return self._path(expr.dotted, line_level)
-        if isinstance(expr, ast.Arith):
-            first = self.value(expr.operands[0], line_level, as_type)
-            steps = tuple((operator.add if op == "+" else operator.sub, self.value(x, line_level, as_type))
-                          for op, x in zip(expr.ops, expr.operands[1:]))
-            return _sum(first, steps)
-        return self.predicate(expr, line_level)
+def converter(type_name: str, digits: int, tz: ZoneInfo) -> Getter:
+    """Custom attributes arrive as JSON values; read them as their declared type."""
 
-    def _path(self, name: str, line_level: bool) -> Callable[[Any], Any]:
-        getters = _LINE_GETTERS if line_level else _ORDER_GETTERS
-        if name in getters:
-            return getters[name]
-        prefix, _, key = name.partition(".")
-        info = attribute_type(name, self.declared)
-        convert = self._converter(info.type if info else "string")
-        if prefix == "line":
-            return lambda l: convert(l.attributes.get(key, MISSING))
-        return lambda f: convert(f.user.attributes.get(key, MISSING))
-
-    def _converter(self, type_name: str) -> Callable[[Any], Any]:
-        """Custom attributes arrive as JSON values; read them as their declared type."""
-
-        def convert(raw):
-            try:
-                if raw is MISSING or raw is None:
-                    return MISSING
-                if type_name == "money":
-                    return parse_money(raw, self.digits) if isinstance(raw, str) else MISSING
-                if type_name == "datetime":
-                    return resolve_datetime(raw, self.tz)
-                if type_name == "set":
-                    return frozenset(raw)
-                if type_name in ("number", "integer"):
-                    return Decimal(str(raw)) if not isinstance(raw, bool) else MISSING
-                return raw
-            except (ValueError, TypeError, ArithmeticError):
+    def convert(raw: Any) -> Any:
+        try:
+            if raw is MISSING or raw is None:
                 return MISSING
+            if type_name == "money":
+                return parse_money(raw, digits) if isinstance(raw, str) else MISSING
+            if type_name == "datetime":
+                return resolve_datetime(raw, tz)
+            if type_name == "set":
+                return frozenset(raw)
+            if type_name in ("number", "integer"):
+                return Decimal(str(raw)) if not isinstance(raw, bool) else MISSING
+            return raw
+        except (ValueError, TypeError, ArithmeticError):
+            return MISSING
 
-        return convert
-
-    # -- predicates --------------------------------------------------------------------------
-    def predicate(self, expr, line_level: bool) -> Callable[[Any], bool]:
-        if isinstance(expr, ast.And):
-            return _all_of(tuple(self.predicate(x, line_level) for x in expr.operands))
-        if isinstance(expr, ast.Or):
-            return _any_of(tuple(self.predicate(x, line_level) for x in expr.operands))
-        if isinstance(expr, ast.Not):
-            a = self.predicate(expr.operand, line_level)
-            return lambda env: not a(env)
-        if isinstance(expr, ast.Compare):
-            return self._compare(expr, line_level)
-        if isinstance(expr, (ast.In, ast.Has)):
-            return self._membership(expr, line_level)
-        if isinstance(expr, ast.Bool):
-            value = expr.value
-            return lambda _env: value
-        getter = self.value(expr, line_level)
-        return lambda env: getter(env) is True
-
-    def _compare(self, expr: ast.Compare, line_level: bool):
-        types = {self.type_of(expr.left), self.type_of(expr.right)}
-        as_type = "money" if "money" in types else "unknown"
-        left = self.value(expr.left, line_level, as_type)
-        right = self.value(expr.right, line_level, as_type)
-        op = _COMPARE[expr.op]
-        if isinstance(expr.left, ast.Path) and isinstance(expr.right, (ast.Number, ast.String, ast.Bool)):
-            const = right(None)  # the common case, `sku == "x"`: one call per evaluation
-
-            def compare_const(env):
-                value = left(env)
-                return value is not MISSING and op(value, const)
-
-            return compare_const
-
-        def compare(env):
-            a, b = left(env), right(env)
-            if a is MISSING or b is MISSING:
-                return False
-            try:
-                return op(a, b)
-            except TypeError:
-                return False
-
-        return compare
-
-    def _membership(self, expr, line_level: bool):
-        # `x in [..]`: x is one of the list; `set has x`: the set contains x.
-        container, member = (expr.right, expr.left) if isinstance(expr, ast.In) else (expr.left, expr.right)
-        types = {self.type_of(container), self.type_of(member)}
-        as_type = "money" if "money" in types else "unknown"
-        get_container = self.value(container, line_level, as_type)
-        get_member = self.value(member, line_level, as_type)
-
-        def membership(env):
-            c, m = get_container(env), get_member(env)
-            if c is MISSING or m is MISSING:
-                return False
-            try:
-                return m in c
-            except TypeError:
-                return False
-
-        return membership
+    return convert
 
 
-# A chain is one loop over its operands: a 600-way `or` costs one call level, not 600.
-Predicate = Callable[[Any], bool]
-Getter = Callable[[Any], Any]
+def line_attribute(key: str, convert: Getter) -> Getter:
+    def get(line: Any) -> Any:  # a Line
+        return convert(line.attributes.get(key, MISSING))
+
+    return get
 
 
-def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
-    def all_of(env: Any) -> bool:
-        for part in parts:
-            if not part(env):
-                return False
-        return True
+def user_attribute(key: str, convert: Getter) -> Getter:
+    def get(facts: Any) -> Any:  # an OrderFacts
+        return convert(facts.user.attributes.get(key, MISSING))
 
-    return all_of
+    return get
 
 
-def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
-    def any_of(env: Any) -> bool:
-        for part in parts:
-            if part(env):
-                return True
-        return False
-
-    return any_of
-
-
-def _sum(first: Getter, steps: tuple[tuple[Callable[[Any, Any], Any], Getter], ...]) -> Getter:
+def sum_of(first: Getter, steps: tuple[tuple[Operator, Getter], ...]) -> Getter:
     """`a + b - c ...` left to right; missing as soon as one operand is missing."""
 
     def total(env: Any) -> Any:
@@ -250,3 +138,76 @@ def _sum(first: Getter, steps: tuple[tuple[Callable[[Any, Any], Any], Getter], .
         return value
 
     return total
+
+
+# ---- predicates ----------------------------------------------------------------------------------
+
+
+def all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def all_of(env: Any) -> bool:
+        for part in parts:
+            if not part(env):
+                return False
+        return True
+
+    return all_of
+
+
+def any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def any_of(env: Any) -> bool:
+        for part in parts:
+            if part(env):
+                return True
+        return False
+
+    return any_of
+
+
+def negation(part: Predicate) -> Predicate:
+    return lambda env: not part(env)
+
+
+def always(value: bool) -> Predicate:
+    return lambda _env: value
+
+
+def is_true(getter: Getter) -> Predicate:
+    return lambda env: getter(env) is True
+
+
+def compare_with(left: Getter, op: Operator, const: Any) -> Predicate:
+    """`path OP constant`, the common case (`sku == "x"`): one call per evaluation."""
+
+    def compare_const(env: Any) -> bool:
+        value = left(env)
+        return value is not MISSING and bool(op(value, const))
+
+    return compare_const
+
+
+def compare(left: Getter, op: Operator, right: Getter) -> Predicate:
+    def compare(env: Any) -> bool:
+        a, b = left(env), right(env)
+        if a is MISSING or b is MISSING:
+            return False
+        try:
+            return bool(op(a, b))
+        except TypeError:
+            return False
+
+    return compare
+
+
+def membership(get_container: Getter, get_member: Getter) -> Predicate:
+    """`x in [..]`: x is one of the list; `set has x`: the set contains x."""
+
+    def membership(env: Any) -> bool:
+        c, m = get_container(env), get_member(env)
+        if c is MISSING or m is MISSING:
+            return False
+        try:
+            return m in c
+        except TypeError:
+            return False
+
+    return membership

@@ -7,8 +7,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.plan.benefits import AmountOff, NthUnit, Part, PercentOff, PriceEach, discount_parts
 from engine.base.money import round_ratio
+from engine.plan.benefits import AmountOff, NthUnit, Part, PercentOff, PriceEach, discount_parts
 
 parts_st = st.lists(st.builds(Part, st.integers(1, 100_000), st.integers(1, 5)), min_size=1, max_size=5)
 inner_st = st.one_of(
@@ -42,5 +42,6 @@ def test_nth_unit_matches_the_unit_by_unit_reference(n, inner, parts, mode):
 
 def test_nth_discounts_the_cheapest_units_and_names_their_lines():
     # 2 × 100.00 and 1 × 40.00 with every 2nd unit half price: 1 discounted unit, the 40.00 one
-    total, shares = discount_parts(NthUnit(2, PercentOff(Fraction(1, 2))), [Part(20000, 2), Part(4000, 1)], "half_up", True)
+    half = NthUnit(2, PercentOff(Fraction(1, 2)))
+    total, shares = discount_parts(half, [Part(20000, 2), Part(4000, 1)], "half_up", True)
     assert (total, shares) == (2000, [0, 2000])
