@@ -28,12 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen import CATEGORIES, ruleset_text  # noqa: E402
 
-from engine.apps.analyze.scenarios import Options  # noqa: E402
 from engine.apps.analyze.pool import analyze_catalog  # noqa: E402
+from engine.apps.analyze.scenarios import Options  # noqa: E402
 from engine.apps.catalog import read_catalog  # noqa: E402
-from engine.plan.compiler import compile_plan  # noqa: E402
-from engine.lang.load import load_ruleset  # noqa: E402
 from engine.base.request import User  # noqa: E402
+from engine.lang.load import load_ruleset  # noqa: E402
+from engine.wire.encode import row_to_json  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
 
 PROMOTIONS, SHOPS, SKUS = 5_000, 500, 100_000
 
@@ -85,7 +86,7 @@ def main() -> None:
             start = time.perf_counter()
             below = scenarios = n = 0
             stream = itertools.islice(read_catalog(catalog, plan.digits), rows)
-            for finding in analyze_catalog(str(rules), plan, stream, opts, processes=args.processes):
+            for finding in analyze_catalog(str(rules), plan, stream, opts, row_to_json, processes=args.processes):
                 n += 1
                 below += finding.get("below_warning", False)
                 scenarios += finding.get("scenarios", 0)

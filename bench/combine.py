@@ -4,7 +4,7 @@ Wallets of 10, 20, 30 and 50 shop coupons over 10 shops, plus 5 platform coupons
 20 lines in those 10 shops, in both stacking modes. Prints the median time, how many choices
 the search priced, and how many feasible choices there are (what brute force would price).
 
-Also: the search against brute force (every subset of the candidates priced, as tests/test_combine.py's
+Also: the search against brute force (every subset of the candidates priced, as tests/pricing/test_combine.py's
 reference does) on wallets small enough for brute force to finish.
 
 Run: `make bench` or `.venv/bin/python bench/combine.py`. `bench/run.py` reuses `rows` and
@@ -23,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.pricing.choose import choose, exhaustive  # noqa: E402
-from engine.plan.compiler import compile_plan  # noqa: E402
-from engine.pricing.prepare import prepare  # noqa: E402
 from engine.lang.load import load_sources  # noqa: E402
-from engine.wire.decode import request_from_json  # noqa: E402
 from engine.lang.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.pricing.choose import choose, exhaustive  # noqa: E402
+from engine.pricing.prepare import prepare  # noqa: E402
+from engine.wire.decode import request_from_json  # noqa: E402
 
 SHOPS = 10
 

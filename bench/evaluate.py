@@ -17,12 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen import cart_json, ruleset_text  # noqa: E402
 
+from engine.lang.load import load_sources  # noqa: E402
+from engine.lang.source import SourceFile  # noqa: E402
 from engine.plan.compiler import compile_plan  # noqa: E402
 from engine.pricing.prepare import candidates_for  # noqa: E402
-from engine.lang.load import load_sources  # noqa: E402
 from engine.pricing.quote import evaluate  # noqa: E402
 from engine.wire.decode import request_from_json  # noqa: E402
-from engine.lang.source import SourceFile  # noqa: E402
 
 EXPLAIN_MODES = ("EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE")
 WALLET = ["platform-coupon-0", "platform-coupon-2"]

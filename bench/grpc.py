@@ -126,11 +126,11 @@ def stop(procs) -> None:
 
 
 def split(pack: str, request_bytes: bytes, repeat: int = 300) -> dict[str, float]:
-    from engine.plan.compiler import compile_plan
     from engine.lang.load import load_ruleset
+    from engine.plan.compiler import compile_plan
     from engine.pricing.quote import evaluate
-    from server.service import convert
     from server.gen.promo.v1 import promo_pb2 as pb
+    from server.service import convert
 
     plan = compile_plan(load_ruleset(pack))
     message = pb.EvaluateRequest.FromString(request_bytes)

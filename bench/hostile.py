@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.plan.compiler import compile_plan  # noqa: E402
-from engine.lang.load import load_sources  # noqa: E402
 from engine.apps.qualify import qualify  # noqa: E402
+from engine.lang.load import load_sources  # noqa: E402
+from engine.lang.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
 from engine.pricing.quote import evaluate  # noqa: E402
 from engine.wire.decode import request_from_json  # noqa: E402
-from engine.lang.source import SourceFile  # noqa: E402
 
 HEADER = 'ruleset "h" { currency CNY timezone "Asia/Shanghai" stacking parallel }\n'
 

@@ -20,20 +20,20 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gen import CATEGORIES  # noqa: E402
 
-from engine.plan.compiler import compile_plan  # noqa: E402
-from engine.lang.load import load_sources  # noqa: E402
-from engine.plan.predicates import OrderFacts  # noqa: E402
 from engine.base.request import Line, User  # noqa: E402
+from engine.lang.load import load_sources  # noqa: E402
 from engine.lang.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.plan.predicates import OrderFacts  # noqa: E402
 
 SKUS = [f"SKU-{i}" for i in range(20)]  # the `in` list: 20 of the 40 SKUs inputs draw from
 TAGS = ["hot", "new", "clearance", "gift"]

@@ -22,7 +22,7 @@ import sys
 import time
 import tracemalloc
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -31,19 +31,19 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 import combine  # noqa: E402
-import hostile  # noqa: E402
 import evaluate as evaluate_bench  # noqa: E402
+import hostile  # noqa: E402
 import peers  # noqa: E402
 from gen import ruleset_text  # noqa: E402
 
-from engine.plan.compiler import compile_plan  # noqa: E402
-from engine.pricing.prepare import candidates_for  # noqa: E402
-from engine.pricing.limits import BUDGET  # noqa: E402
 from engine.lang.load import load_sources  # noqa: E402
-from engine.pricing.quote import evaluate  # noqa: E402
 from engine.lang.source import SourceFile  # noqa: E402
+from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.pricing.limits import BUDGET  # noqa: E402
+from engine.pricing.prepare import candidates_for  # noqa: E402
+from engine.pricing.quote import evaluate  # noqa: E402
 
-# Every section's heading, in order (tests/test_bench_smoke.py checks the report has them all).
+# Every section's heading, in order (tests/cli/test_bench_smoke.py checks the report has them all).
 HEADINGS = (
     "## Machine",
     "## Condition evaluation: ours vs rule-engine, cel-python, zen-engine",
@@ -285,7 +285,7 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
     # machine
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     out += [HEADINGS[0], "", table(["", ""], left=2, rows=[
-        ["date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")],
+        ["date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")],
         ["CPU", f"{m['cpu']}, {m['cores']} logical cores ({m['usable']} usable)"],
         ["memory", f"{m['memory_gib']:.1f} GiB"],
         ["Python", m["python"]],
@@ -363,7 +363,7 @@ def build_report(config: Config = Config(), log=lambda message: None) -> str:
             "`bench/combine.py` instances (a 20-line cart over 10 shops, one shop coupon per shop at most, 5 "
             "platform coupons, a cross-shop promotion) with wallets small enough for brute force: every subset "
             "of the candidates priced with the engine's `run` and judged by what applies in it, as "
-            "`tests/test_combine.py`'s reference does. Both include "
+            "`tests/pricing/test_combine.py`'s reference does. Both include "
             "`prepare`. *same*: both found the same payable. Anchor: brute force.", "",
             table(["stacking", "wallet", "search ms", "brute force ms", "search ÷ brute", "choices priced (search)",
                    "choices priced (brute)", "same"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from engine.base.enums import UNKNOWN_COUPON
+from engine.base.enums import Explain, ReasonCode
 from engine.base.request import Request, WalletEntry
 from engine.plan.plan import Plan
 from engine.pricing.choose import Choice, choose
@@ -51,16 +51,16 @@ def _exactly(prep: Prepared, coupons: tuple[str, ...]) -> Prepared:
 def _payable(prep: Prepared, coupons: tuple[str, ...], limits: Limits) -> tuple[int, dict[str, Reason], set[str]]:
     """Price the cart with exactly `coupons`: payable, failures, applied names."""
     choice = choose(_exactly(prep, coupons), explain=True, limits=limits)
-    return choice.pricing.payable, {**prep.blocked, **choice.pricing.failed, **choice.left_out}, set(choice.pricing.applied)
+    return choice.pricing.payable, choice.reasons(prep), set(choice.pricing.applied)
 
 
 def qualify(plan: Plan, request: Request, limits: Limits = Limits()) -> Qualification:
     """Raises DeadlineExceeded when the deadline passes before every coupon is qualified."""
-    prep = prepare(plan, replace(request, selected=(), explain="EXPLAIN_REASONS"))
+    prep = prepare(plan, replace(request, selected=(), explain=Explain.REASONS))
     base = choose(_exactly(prep, ()), explain=False, limits=limits).pricing.payable
     best = choose(prep, explain=True, limits=limits)
     best_coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon))
-    reasons = {**prep.blocked, **best.pricing.failed, **best.left_out}
+    reasons = best.reasons(prep)
 
     statuses = []
     found: dict[str, CouponStatus] = {}  # per coupon name: duplicated entries are priced once
@@ -78,12 +78,12 @@ def _status(plan: Plan, prep: Prepared, best: Choice, best_coupons: tuple[str, .
     name = entry.coupon
     promo = plan.by_name.get(name)
     if promo is None or not promo.is_coupon:
-        return CouponStatus(entry, False, False, 0, 0, Reason(UNKNOWN_COUPON))
+        return CouponStatus(entry, False, False, 0, 0, Reason(ReasonCode.UNKNOWN_COUPON))
     if name in prep.blocked:
         return CouponStatus(entry, False, False, 0, 0, prep.blocked[name])
     alone, failures, applied = _payable(prep, (name,), limits)
     if name not in applied:
-        return CouponStatus(entry, False, False, 0, 0, failures.get(name) or Reason("ZERO_BENEFIT"))
+        return CouponStatus(entry, False, False, 0, 0, failures.get(name) or Reason(ReasonCode.ZERO_BENEFIT))
     in_best = name in best_coupons and name in best.pricing.applied
     saving_in_best = 0
     if in_best:

@@ -1,14 +1,19 @@
 """Rules as code: run the `test` blocks of a ruleset against its own plan.
 
 A test block becomes an ordinary `Request`, is priced by `evaluate` like any checkout, and each
-`expect` is compared with the quote. Failures carry the expected and the actual value.
+`expect` is compared with the quote. Failures carry the expected and the actual value. The
+blocks come from the loaded ruleset's syntax trees (`rule_tests`), not from the plan: a plan
+holds no syntax.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from engine.base.enums import Explain, Stage
 from engine.base.money import decimal_to_minor, format_money
 from engine.base.request import Line, Request, User, WalletEntry
 from engine.lang import ast
@@ -40,14 +45,20 @@ class TestOutcome:
         return not self.mismatches
 
 
-def run_tests(plan: Plan, explain: bool = False) -> list[TestOutcome]:
-    return [run_test(plan, test, explain) for test in plan.tests]
+def rule_tests(files: Iterable[ast.File]) -> list[ast.RuleTest]:
+    """The `test` blocks of a ruleset's files, in the order written."""
+    return [item for f in files for item in f.items if isinstance(item, ast.RuleTest)]
+
+
+def run_tests(plan: Plan, tests: Sequence[ast.RuleTest], explain: bool = False) -> list[TestOutcome]:
+    return [run_test(plan, test, explain) for test in tests]
 
 
 def request_of(plan: Plan, test: ast.RuleTest, explain: bool = False) -> Request:
     digits, tz = plan.digits, plan.timezone
-    fields: dict = {"lines": [], "shipping": {}, "wallet": [], "selected": [], "presale_sold": {}, "usage": {}}
-    user = {}
+    fields: dict[str, Any] = {"lines": [], "shipping": {}, "wallet": [], "selected": [], "presale_sold": {},
+                              "usage": {}}
+    user: dict[str, Any] = {}
     for st in test.statements:
         if isinstance(st, ast.AtStmt):
             fields["at"] = resolve_datetime(st.at.text, tz)
@@ -62,11 +73,12 @@ def request_of(plan: Plan, test: ast.RuleTest, explain: bool = False) -> Request
         elif isinstance(st, ast.ShippingStmt):
             fields["shipping"][st.shop.value] = decimal_to_minor(st.fee.value, digits)
         elif isinstance(st, ast.WalletStmt):
-            fields["wallet"] += [WalletEntry(n.value, f"w{len(fields['wallet']) + k + 1}") for k, n in enumerate(st.coupons)]
+            held = len(fields["wallet"])
+            fields["wallet"] += [WalletEntry(n.value, f"w{held + k + 1}") for k, n in enumerate(st.coupons)]
         elif isinstance(st, ast.SelectedStmt):
             fields["selected"] += [n.value for n in st.coupons]
         elif isinstance(st, ast.StageStmt):
-            fields["stage"] = f"STAGE_{st.stage.value.upper()}"
+            fields["stage"] = Stage(st.stage.value)
         elif isinstance(st, ast.SoldStmt):
             fields["presale_sold"][st.presale.value] = int(st.count.value)
     usage = fields.pop("usage")
@@ -83,24 +95,26 @@ def request_of(plan: Plan, test: ast.RuleTest, explain: bool = False) -> Request
         ),
         wallet=tuple(fields.pop("wallet")),
         selected=tuple(fields.pop("selected")),
-        explain="EXPLAIN_TRACE" if explain else "EXPLAIN_REASONS",
+        explain=Explain.TRACE if explain else Explain.REASONS,
         **fields,
     )
 
 
-def _literal(expr):
+def _literal(expr: object) -> Any:
     if isinstance(expr, ast.ListLit):
         return [_literal(i) for i in expr.items]
     if isinstance(expr, ast.Number):
         return expr.value
     if isinstance(expr, ast.DateTime):
         return expr.text
+    assert isinstance(expr, (ast.String, ast.Bool)), expr  # the checker allows no other field value
     return expr.value
 
 
 def _line(st: ast.LineStmt, digits: int) -> Line:
     values = {f.name.value: _literal(f.value) for f in st.fields}
-    attributes = {k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in values.items() if k not in _LINE_FIELDS}
+    attributes = {k: (format(v, "f") if isinstance(v, Decimal) else v)
+                  for k, v in values.items() if k not in _LINE_FIELDS}
     return Line(
         id=st.id.value,
         sku=str(values.get("sku", "")),
@@ -121,7 +135,7 @@ def run_test(plan: Plan, test: ast.RuleTest, explain: bool = False) -> TestOutco
         if isinstance(st, ast.Expect):
             expected, actual = _compare(plan, quote, st)
             if expected != actual:
-                mismatches.append(Mismatch(_describe(st), expected, actual, str(st.span)))
+                mismatches.append(Mismatch(_describe(st), str(expected), actual, str(st.span)))
     return TestOutcome(test.name.value, str(test.span), tuple(mismatches), quote)
 
 
@@ -140,11 +154,11 @@ def _describe(st: ast.Expect) -> str:
     return " ".join(parts)
 
 
-def _compare(plan: Plan, quote: Quote, st: ast.Expect) -> tuple[str, str]:
+def _compare(plan: Plan, quote: Quote, st: ast.Expect) -> tuple[str | None, str]:
     """(expected, actual) as the text a reader compares, e.g. ("170.00", "190.00")."""
     money = lambda v: format_money(v, plan.digits)  # noqa: E731
     want = money(decimal_to_minor(st.value.value, plan.digits)) if st.value is not None else None
-    subject = st.subject.value if st.subject is not None else None
+    subject = st.subject.value if st.subject is not None else ""
     if st.what == "payable":
         return want, money(quote.payable)
     if st.what == "discount":
@@ -158,7 +172,8 @@ def _compare(plan: Plan, quote: Quote, st: ast.Expect) -> tuple[str, str]:
         return want, money(found.amount) if found else _not_applied_code(quote, subject)
     if st.what == "not_applied":
         found = next((a for a in quote.applied if a.promotion == subject), None)
-        return st.code.value, f"applied {money(found.amount)}" if found else _not_applied_code(quote, subject)
+        code = st.code.value if st.code is not None else None
+        return code, f"applied {money(found.amount)}" if found else _not_applied_code(quote, subject)
     if st.what == "line":
         line = next((line for line in quote.lines if line.id == subject), None)
         return want, money(line.final) if line else "no such line"
@@ -169,7 +184,7 @@ def _compare(plan: Plan, quote: Quote, st: ast.Expect) -> tuple[str, str]:
         actual = money(hint.missing) if hint.is_money else str(hint.missing)
         if want is None:
             return "a hint", "a hint"
-        return (want if hint.is_money else str(int(st.value.value))), actual
+        return (want if hint.is_money or st.value is None else str(int(st.value.value))), actual
     raise AssertionError(st.what)
 
 

@@ -6,8 +6,8 @@ Allocation splits a discount over lines by largest remainder, so the parts alway
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
-from typing import Sequence
 
 from engine.base.text import clip
 

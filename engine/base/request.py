@@ -1,17 +1,17 @@
 """What a checkout asks: the cart and its context, validated, with money in minor units.
 
-`request_from_json` reads the JSON form of service.md's EvaluateRequest (proto3 JSON mapping);
-every problem names its field path, so the server can turn it into a BadRequest violation.
-It accepts what the proto3 JSON parser accepts, so `promo eval` and the service read the same
-carts: the proto's field names (and a field's lowerCamelCase JSON name), `null` for a default,
-and nothing else: an unknown key is an error naming it.
+engine/wire/decode.py's `request_from_json` makes one from the JSON form of service.md's
+EvaluateRequest (the proto3 JSON mapping), naming the field of every problem.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
+
+from engine.base.enums import Explain, Stage
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,8 @@ class Request:
     shipping: Mapping[str, int] = field(default_factory=dict)  # shop -> fee, minor units
     wallet: tuple[WalletEntry, ...] = ()
     selected: tuple[str, ...] = ()
-    stage: str = "STAGE_UNSPECIFIED"
+    stage: Stage | None = None  # None: decided from `at` and the presale windows
     presale_sold: Mapping[str, int] = field(default_factory=dict)
-    explain: str = "EXPLAIN_REASONS"
+    explain: Explain = Explain.REASONS
 
-
-# ---- JSON -> Request ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ it offers each of its groups of lines at given bases.
 
 from __future__ import annotations
 
+from engine.base.enums import Level
 from engine.plan import benefits as b
 from engine.plan.plan import Promotion
 from engine.pricing.conditions import benefit_at
@@ -18,7 +19,7 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     whose conditions are monotone in amounts and fail even there can never apply (0); for others
     the conditions are ignored."""
     promo = cand.promotion
-    if promo.level == "shipping":
+    if promo.level == Level.SHIPPING:
         return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
     return sum(group_offers(prep, cand))
 
@@ -46,7 +47,7 @@ def _group_offers(prep: Prepared, cand: Candidate, promo: Promotion, amounts: li
             benefit, _ = benefit_at(prep, promo, facts, parts, explain=False) if promo.monotone or exact else (promo.benefit, None)
             if benefit is not None:
                 options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) and not exact else [benefit]
-                whole = promo.level != "item"
+                whole = promo.level != Level.ITEM
                 off = max(b.discount_parts(x, parts, prep.plan.rounding, whole)[0] for x in options)
                 off = min(off, sum(top[i] - min(prep.floors[i], top[i]) for i in idx))
         offers.append(off)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import combinations
 
+from engine.base.enums import ReasonCode
 from engine.pricing.constraints import (
     Key,
     choice_key,
@@ -33,6 +34,12 @@ class Choice:
     left_out: dict[str, Reason]  # candidates not in the chosen set, with why
     evaluations: int = 0  # choices priced by the search (for benchmarks and traces)
     stopped: str | None = None  # why the search stopped before proving the choice optimal
+
+    def reasons(self, prep: Prepared) -> dict[str, Reason]:
+        """Why each promotion of the cart that is not in this choice did not apply: not a candidate
+        (`prep.blocked`), failed where it was priced, or left out of the chosen set. A promotion
+        applied in the choice may be among them (it failed in one shop): callers skip those."""
+        return {**prep.blocked, **self.pricing.failed, **self.left_out}
 
 
 def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
@@ -61,14 +68,14 @@ def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
     enabled = settled(sitting, prep.candidates, optional, prep.plan.groups)
     if enabled != frozenset(c.promotion.name for c in fixed + chosen):
         pricing = run(prep, enabled, explain)  # the same prices; reasons for the set as named
-    left_out = {}
+    left_out: dict[str, Reason] = {}
     if explain:
         with prep.trace.paused():
             for c in free:
                 if c.promotion.name not in enabled:
                     left_out[c.promotion.name] = (
                         _why_left_out(prep, c, fixed, enabled, sitting, pricing) if not limits.past_deadline()
-                        else Reason("NOT_BEST_COMBINATION", {"why": "not explained: the deadline passed"}))
+                        else Reason(ReasonCode.NOT_BEST_COMBINATION, {"why": "not explained: the deadline passed"}))
     return Choice(enabled, pricing, left_out, evaluations, stopped)
 
 
@@ -117,10 +124,10 @@ def _why_left_out(prep: Prepared, cand: Candidate, fixed: list[Candidate], enabl
     group = cand.promotion.group
     if group and sum(c.promotion.group == group for c in sitting) >= groups.get(group, 1):
         winner = next(c.promotion.name for c in sitting if c.promotion.group == group)
-        return Reason("GROUP_LIMIT", {"group": group, "winner": winner}, winner=winner)
+        return Reason(ReasonCode.GROUP_LIMIT, {"group": group, "winner": winner}, winner=winner)
     together = run(prep, enabled | {name})
     if name in together.failed:
         return together.failed[name]
     lost = {n: Minor(amount) for n, amount in pricing.applied.items() if together.applied.get(n, 0) < amount}
     detail = {"payable_with_it": Minor(together.payable), "payable_chosen": Minor(pricing.payable), "would_lose": lost}
-    return Reason("NOT_BEST_COMBINATION", detail, difference=together.payable - pricing.payable)
+    return Reason(ReasonCode.NOT_BEST_COMBINATION, detail, difference=together.payable - pricing.payable)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.base.enums import ReasonCode
 from engine.plan import benefits as b
-from engine.plan.plan import Promotion
+from engine.plan.plan import Clause, Promotion
 from engine.plan.predicates import OrderFacts
 from engine.pricing.explain import HintData, Minor, Reason
 from engine.pricing.state import Prepared
 
 
-def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts, explain: bool):
+def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts: list[b.Part],
+               explain: bool) -> tuple[b.Benefit | None, Reason | None]:
     """The benefit to apply if `promo`'s conditions hold at `facts`, else (None, reason)."""
     trace = prep.trace
     for clause in promo.clauses:
@@ -23,7 +25,7 @@ def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts, expla
                         values=_values(clause.reads, facts), result=ok)
         if not ok:
             if clause.threshold is None:
-                return None, Reason("CONDITION_FAILED", clause_detail(clause, facts) if explain else {})
+                return None, Reason(ReasonCode.CONDITION_FAILED, clause_detail(clause, facts) if explain else {})
             return None, _threshold_reason(prep, promo, clause.threshold, facts, parts, explain)
     benefit = promo.benefit
     if isinstance(benefit, b.Tiers):
@@ -32,36 +34,40 @@ def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts, expla
             trace.event("tiers", promotion=promo.name, met=[t.text for t in met], values=_values(("amount", "quantity"), facts))
         if not met:
             lowest = _nearest_tier(benefit, facts)
-            if lowest is None:
-                return None, Reason("CONDITION_FAILED", {"clause": " / ".join(t.text for t in benefit.tiers)})
+            if lowest is None or lowest.threshold is None:
+                return None, Reason(ReasonCode.CONDITION_FAILED, {"clause": " / ".join(t.text for t in benefit.tiers)})
             return None, _threshold_reason(prep, promo, lowest.threshold, facts, parts, explain, lowest.benefit)
         rounding = prep.plan.rounding
         return max(met, key=lambda t: b.discount_parts(t.benefit, parts, rounding, whole=True)[0]).benefit, None
     if isinstance(benefit, b.EveryOff) and facts.amount < benefit.step:
-        reason = Reason("THRESHOLD_NOT_MET", {"threshold": "amount", "needed": Minor(benefit.step), "seen": Minor(facts.amount)},
+        reason = Reason(ReasonCode.THRESHOLD_NOT_MET, {"threshold": "amount", "needed": Minor(benefit.step), "seen": Minor(facts.amount)},
                         gap=benefit.step - facts.amount, would_save=benefit.amount)
         return None, reason
     return benefit, None
 
 
-def _nearest_tier(tiers: b.Tiers, facts: OrderFacts):
+def _nearest_tier(tiers: b.Tiers, facts: OrderFacts) -> b.Tier | None:
     with_gap = [(t.threshold.gap(facts), i, t) for i, t in enumerate(tiers.tiers) if t.threshold is not None]
     return min(with_gap)[2] if with_gap else None
 
 
-def _threshold_reason(prep, promo, threshold, facts, parts, explain, benefit=None) -> Reason:
+def _threshold_reason(prep: Prepared, promo: Promotion, threshold: b.Threshold, facts: OrderFacts, parts: list[b.Part],
+                      explain: bool, benefit: b.Benefit | None = None) -> Reason:
     gap = threshold.gap(facts)
-    reason = Reason("THRESHOLD_NOT_MET", gap=gap, gap_is_money=threshold.is_money)
+    reason = Reason(ReasonCode.THRESHOLD_NOT_MET, gap=gap, gap_is_money=threshold.is_money)
     if explain:
         needed, seen = threshold.needed(), getattr(facts, b.THRESHOLD_ATTRS[threshold.attr])
-        if threshold.is_money:
-            needed, seen = Minor(needed), Minor(seen)
-        reason.detail = {"threshold": threshold.attr, "needed": needed, "seen": seen}
+        detail: dict[str, Any] = {"threshold": threshold.attr, "needed": needed, "seen": seen}
+        if threshold.is_money:  # shown as money. Straight into the dict: compiled, an `int` variable drops the subclass
+            detail["needed"] = Minor(needed)
+            detail["seen"] = Minor(seen)
+        reason.detail = detail
         reason.would_save = _saving_at(prep, benefit or promo.benefit, parts, gap, threshold.is_money, facts)
     return reason
 
 
-def _saving_at(prep, benefit, parts, gap: int, is_money: bool, facts: OrderFacts) -> int:
+def _saving_at(prep: Prepared, benefit: b.Benefit, parts: list[b.Part], gap: int, is_money: bool,
+               facts: OrderFacts) -> int:
     """The discount once a gap is closed: parts grown by the missing amount or units."""
     amount = sum(p.amount for p in parts)
     units = sum(p.quantity for p in parts) or 1
@@ -80,8 +86,8 @@ def _saving_at(prep, benefit, parts, gap: int, is_money: bool, facts: OrderFacts
     return b.discount_parts(benefit, grown, prep.plan.rounding, whole=True)[0]
 
 
-def _values(reads, facts: OrderFacts) -> dict:
-    values = {}
+def _values(reads: tuple[str, ...], facts: OrderFacts) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for name in reads:
         attr = {"cart.amount": "cart_amount", "cart.quantity": "cart_quantity"}.get(name, name)
         value: Any
@@ -101,7 +107,7 @@ def _values(reads, facts: OrderFacts) -> dict:
 _MONEY_FACTS = ("amount", "cart.amount")
 
 
-def clause_detail(clause, facts: OrderFacts) -> dict:
+def clause_detail(clause: Clause, facts: OrderFacts) -> dict[str, Any]:
     return {"clause": clause.text, "at": str(clause.span), "values": _values(clause.reads, facts)}
 
 
@@ -109,13 +115,14 @@ def most_telling(reasons: list[Reason]) -> Reason | None:
     """Of one promotion's failures in several shops, the one closest to applying."""
     if not reasons:
         return None
-    thresholds = [r for r in reasons if r.code == "THRESHOLD_NOT_MET" and r.gap is not None]
+    thresholds = [r for r in reasons if r.code == ReasonCode.THRESHOLD_NOT_MET and r.gap is not None]
     if thresholds:
         return min(thresholds, key=lambda r: r.gap or 0)
     return reasons[0]
 
 
-def next_step_hint(prep, promo: Promotion, benefit, facts: OrderFacts, parts, hints: list[HintData]) -> None:
+def next_step_hint(prep: Prepared, promo: Promotion, benefit: b.Benefit | None, facts: OrderFacts, parts: list[b.Part],
+                   hints: list[HintData]) -> None:
     """For an applied tiered or every-S promotion: what the next tier or step would save."""
     if benefit is None:
         return

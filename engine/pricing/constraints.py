@@ -4,12 +4,13 @@ seats of the promotions that apply, and the tie-breaks (language.md §4.5).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
+from engine.base.enums import ORDER_LEVELS, Level, ReasonCode
 from engine.pricing.state import Candidate, Prepared, Pricing
 
-FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 # How choices compare: (payable, coupons, expiries of the coupons, names), lowest first.
@@ -20,20 +21,20 @@ Key = tuple[int, int, list[datetime], list[str]]
 Slot = tuple[str, str]
 
 
-def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> str | None:
+def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> ReasonCode | None:
     """Why two candidates cannot both be used (the pairwise constraints), or None."""
     pa, pb = a.promotion, b.promotion
     # (one coupon per line at item level needs no rule here: each line takes one item-level offer)
     if pa.is_coupon and pb.is_coupon and pa.level == pb.level:
-        if pa.level == "platform":
-            return "GROUP_LIMIT"
-        if pa.level == "shop" and a.shops & b.shops:
-            return "GROUP_LIMIT"
-    if (pa.exclusive or pb.exclusive) and pa.level in ("shop", "platform") and pb.level in ("shop", "platform"):
+        if pa.level == Level.PLATFORM:
+            return ReasonCode.GROUP_LIMIT
+        if pa.level == Level.SHOP and a.shops & b.shops:
+            return ReasonCode.GROUP_LIMIT
+    if (pa.exclusive or pb.exclusive) and pa.level in ORDER_LEVELS and pb.level in ORDER_LEVELS:
         if set(a.lines) & set(b.lines):
-            return "EXCLUSIVE_CONFLICT"
+            return ReasonCode.EXCLUSIVE_CONFLICT
     if pa.group and pa.group == pb.group and groups.get(pa.group, 1) == 1:
-        return "GROUP_LIMIT"
+        return ReasonCode.GROUP_LIMIT
     return None
 
 
@@ -104,9 +105,9 @@ def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], Callable[[C
 def slot(c: Candidate, groups: dict[str, int]) -> Slot:
     """A set of candidates of which at most one can be chosen, that `c` belongs to."""
     p = c.promotion
-    if p.is_coupon and p.level == "platform":
+    if p.is_coupon and p.level == Level.PLATFORM:
         return ("platform-coupon", "")
-    if p.is_coupon and p.level == "shop" and c.shops:
+    if p.is_coupon and p.level == Level.SHOP and c.shops:
         return ("shop-coupon", min(c.shops))
     if p.group and groups.get(p.group, 1) == 1:
         return ("group", p.group)

@@ -12,6 +12,8 @@ from typing import Any
 
 from mypy_extensions import mypyc_attr
 
+from engine.base.enums import ReasonCode
+
 
 @mypyc_attr(native_class=False)  # a subclass of int: a Python class even when compiled
 class Minor(int):
@@ -20,7 +22,7 @@ class Minor(int):
 
 @dataclass
 class Reason:
-    code: str
+    code: ReasonCode
     detail: dict[str, Any] = field(default_factory=dict)
     gap: int | None = None  # THRESHOLD_NOT_MET: minor units or units still missing
     gap_is_money: bool = True
@@ -39,7 +41,7 @@ class HintData:
 
 
 class Trace:
-    """Evaluation events in order; a no-op unless switched on (EXPLAIN_TRACE)."""
+    """Evaluation events in order; a no-op unless switched on (explain trace)."""
 
     def __init__(self, on: bool):
         self.on = on

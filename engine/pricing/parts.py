@@ -15,14 +15,13 @@ item-level candidate changes), everything is one part.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from engine.base.enums import ORDER_LEVELS, Level, Stage
 from engine.plan import benefits as b
 from engine.pricing.bounds import group_offers, max_offer
 from engine.pricing.price import payable_now
-from engine.pricing.state import FULL, Candidate, Prepared
-
-ORDER_LEVELS = ("shop", "platform")
+from engine.pricing.state import Candidate, Prepared
 
 
 def parts(prep: Prepared, fixed: list[Candidate], free: list[Candidate],
@@ -57,14 +56,14 @@ class _Split:
             return [free]
         for a, z in self._pairs():
             # item-level candidates on one line compete for it: which one wins is one decision
-            if tied(free[a], free[z]) or free[a].promotion.level == free[z].promotion.level == "item" and (
+            if tied(free[a], free[z]) or free[a].promotion.level == free[z].promotion.level == Level.ITEM and (
                     lines[id(free[a])] & lines[id(free[z])]):
                 self._join([a, z])
         index = {id(c): k for k, c in enumerate(free)}
         for promo in self.cands:
             if self.count == 1:
                 return [free]
-            if promo.promotion.level == "item":
+            if promo.promotion.level == Level.ITEM:
                 continue  # item level sees list amounts only
             tight = self._tight(promo)
             near = sorted({k for i in promo.lines for k in self.on_line.get(i, ())})
@@ -85,11 +84,11 @@ class _Split:
         for k, c in enumerate(self.free):
             p = c.promotion
             keys = [("group", p.group)] if p.group else []
-            if p.is_coupon and p.level == "platform":
+            if p.is_coupon and p.level == Level.PLATFORM:
                 keys.append(("platform", ""))
-            elif p.is_coupon and p.level == "shop":
+            elif p.is_coupon and p.level == Level.SHOP:
                 keys += [("shop", shop) for shop in c.shops]
-            elif p.level == "item":
+            elif p.level == Level.ITEM:
                 keys += [("line", str(i)) for i in c.lines]
             for key in keys:
                 buckets.setdefault(key, []).append(k)
@@ -120,14 +119,14 @@ class _Split:
             gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
             if gross - sum(self.bound.values()) < prep.plan.min_payment:
                 return True  # discounts may be taken back, which ties every promotion to every other
-        items_move = any(c.promotion.level == "item" for c in self.free)
+        items_move = any(c.promotion.level == Level.ITEM for c in self.free)
         return items_move and any(_reads_cart_amount(c) for c in self.cands)
 
     def _moves(self, mover: Candidate, promo: Candidate, tight: bool) -> bool:
         """Can choosing `mover` change the base of `promo` (it shares a line with it and comes
         before it), or, when `promo`'s lines may run out of room, the room it has?"""
         m, p = mover.promotion, promo.promotion  # they share a line
-        if m.level == "item" or p.level == "shipping":
+        if m.level == Level.ITEM or p.level == Level.SHIPPING:
             return True  # item level comes first; free shipping sees the goods after every discount
         return m.level in ORDER_LEVELS and (tight or self.prep.plan.stacking == "progressive" and m.order_key < p.order_key)
 
@@ -135,7 +134,7 @@ class _Split:
         """Can what `promo` offers change when its base falls as low as it can (an offer that
         grows with the base is the same at both ends only if it is the same in between)?"""
         p = promo.promotion
-        if p.level == "shipping" or isinstance(p.benefit, b.Gift):
+        if p.level == Level.SHIPPING or isinstance(p.benefit, b.Gift):
             # a condition decides whether it applies (and takes a seat), whatever it offers
             return bool(p.clauses) or isinstance(p.benefit, b.Tiers)
         if not p.monotone:
@@ -150,10 +149,10 @@ class _Split:
         if promo is None:
             low = list(prep.top)
             for c in self.cands:
-                if c.promotion.level == "item":
+                if c.promotion.level == Level.ITEM:
                     for g, off in zip(c.groups, group_offers(prep, c, prep.listed)):
                         i = g[0]
-                        if not (i in prep.presale and prep.presale[i].stage != FULL):
+                        if not (i in prep.presale and prep.presale[i].stage != Stage.FULL):
                             low[i] = min(low[i], prep.listed[i] - off)
         else:
             low = list(self.low)

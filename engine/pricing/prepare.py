@@ -5,26 +5,16 @@ passed the request-level checks, with the lines their scope matches) or why a pr
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import datetime
 
-from engine.base.enums import UNKNOWN_COUPON
+from engine.base.enums import Explain, Level, ReasonCode, Stage
 from engine.base.request import Line, Request, WalletEntry
 from engine.plan.plan import Plan, Presale, Promotion
-from engine.plan.predicates import OrderFacts
+from engine.plan.predicates import OrderFacts, within
 from engine.pricing.conditions import clause_detail
 from engine.pricing.explain import Reason, Trace
-from engine.pricing.state import (
-    BALANCE,
-    DEPOSIT,
-    FULL,
-    Candidate,
-    Prepared,
-    PresaleLine,
-)
-
-
-def within(window, now) -> bool:
-    return window is None or window[0] <= now < window[1]
+from engine.pricing.state import Candidate, Prepared, PresaleLine
 
 
 def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepared:
@@ -33,7 +23,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     now = request.at
     presale = {i: p for i, line in enumerate(lines) if (p := _presale_line(plan, request, line)) is not None}
     # a presale line's deposit is paid: no discount reaches below it
-    floors = [max(_floor(plan, line, now), presale[i].deposit if i in presale else 0) for i, line in enumerate(lines)]
+    floors = [max(plan.floor(line, now), presale[i].deposit if i in presale else 0) for i, line in enumerate(lines)]
     wallet: dict[str, WalletEntry] = {}
     for entry in request.wallet:
         wallet.setdefault(entry.coupon, entry)
@@ -48,7 +38,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     for name in [*wallet, *request.selected]:  # held coupons whatever their scope
         if name in plan.by_name and name not in found:
             found[name] = (plan.by_name[name], every)
-    quiet = request.explain == "EXPLAIN_OFF"  # no reasons wanted: skip what cannot apply early
+    quiet = request.explain == Explain.OFF  # no reasons wanted: skip what cannot apply early
     for promo, could in sorted(found.values(), key=lambda f: f[0].order_key):
         if promo.name in unselected:
             continue  # the buyer chose other coupons
@@ -62,13 +52,13 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         matched = tuple(i for i in scoped if lines[i].price > 0)
         reason = _blocked(promo, matched, presale, wallet, request, now)
         if reason is None and not matched:
-            reason = _condition_failure(promo, plan, request) or Reason("NO_ELIGIBLE_ITEMS")
+            reason = _condition_failure(promo, plan, request) or Reason(ReasonCode.NO_ELIGIBLE_ITEMS)
         if reason is not None:
             blocked[promo.name] = reason
             trace.event("candidate", promotion=promo.name, result=reason.code)
             continue
-        if presale and promo.level != "item":
-            matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != DEPOSIT)
+        if presale and promo.level != Level.ITEM:
+            matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != Stage.DEPOSIT)
         groups = _groups(promo, matched, lines)
         shops = frozenset(lines[i].shop for i in matched)
         candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name), shops))
@@ -78,7 +68,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     unknown = tuple(dict.fromkeys(n for n in [*(e.coupon for e in request.wallet), *request.selected]
                                   if n not in plan.by_name))
     for name in unknown:
-        trace.event("candidate", promotion=name, result=UNKNOWN_COUPON)
+        trace.event("candidate", promotion=name, result=ReasonCode.UNKNOWN_COUPON)
     listed = [line.list_amount for line in lines]
     top = [presale[i].base if i in presale else listed[i] for i in range(len(lines))]
     return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace, unknown,
@@ -104,16 +94,17 @@ def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promoti
     return found
 
 
-def _blocked(promo, matched, presale, wallet, request, now) -> Reason | None:
-    if not within(promo.window, now):
+def _blocked(promo: Promotion, matched: tuple[int, ...], presale: dict[int, PresaleLine], wallet: dict[str, WalletEntry],
+             request: Request, now: datetime) -> Reason | None:
+    if promo.window is not None and not within(promo.window, now):
         start, end = promo.window
-        return Reason("OUTSIDE_WINDOW", {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
-    if matched and presale and promo.level != "item" and all(i in presale and presale[i].stage == DEPOSIT for i in matched):
-        return Reason("STAGE_MISMATCH", {"stage": DEPOSIT})
+        return Reason(ReasonCode.OUTSIDE_WINDOW, {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
+    if matched and presale and promo.level != Level.ITEM and all(i in presale and presale[i].stage == Stage.DEPOSIT for i in matched):
+        return Reason(ReasonCode.STAGE_MISMATCH, {"stage": Stage.DEPOSIT})
     if promo.is_coupon and promo.name not in wallet:
-        return Reason("NOT_IN_WALLET")
+        return Reason(ReasonCode.NOT_IN_WALLET)
     if promo.limit is not None and request.user.usage.get(promo.name, 0) >= promo.limit:
-        return Reason("LIMIT_REACHED", {"limit": promo.limit, "used": request.user.usage.get(promo.name, 0)})
+        return Reason(ReasonCode.LIMIT_REACHED, {"limit": promo.limit, "used": request.user.usage.get(promo.name, 0)})
     return None
 
 
@@ -121,28 +112,20 @@ def _condition_failure(promo: Promotion, plan: Plan, request: Request) -> Reason
     facts = OrderFacts(0, 0, 0, 0, request.user, request.channel, request.region, request.at)
     for clause in promo.clauses:
         if clause.threshold is None and not clause.test(facts):
-            return Reason("CONDITION_FAILED", clause_detail(clause, facts))
+            return Reason(ReasonCode.CONDITION_FAILED, clause_detail(clause, facts))
     return None
 
 
 def _groups(promo: Promotion, matched: tuple[int, ...], lines: list[Line]) -> tuple[tuple[int, ...], ...]:
     # Shop-level promotions (and free shipping) apply per shop: each shop is its own sub-order.
-    if promo.level in ("shop", "shipping"):
+    if promo.level in (Level.SHOP, Level.SHIPPING):
         by_shop: dict[str, list[int]] = {}
         for i in matched:
             by_shop.setdefault(lines[i].shop, []).append(i)
         return tuple(tuple(v) for _, v in sorted(by_shop.items()))
-    if promo.level == "item":
+    if promo.level == Level.ITEM:
         return tuple((i,) for i in matched)
     return (matched,) if matched else ()
-
-
-def _floor(plan: Plan, line: Line, now) -> int:
-    floor = 0
-    for guard in plan.guards:
-        if within(guard.window, now) and guard.scope(line):
-            floor = max(floor, guard.floor(line.price, line.quantity))
-    return min(floor, line.list_amount)
 
 
 def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | None:
@@ -151,11 +134,11 @@ def _presale_line(plan: Plan, request: Request, line: Line) -> PresaleLine | Non
         if not presale.scope(line) or not within(presale.active, now):
             continue
         if presale.deposit is None:  # 全款预售
-            return PresaleLine(presale, FULL, min(_unit_price(presale, request), line.price) * line.quantity, 0, 0)
-        stage = {"STAGE_DEPOSIT": DEPOSIT, "STAGE_BALANCE": BALANCE}.get(request.stage)
+            return PresaleLine(presale, Stage.FULL, min(_unit_price(presale, request), line.price) * line.quantity, 0, 0)
+        stage = request.stage
         if stage is None:
-            stage = DEPOSIT if within(presale.deposit_window, now) and presale.deposit_window else (
-                BALANCE if presale.balance_window and within(presale.balance_window, now) else None)
+            stage = Stage.DEPOSIT if within(presale.deposit_window, now) and presale.deposit_window else (
+                Stage.BALANCE if presale.balance_window and within(presale.balance_window, now) else None)
         if stage is None:
             continue
         unit = min(_unit_price(presale, request), line.price)  # a presale never raises the list price

@@ -4,17 +4,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.base.enums import UNKNOWN_COUPON
+from engine.base.enums import Explain, ReasonCode, Stage
 from engine.base.request import Request
 from engine.plan.plan import Plan
 from engine.pricing.choose import Choice, choose
 from engine.pricing.explain import HintData, Reason, Trace
 from engine.pricing.limits import DeadlineExceeded, Limits
 from engine.pricing.prepare import prepare
-from engine.pricing.state import FULL, Prepared
+from engine.pricing.state import Prepared
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,15 @@ class Quote:
     hints: tuple[HintData, ...]
     presale: tuple[PresaleQuote, ...]
     search: SearchOutcome
-    trace: tuple[dict, ...] = field(default=())
+    trace: tuple[dict[str, Any], ...] = field(default=())
     better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
 
 
 def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
     """The quote; past `limits` the best coupon set found, said not to be proven optimal.
     Raises DeadlineExceeded when the deadline passes before any set was priced."""
-    explain = request.explain != "EXPLAIN_OFF"
-    trace = Trace(request.explain == "EXPLAIN_TRACE")
+    explain = request.explain != Explain.OFF
+    trace = Trace(request.explain == Explain.TRACE)
     prep = prepare(plan, request, trace)
     choice = choose(prep, explain, limits)
     pricing = choice.pricing
@@ -114,7 +115,10 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
         lines.append(LineQuote(f"gift-{n + 1}:{gift.sku}", gift.quantity, 0, 0, 0, (), gift_of=promo))
 
     wallet_ids = {c.promotion.name: c.wallet.id for c in prep.candidates if c.wallet}
-    in_order = lambda names: sorted(names, key=lambda name: plan.by_name[name].order_key)  # noqa: E731
+
+    def in_order(names: Iterable[str]) -> list[str]:
+        return sorted(names, key=lambda name: plan.by_name[name].order_key)
+
     applied = tuple(
         Applied(name, p.level, p.kind, pricing.applied[name], wallet_ids.get(name, ""), name in pricing.capped)
         for name in in_order(pricing.applied) if (p := plan.by_name[name])
@@ -122,9 +126,9 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
     not_applied: tuple[NotApplied, ...] = ()
     hints: tuple[HintData, ...] = ()
     if explain:
-        reasons = {**prep.blocked, **pricing.failed, **choice.left_out}
+        reasons = choice.reasons(prep)
         not_applied = tuple(NotApplied(name, reasons[name]) for name in in_order(reasons) if name not in pricing.applied)
-        not_applied += tuple(NotApplied(name, Reason(UNKNOWN_COUPON)) for name in prep.unknown)
+        not_applied += tuple(NotApplied(name, Reason(ReasonCode.UNKNOWN_COUPON)) for name in prep.unknown)
         hints = tuple(_hints(pricing.hints, not_applied, in_order))
     goods_list = sum(line.list for line in lines)
     goods_final = sum(line.final for line in lines)
@@ -159,23 +163,22 @@ def _better_set(plan: Plan, request: Request, payable: int, limits: Limits) -> B
     return BetterSet(coupons, best.pricing.payable, payable - best.pricing.payable)
 
 
-def _hints(next_steps: list[HintData], not_applied, in_order) -> list[HintData]:
+def _hints(next_steps: list[HintData], not_applied: tuple[NotApplied, ...],
+           in_order: Callable[[Iterable[str]], list[str]]) -> list[HintData]:
     found = {h.promotion: h for h in next_steps}
     for item in not_applied:
         r = item.reason
-        if r.code == "THRESHOLD_NOT_MET" and r.gap and r.would_save:
+        if r.code == ReasonCode.THRESHOLD_NOT_MET and r.gap and r.would_save:
             found.setdefault(item.promotion, HintData(item.promotion, r.gap, r.gap_is_money, r.would_save))
     return [found[name] for name in in_order(found)]
 
 
-def _presale(prep: Prepared, finals: list[int]):
+def _presale(prep: Prepared, finals: list[int]) -> Iterator[PresaleQuote]:
     for i, line in enumerate(prep.lines):
         p = prep.presale.get(i)
         if p is None:
             continue
-        due = 0 if p.stage == FULL else finals[i] - p.deposit
+        due = 0 if p.stage == Stage.FULL else finals[i] - p.deposit
         yield PresaleQuote(line.id, p.stage, p.deposit, p.worth, due, p.presale.ships)
 
-
-# ---- JSON (service.md) -----------------------------------------------------------------------------
 

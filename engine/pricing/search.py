@@ -19,8 +19,10 @@ the greedy one, so the bound bites early.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
+from engine.base.enums import ORDER_LEVELS, Level, Stage
 from engine.plan import benefits as b
 from engine.plan.plan import Promotion
 from engine.pricing.bounds import group_offers, max_offer
@@ -43,7 +45,7 @@ from engine.pricing.limits import (
     Limits,
 )
 from engine.pricing.price import payable_now, run
-from engine.pricing.state import FULL, Candidate, Prepared, Pricing
+from engine.pricing.state import Candidate, Prepared, Pricing
 
 
 class _Stop(Exception):
@@ -68,7 +70,7 @@ class Search:
         # the coupons after them can be compared on ties), item-level coupons next (they lower the
         # bases of all the rest); then the most promising first, so the first choice reached is
         # the greedy one: a strong incumbent.
-        self.free = sorted(free, key=lambda c: (optional(c), c.promotion.level != "item", -self.bounds[c.promotion.name],
+        self.free = sorted(free, key=lambda c: (optional(c), c.promotion.level != Level.ITEM, -self.bounds[c.promotion.name],
                                                 expiry(c), c.promotion.name))
         n = len(self.free)
         self.bound = [self.bounds[c.promotion.name] for c in self.free]
@@ -85,7 +87,7 @@ class Search:
                 self.counted[g] = (mask | 1 << k, room)
         # Item-level candidates do not exclude one another: each line takes the best offer of
         # those chosen. Each has an exact offer per line: (line, offer).
-        self.item_offers = [_item_offers(prep, c) if c.promotion.level == "item" else [] for c in self.free]
+        self.item_offers = [_item_offers(prep, c) if c.promotion.level == Level.ITEM else [] for c in self.free]
         # A coupon that can take nothing off never applies, so it takes no seat and changes
         # nothing: not worth trying. (A gift takes nothing off the payable but does apply.)
         self.useless = [bound == 0 and optional(c) and not isinstance(c.promotion.benefit, b.Gift)
@@ -101,15 +103,15 @@ class Search:
         index = {id(c): k for k, c in enumerate(self.free)}
         self.steps: list[tuple[int, int, str, bool, Candidate]] = [
             (index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone, c)
-            for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
-        self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == "item")
+            for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != Level.ITEM]
+        self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == Level.ITEM)
         # For `_shrink`: each step's candidate, whether its offer is a non-decreasing function of
         # its base alone, and which free candidates can only lower that base (`_feeds`); each
         # step's index by name (-1: item level); offers probed, memoized.
-        self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != "item"]
+        self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != Level.ITEM]
         self.shrinkable = [self.progressive and _shrinkable(c) for c in self.step_cands]
         self.feeds: dict[int, int] = {}  # step -> mask, made when first needed (`_feeds`)
-        self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == "item"}
+        self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == Level.ITEM}
         self.rank.update((c.promotion.name, j) for j, c in enumerate(self.step_cands))
         self.probes: dict[tuple[str, int, int, int], int] = {}
         # Every choice pays at least the fixed promotions' price less what the free ones can take
@@ -117,11 +119,11 @@ class Search:
         # order (what each line would be charged - list amount, presale base or deposit - plus
         # shipping) less every fixed promotion's bound.
         self.item_levels: dict[int, tuple[int, list[int], list[int]]] = {}  # see `_at_items`
-        self.offers_at: dict[tuple, int] = {}  # see `offer_at`
+        self.offers_at: dict[tuple[int, bool, tuple[int, ...], int], int] = {}  # see `offer_at`
         self.offer_tables: dict[tuple[int, bool], _Offers] = {}
         self.item_given: dict[int, list[int]] = {}  # see `_given`
         # (parallel mode) no fixed shop/platform promotion can gain when item-level ones lower its base
-        self.fixed_monotone = all(c.promotion.monotone for c in fixed if c.promotion.level in ("shop", "platform"))
+        self.fixed_monotone = all(c.promotion.monotone for c in fixed if c.promotion.level in ORDER_LEVELS)
         self.root_pricing = self.price(0)
         self.root_item = [listed - base for listed, base in zip(prep.listed, self.root_pricing.base)]
         root = self.root_pricing.payable
@@ -298,7 +300,7 @@ class Search:
         harder (each threshold no higher), and first on the tie-breaks (earlier expiry, then
         name). Wherever the dominated one applies the other applies with the same discount and
         the same conflicts, and wins the tie; where it does not apply it changes nothing."""
-        by_kind: dict[tuple, list[int]] = {}
+        by_kind: dict[tuple[Any, ...], list[int]] = {}
         for k, c in enumerate(self.free):
             p = c.promotion
             if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)):
@@ -334,7 +336,7 @@ class Search:
         by the bases of its own lines: `exact` (the item level is final) for any promotion,
         else a bound only for a monotone one (others: `max_offer`); shipping: its fees."""
         c = self.free[k]
-        if c.promotion.level == "shipping" or not (exact or c.promotion.monotone):
+        if c.promotion.level == Level.SHIPPING or not (exact or c.promotion.monotone):
             return self.bound[k]
         key = (k, exact, tuple([bases[i] for i in c.lines]), total)
         off = self.offers_at.get(key)
@@ -528,7 +530,7 @@ class Search:
         """The free candidates that can only lower step j's base, as a bit mask over `free`:
         shop or platform level, before it, on its lines only."""
         key, lines = self.step_cands[j].promotion.order_key, self.steps[j][1]
-        return sum(1 << k for k, f in enumerate(self.free) if f.promotion.level in ("shop", "platform")
+        return sum(1 << k for k, f in enumerate(self.free) if f.promotion.level in ORDER_LEVELS
                    and f.promotion.order_key < key and not sum(1 << i for i in f.lines) & ~lines)
 
     def _offer_at(self, promo: Promotion, base: int, quantity: int, cart_amount: int) -> int:
@@ -544,7 +546,7 @@ class Search:
             self.probes[key] = off
         return off
 
-    def _trace(self, mask: int, **data) -> None:
+    def _trace(self, mask: int, **data: Any) -> None:
         if self.prep.trace.on:
             self.prep.trace.event("search", chosen=[c.promotion.name for c in self.chosen(mask)], **data)
 
@@ -553,7 +555,7 @@ def _shrinkable(c: Candidate) -> bool:
     """Is what `c` offers at shop/platform level a non-decreasing function of its base amount
     (and units) alone: monotone conditions, one group of lines, a benefit computed on the sum?"""
     p = c.promotion
-    if p.level not in ("shop", "platform") or not p.monotone or len(c.groups) != 1:
+    if p.level not in ORDER_LEVELS or not p.monotone or len(c.groups) != 1:
         return False
     benefit = p.benefit
     options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
@@ -565,7 +567,7 @@ def _item_offers(prep: Prepared, c: Candidate) -> list[tuple[int, int]]:
     fixed facts (the line's list amount and the cart's list total); nothing on a line whose
     deposit presale fixes its price."""
     offers = group_offers(prep, c, prep.listed)
-    return [(g[0], 0 if g[0] in prep.presale and prep.presale[g[0]].stage != FULL else off)
+    return [(g[0], 0 if g[0] in prep.presale and prep.presale[g[0]].stage != Stage.FULL else off)
             for g, off in zip(c.groups, offers)]
 
 

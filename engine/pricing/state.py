@@ -6,20 +6,20 @@ and the outcome of one choice (`Pricing`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from engine.base.enums import Stage
 from engine.base.request import Line, Request, WalletEntry
 from engine.plan import benefits as b
 from engine.plan.plan import Plan, Presale, Promotion
 from engine.plan.predicates import OrderFacts
 from engine.pricing.explain import HintData, Reason, Trace
 
-DEPOSIT, BALANCE, FULL = "deposit", "balance", "full"
-
 
 @dataclass(frozen=True)
 class PresaleLine:
     presale: Presale
-    stage: str  # deposit | balance | full
+    stage: Stage
     base: int  # what the line costs before coupons: (price - expansion - balance discount) x qty
     deposit: int  # deposit paid (or due now) for the line
     worth: int
@@ -51,8 +51,10 @@ class Prepared:
     listed: list[int] = field(default_factory=list)  # list amount of each line
     top: list[int] = field(default_factory=list)  # most a line can cost: list amount or presale base
     top_total: int = 0
-    offers: dict = field(default_factory=dict)  # memo of _offer across the choices tried
-    snapshots: dict = field(default_factory=dict)  # memo of the part of `run` every choice shares
+    offers: dict[tuple[str, tuple[int, ...], tuple[int, ...], int], Any] = field(default_factory=dict)  # memo of
+    # price._offer across the choices tried
+    # memo of the part of `run` every choice shares
+    snapshots: dict[tuple[frozenset[str], tuple[str, ...], bool], Pricing] = field(default_factory=dict)
 
     def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
         r = self.request

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, timezone
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from engine.base.enums import Explain, Stage
 from engine.base.money import MAX_MINOR, MoneyError, format_money, parse_money
 from engine.base.request import Line, Request, User, WalletEntry
 from engine.base.text import clip
 
-EXPLAIN_MODES = ("EXPLAIN_UNSPECIFIED", "EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE")
+# the proto's enum value names (promo.proto `Explain`, `Stage`) -> the engine's values; the
+# `_UNSPECIFIED` name (value 0) is the field's default. The one place they are mapped (the server
+# reads requests through this module too).
+EXPLAIN_NAMES: dict[str, Explain] = {"EXPLAIN_OFF": Explain.OFF, "EXPLAIN_REASONS": Explain.REASONS,
+                                     "EXPLAIN_TRACE": Explain.TRACE}
+STAGE_NAMES: dict[str, Stage] = {"STAGE_DEPOSIT": Stage.DEPOSIT, "STAGE_BALANCE": Stage.BALANCE}
 
-
-STAGES = ("STAGE_UNSPECIFIED", "STAGE_DEPOSIT", "STAGE_BALANCE")
+E = TypeVar("E")
+D = TypeVar("D")
 
 
 MAX_QUANTITY = 1_000_000
@@ -54,7 +61,7 @@ class RequestError(ValueError):
         self.message = message
 
 
-def parse_datetime(text: Any, field_path: str, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+def parse_datetime(text: Any, field_path: str, tz: ZoneInfo | timezone = UTC) -> datetime:
     """ISO-8601; a date-time without an offset is read in `tz` (the ruleset's timezone)."""
     if not isinstance(text, str) or not text:
         raise RequestError(field_path, "expected an ISO-8601 date-time string")
@@ -181,15 +188,16 @@ def _wallet(values: list, tz) -> tuple[WalletEntry, ...]:
     return tuple(kept.values())
 
 
-def _enum(value: Any, field_path: str, allowed: tuple[str, ...], default: str) -> str:
-    if value in ("", None) or value == allowed[0] and allowed[0].endswith("_UNSPECIFIED"):
+def _enum(value: Any, field_path: str, names: Mapping[str, E], unspecified: str, default: D) -> E | D:
+    """A proto enum by its value name; absent, null or `<ENUM>_UNSPECIFIED`: `default`."""
+    if value in ("", None, unspecified):
         return default
-    if value not in allowed:
-        raise RequestError(field_path, f"`{clip(value)}` is not one of {', '.join(allowed)}")
-    return value
+    if not isinstance(value, str) or value not in names:
+        raise RequestError(field_path, f"`{clip(value)}` is not one of {', '.join((unspecified, *names))}")
+    return names[value]
 
 
-def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = timezone.utc,
+def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = UTC,
                       max_lines: int = 10_000) -> Request:
     data = _message(_proto_names(_object(data, "request")), "", REQUEST_FIELDS)
     lines_json = data.get("lines", [])
@@ -225,7 +233,7 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = timezone
     if sum(line.list_amount for line in lines) + sum(shipping_fees.values()) > MAX_MINOR:
         raise RequestError("lines", f"the lines' list amounts and shipping must total at most {format_money(MAX_MINOR, digits)}")
     return Request(
-        at=parse_datetime(data.get("at"), "at", tz) if data.get("at") else datetime.now(timezone.utc),
+        at=parse_datetime(data.get("at"), "at", tz) if data.get("at") else datetime.now(UTC),
         lines=lines,
         user=user,
         channel=_str(data, "channel", ""),
@@ -233,9 +241,9 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = timezone
         shipping=shipping_fees,
         wallet=_wallet(wallet, tz),
         selected=tuple(_wallet_entry(v, i, "selected", tz).coupon for i, v in enumerate(selected)),
-        stage=_enum(data.get("stage"), "stage", STAGES, "STAGE_UNSPECIFIED"),
+        stage=_enum(data.get("stage"), "stage", STAGE_NAMES, "STAGE_UNSPECIFIED", None),
         presale_sold={k: _int(v, f"presale_sold.{clip(k)}") for k, v in sold.items()},
-        explain=_enum(data.get("explain"), "explain", EXPLAIN_MODES, "EXPLAIN_REASONS"),
+        explain=_enum(data.get("explain"), "explain", EXPLAIN_NAMES, "EXPLAIN_UNSPECIFIED", Explain.REASONS),
     )
 
 

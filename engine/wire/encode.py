@@ -13,6 +13,7 @@ from engine.apps.analyze.scenarios import OTHER_SHOP, Priced
 from engine.apps.analyze.search import Finding
 from engine.apps.catalog import CatalogError, CatalogItem
 from engine.apps.qualify import Qualification
+from engine.base.enums import ReasonCode
 from engine.base.money import format_money
 from engine.lang.diagnostics import Diagnostic
 from engine.plan.plan import Plan
@@ -27,34 +28,34 @@ def _amount(value: int, digits: int, is_money: bool) -> str:
 def reason_messages(reason: Reason, digits: int) -> tuple[str, str]:
     """(English, Chinese) customer-safe messages for a reason."""
     code = reason.code
-    if code == "THRESHOLD_NOT_MET" and reason.gap is not None:
+    if code == ReasonCode.THRESHOLD_NOT_MET and reason.gap is not None:
         gap = _amount(reason.gap, digits, reason.gap_is_money)
         if reason.gap_is_money:
             return f"spend {gap} more to qualify", f"还差{gap}元可用"
         return f"add {gap} more item(s) to qualify", f"再买{gap}件可用"
-    if code == "NOT_BEST_COMBINATION" and reason.difference is not None:
+    if code == ReasonCode.NOT_BEST_COMBINATION and reason.difference is not None:
         diff = format_money(reason.difference, digits)
         return (f"left out: the chosen combination saves {diff} more",
                 f"已为您选择更优惠的组合，比使用此券多省{diff}元")
-    if code in ("EXCLUSIVE_CONFLICT", "GROUP_LIMIT") and reason.winner:
+    if code in (ReasonCode.EXCLUSIVE_CONFLICT, ReasonCode.GROUP_LIMIT) and reason.winner:
         return (f"cannot be combined with `{reason.winner}`, which was applied",
                 f"不能与已使用的「{reason.winner}」同时使用")
     return _FIXED[code]
 
 
-_FIXED = {
-    "UNKNOWN_COUPON": ("this coupon is not known", "无法识别该优惠券"),
-    "OUTSIDE_WINDOW": ("not active at this time", "不在活动时间内"),
-    "STAGE_MISMATCH": ("not available at this payment stage", "当前支付阶段不可用"),
-    "NOT_IN_WALLET": ("you do not hold this coupon", "您尚未领取该优惠券"),
-    "LIMIT_REACHED": ("you have reached the usage limit", "已达到使用次数上限"),
-    "CONDITION_FAILED": ("this order does not meet the conditions", "订单不满足活动条件"),
-    "NO_ELIGIBLE_ITEMS": ("no item in the cart is eligible", "购物车中没有适用商品"),
-    "THRESHOLD_NOT_MET": ("the order does not reach the threshold", "订单未达到门槛"),
-    "EXCLUSIVE_CONFLICT": ("cannot be combined with another promotion", "不能与其他优惠同时使用"),
-    "GROUP_LIMIT": ("only a limited number of these can be used together", "同类优惠使用数量已达上限"),
-    "NOT_BEST_COMBINATION": ("left out of the best combination", "已为您选择更优惠的组合"),
-    "ZERO_BENEFIT": ("it would not lower the price of this order", "对本单无优惠"),
+_FIXED: dict[ReasonCode, tuple[str, str]] = {
+    ReasonCode.UNKNOWN_COUPON: ("this coupon is not known", "无法识别该优惠券"),
+    ReasonCode.OUTSIDE_WINDOW: ("not active at this time", "不在活动时间内"),
+    ReasonCode.STAGE_MISMATCH: ("not available at this payment stage", "当前支付阶段不可用"),
+    ReasonCode.NOT_IN_WALLET: ("you do not hold this coupon", "您尚未领取该优惠券"),
+    ReasonCode.LIMIT_REACHED: ("you have reached the usage limit", "已达到使用次数上限"),
+    ReasonCode.CONDITION_FAILED: ("this order does not meet the conditions", "订单不满足活动条件"),
+    ReasonCode.NO_ELIGIBLE_ITEMS: ("no item in the cart is eligible", "购物车中没有适用商品"),
+    ReasonCode.THRESHOLD_NOT_MET: ("the order does not reach the threshold", "订单未达到门槛"),
+    ReasonCode.EXCLUSIVE_CONFLICT: ("cannot be combined with another promotion", "不能与其他优惠同时使用"),
+    ReasonCode.GROUP_LIMIT: ("only a limited number of these can be used together", "同类优惠使用数量已达上限"),
+    ReasonCode.NOT_BEST_COMBINATION: ("left out of the best combination", "已为您选择更优惠的组合"),
+    ReasonCode.ZERO_BENEFIT: ("it would not lower the price of this order", "对本单无优惠"),
 }
 
 
@@ -230,6 +231,11 @@ def finding_to_json(f: Finding, plan: Plan) -> dict[str, Any]:
 
 def error_to_json(e: CatalogError) -> dict[str, Any]:
     return {"row": e.row, "error": e.message}
+
+
+def row_to_json(row: Finding | CatalogError, plan: Plan) -> dict[str, Any]:
+    """One row of `promo analyze --out report.json`'s findings: a finding, or why the row is bad."""
+    return error_to_json(row) if isinstance(row, CatalogError) else finding_to_json(row, plan)
 
 
 def to_json(diag: Diagnostic) -> dict:

@@ -6,22 +6,28 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
+from datetime import UTC
 from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
 
 from engine.apps.qualify import qualify
-from engine.apps.ruletest import run_tests
+from engine.apps.ruletest import rule_tests, run_tests
+from engine.base.enums import Explain
+from engine.base.request import Request
 from engine.lang.diagnostics import render
 from engine.lang.load import load_ruleset
 from engine.lang.source import ruleset_roots
 from engine.plan.compiler import compile_plan
+from engine.plan.plan import Plan
 from engine.pricing.limits import BUDGET
 from engine.pricing.quote import evaluate
 from engine.wire.decode import RequestError, request_from_json
-from engine.wire.encode import qualification_to_json, quote_to_json, to_json
+from engine.wire.encode import qualification_to_json, quote_to_json, row_to_json, to_json
 from server.cli import exclude as exclude_cli
+from server.cli import ledger as ledger_cli
 from server.cli.tables import (
     print_qualification,
     print_quote,
@@ -68,6 +74,12 @@ def _fmt(args) -> int:
 
 def _plan(rules: str):
     """The compiled plan of one ruleset, or None after printing why there is none."""
+    loaded = _loaded(rules)
+    return compile_plan(loaded) if loaded is not None else None
+
+
+def _loaded(rules: str):
+    """One ruleset without errors, loaded, or None after printing why there is none."""
     loaded = load_ruleset(rules)
     if not loaded.sources:  # a directory of rulesets, such as examples/, is not one ruleset
         roots = ruleset_roots(rules)
@@ -80,17 +92,20 @@ def _plan(rules: str):
             print(render(diag, loaded.sources) + "\n", file=sys.stderr)
         print(f"error: the ruleset `{rules}` has errors (see `promo check {rules}`)", file=sys.stderr)
         return None
-    return compile_plan(loaded)
+    return loaded
 
 
-def _read_request(path: str, plan, explain: str | None = None):
-    """The request in `path` (`-`: stdin), or None after saying what is wrong with it."""
+def _read_request(path: str, plan: Plan, explain: Explain | None = None) -> Request | None:
+    """The request in `path` (`-`: stdin), or None after saying what is wrong with it. `explain`
+    replaces the request's explain mode."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         data = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
-        if explain and isinstance(data, dict):
-            data["explain"] = explain
-        return request_from_json(data, plan.digits, plan.timezone)
+        if explain is None:
+            return request_from_json(data, plan.digits, plan.timezone)
+        if isinstance(data, dict):
+            data.pop("explain", None)
+        return replace(request_from_json(data, plan.digits, plan.timezone), explain=explain)
     except RequestError as err:
         print(f"error: {path}: field `{err.field}`: {err.message}", file=sys.stderr)
     # ValueError: not JSON, or an integer past Python's 4,300 digits; RecursionError: nested too deep
@@ -108,8 +123,7 @@ def _eval(args) -> int:
     plan = _plan(args.rules)
     if plan is None:
         return 2
-    explain = {"off": "EXPLAIN_OFF", "reasons": "EXPLAIN_REASONS", "trace": "EXPLAIN_TRACE"}.get(args.explain)
-    request = _read_request(args.cart, plan, explain)
+    request = _read_request(args.cart, plan, Explain(args.explain) if args.explain else None)
     if request is None:
         return 2
     quote = evaluate(plan, request)
@@ -141,10 +155,10 @@ def _test(args) -> int:
         return 2
     outcomes = []
     for root in roots:
-        plan = _plan(str(root))
-        if plan is None:
+        loaded = _loaded(str(root))
+        if loaded is None:
             return 2
-        outcomes += run_tests(plan, explain=args.explain)
+        outcomes += run_tests(compile_plan(loaded), rule_tests(loaded.files), explain=args.explain)
     print_test_results(outcomes, stdout_console(), args.explain)
     return 0 if all(o.passed for o in outcomes) else 1
 
@@ -163,7 +177,8 @@ def _serve(args) -> int:
                         max_response_bytes=args.max_response_bytes, max_call_seconds=args.max_call_seconds,
                         search_budget=args.search_budget, threads=args.threads,
                         grace=args.grace, log_format=args.log_format, log_level=args.log_level,
-                        reflection=not args.no_reflection, tls=tls)
+                        reflection=not args.no_reflection, tls=tls,
+                        ledger=ledger_cli.serve_ledger(args))  # migrated if new, refused if older (exit 2)
     return run_workers(args.rules, settings, args.workers)
 
 
@@ -201,9 +216,9 @@ def _analyze(args) -> int:
     except RequestError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     options = Options(at=at, max_units=args.max_units, user=User(id="analyze", level=args.user_level),
                       channel=args.channel, what_ifs="none" if args.no_what_ifs else args.what_ifs)
     meta = {"ruleset": {"name": plan.name, "revision": plan.revision}, "currency": plan.currency,
@@ -218,7 +233,7 @@ def _analyze(args) -> int:
                       TimeRemainingColumn(), console=err_console, disable=args.quiet) as progress:
             task = progress.add_task("analyze", total=total, below=0)
             below = 0
-            for obj in analyze_catalog(args.rules, plan, rows, options, processes=args.processes):
+            for obj in analyze_catalog(args.rules, plan, rows, options, row_to_json, processes=args.processes):
                 if "error" in obj:
                     err_console.print(f"{args.catalog}:{obj['row']}: bad row skipped: {obj['error']}", markup=False, soft_wrap=True)
                 else:
@@ -291,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rules")
     p.add_argument("cart", help="an EvaluateRequest as JSON (service.md); - reads it from stdin")
     p.add_argument("--json", action="store_true", help="print the EvaluateResponse JSON")
-    p.add_argument("--explain", choices=["off", "reasons", "trace"], help="override the request's explain mode")
+    p.add_argument("--explain", choices=[mode.value for mode in Explain], help="override the request's explain mode")
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("qualify", help="which wallet coupons this cart can use, what each saves, or why not")
@@ -336,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA: require client certificates it signed (mutual TLS)")
     p.add_argument("--no-reflection", action="store_true", help="no server reflection (production)")
+    ledger_cli.serve_options(p)  # --ledger URL | --no-ledger
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("lsp", help="the language server for .promo files, over stdio (editors/vscode starts it)")
@@ -357,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-below", action="store_true", help="exit 1 when any SKU is below its warning line (a CI gate)")
     p.set_defaults(run=_analyze)
     exclude_cli.register(sub)  # promo exclude (一键剔除)
+    ledger_cli.register(sub, _HelpFormatter)  # promo ledger migrate|verify|show, promo codes issue
     return parser
 
 

@@ -84,7 +84,7 @@ def print_quote(quote: Quote, console: Console) -> None:
     if not quote.search.optimal:
         console.print(f"not proven optimal: the search stopped ({quote.search.stopped}) after "
                       f"{quote.search.choices_priced} choices; this is the best set it found")
-    for event in quote.trace:  # only with EXPLAIN_TRACE
+    for event in quote.trace:  # only with explain trace
         shown = plain_detail(event, plan.digits)  # money as decimal strings
         console.print("trace " + ", ".join(f"{k}={_value(v)}" for k, v in shown.items()))
 

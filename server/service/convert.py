@@ -11,7 +11,7 @@ split of one call).
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -129,7 +129,7 @@ def diagnostic(d: Diagnostic) -> pb.Diagnostic:
 def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
     out = pb.GetRulesetResponse(
         name=plan.name, revision=plan.revision,
-        loaded_at=loaded_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        loaded_at=loaded_at.astimezone(UTC).isoformat(timespec="seconds"),
         currency=plan.currency, timezone=str(plan.timezone), stacking=plan.stacking,
         files=sorted(plan.sources),
     )
@@ -167,7 +167,7 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
     if msg.HasField("user"):
         cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
         user = cart.user
-    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(timezone.utc)
+    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(UTC)
     return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,
                           what_ifs="none" if msg.skip_what_ifs else "all")
 

@@ -7,10 +7,13 @@ Mapping (docs/service.md "Errors"):
   RequestError          -> INVALID_ARGUMENT   + google.rpc.BadRequest naming the field
   LimitExceeded         -> RESOURCE_EXHAUSTED + google.rpc.BadRequest naming the field
   NoRuleset             -> FAILED_PRECONDITION
+  LedgerError           -> its `status` (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
+                           ABORTED, UNAVAILABLE) + google.rpc.BadRequest naming the field
   DeadlineExceeded      -> DEADLINE_EXCEEDED (the engine had nothing worth answering by the deadline)
   deadline already past -> DEADLINE_EXCEEDED (checked before and, for unary calls, after the work:
                            an answer is not sent late)
   an answer too large   -> RESOURCE_EXHAUSTED (past `max_answer_bytes`)
+  draining (SIGTERM)    -> UNAVAILABLE (a new call while the server stops; health excepted)
   anything else         -> INTERNAL, logged with the traceback (a server bug, never the client's)
 Every handler is run as a stream of answers (a unary call's has one), so streams (AnalyzePrices,
 reflection) are mapped the same way and logged when they end. Health calls run on their own
@@ -41,6 +44,7 @@ from grpc_status import rpc_status
 from engine.base.text import clip
 from engine.pricing.limits import DeadlineExceeded
 from engine.wire.decode import RequestError
+from server.ledger.errors import LedgerError
 from server.service.convert import LimitExceeded
 
 # Facts a handler learns during the call (the ruleset revision) for the call's log line.
@@ -58,6 +62,18 @@ class NoRuleset(Exception):
 class Undecodable(Exception):
     """Request bytes that are not the message. The deserializer returns it (raising there would
     fail the call before the interceptor); the handler's first touch raises it."""
+
+
+class DeadlinePassed(Exception):
+    """The call's deadline passed before the call started, or before its (unary) answer was sent."""
+
+
+class Draining(Exception):
+    """The server is stopping (SIGTERM): new calls are refused."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer past the server's `max_answer_bytes`."""
 
 
 def _lenient(deserialize):
@@ -112,10 +128,14 @@ Failure = tuple[grpc.StatusCode, str, "tuple[str, str] | None"]
 
 
 def _failure(err: Exception, request_id: str) -> Failure:
+    """The status of a failed call: the one place an exception becomes a gRPC status (the table above)."""
     if isinstance(err, (RequestError, LimitExceeded)):
         code = grpc.StatusCode.INVALID_ARGUMENT if isinstance(err, RequestError) else grpc.StatusCode.RESOURCE_EXHAUSTED
         field, message = clip(err.field, MESSAGE), clip(err.message, MESSAGE)
         return code, clip(f"{field}: {message}", MESSAGE), (field, message)
+    if isinstance(err, LedgerError):  # the ledger's errors carry their status (server/ledger/errors.py)
+        field, message = clip(err.field, MESSAGE), clip(err.message, MESSAGE)
+        return grpc.StatusCode[err.status], clip(f"{field}: {message}", MESSAGE), (field, message)
     if isinstance(err, Undecodable):  # no field to name: the bytes did not get that far
         return grpc.StatusCode.INVALID_ARGUMENT, clip(str(err), MESSAGE), None
     if isinstance(err, NoRuleset):
@@ -123,6 +143,12 @@ def _failure(err: Exception, request_id: str) -> Failure:
     if isinstance(err, DeadlineExceeded):
         return (grpc.StatusCode.DEADLINE_EXCEEDED,
                 "no answer was ready by the deadline (the call's, or the server's limit on one call)", None)
+    if isinstance(err, DeadlinePassed):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, str(err), None
+    if isinstance(err, Draining):
+        return grpc.StatusCode.UNAVAILABLE, str(err), None
+    if isinstance(err, AnswerTooLarge):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(err), None
     return grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})", None
 
 
@@ -130,7 +156,8 @@ def _non_blocking(watch):
     """A handler grpcio drives by callbacks (the health Watch), kept so: only its request is checked."""
     def checked(request, context, send_response_callback):
         if isinstance(request, Undecodable):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, clip(str(request), MESSAGE))
+            code, message, _ = _failure(request, request_id(context))
+            context.abort(code, message)
         return watch(request, context, send_response_callback)
 
     checked.experimental_non_blocking = True
@@ -224,11 +251,11 @@ class CallInterceptor(grpc.ServerInterceptor):
         failure: Failure | None = None
         exc_info: BaseException | None = None
         if context.time_remaining() <= 0:
-            failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started", None)
+            failure = _failure(DeadlinePassed("the deadline passed before the call started"), rid)
         elif method.startswith(QUIET):
             pass  # health answers while draining, and a stop does not wait for it
         elif self.calls.draining:
-            failure = (grpc.StatusCode.UNAVAILABLE, "the server is shutting down: retry on another", None)
+            failure = _failure(Draining("the server is shutting down: retry on another"), rid)
         else:
             self.calls.begin(context)
         while failure is None:
@@ -248,11 +275,12 @@ class CallInterceptor(grpc.ServerInterceptor):
             finally:
                 _CALL.reset(token)
             if unary and context.time_remaining() <= 0:
-                failure = (grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed during the call", None)
+                failure = _failure(DeadlinePassed("the deadline passed during the call"), rid)
                 break
             if self.max_answer_bytes is not None and (size := answer.ByteSize()) > self.max_answer_bytes:
-                failure = (grpc.StatusCode.RESOURCE_EXHAUSTED, f"the answer is {size:,} bytes, more than this server "
-                           f"sends ({self.max_answer_bytes:,}): ask for fewer lines or less explanation", None)
+                failure = _failure(AnswerTooLarge(f"the answer is {size:,} bytes, more than this server sends "
+                                                  f"({self.max_answer_bytes:,}): ask for fewer lines or less "
+                                                  "explanation"), rid)
                 break
             try:
                 yield answer

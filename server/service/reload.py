@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from engine.lang.diagnostics import render
 from engine.lang.load import load_ruleset
@@ -100,7 +100,7 @@ class RulesetWatcher:
             if rejected:  # the edit that was refused is undone: say so, or the last word is the refusal
                 self.log.info("reload_recovered", path=str(self.root), revision=plan.revision)
             return True  # touched, not changed
-        served = Served(plan, datetime.now(timezone.utc))
+        served = Served(plan, datetime.now(UTC))
         previous = self._revision()
         self.current = served  # the atomic swap
         _settle_heap()

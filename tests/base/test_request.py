@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.base.enums import Explain, Stage
 from engine.wire.decode import RequestError, request_from_json
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -89,7 +90,7 @@ def test_date_time_without_offset_is_read_in_the_ruleset_zone():
 def test_wallet_shorthand_and_defaults():
     r = request_from_json(req(wallet=["c1", {"coupon": "c2", "id": "w2"}]), 2, SHANGHAI)
     assert [(w.coupon, w.id) for w in r.wallet] == [("c1", ""), ("c2", "w2")]
-    assert (r.stage, r.explain) == ("STAGE_UNSPECIFIED", "EXPLAIN_REASONS")
+    assert (r.stage, r.explain) == (None, Explain.REASONS)  # the proto names are the wire's
 
 
 def test_unspecified_enums_mean_the_default():
@@ -97,7 +98,24 @@ def test_unspecified_enums_mean_the_default():
 
     r = parse({"at": "2026-11-11T10:00:00+08:00", "lines": [], "explain": "EXPLAIN_UNSPECIFIED",
                "stage": "STAGE_UNSPECIFIED"}, 2)
-    assert (r.explain, r.stage) == ("EXPLAIN_REASONS", "STAGE_UNSPECIFIED")
+    assert (r.explain, r.stage) == (Explain.REASONS, None)
+
+
+@pytest.mark.parametrize(("field", "name", "value"), [
+    ("explain", "EXPLAIN_OFF", Explain.OFF), ("explain", "EXPLAIN_REASONS", Explain.REASONS),
+    ("explain", "EXPLAIN_TRACE", Explain.TRACE),
+    ("stage", "STAGE_DEPOSIT", Stage.DEPOSIT), ("stage", "STAGE_BALANCE", Stage.BALANCE),
+])
+def test_proto_enum_names_become_engine_values(field, name, value):
+    r = request_from_json(req(**{field: name}), 2, SHANGHAI)
+    assert getattr(r, field) is value
+
+
+def test_an_engine_value_is_not_a_proto_name():
+    with pytest.raises(RequestError, match="is not one of EXPLAIN_UNSPECIFIED, EXPLAIN_OFF"):
+        request_from_json(req(explain="off"), 2, SHANGHAI)
+    with pytest.raises(RequestError, match="stage"):
+        request_from_json(req(stage=["STAGE_DEPOSIT"]), 2, SHANGHAI)
 
 
 @pytest.mark.parametrize("data,message", [

@@ -1,6 +1,6 @@
 """Merchant price warnings (促销预警): the lowest unit price a buyer can reach for each SKU.
 
-Every figure is a cart priced by `engine.quote.evaluate` (EXPLAIN_OFF), the same engine as
+Every figure is a cart priced by `engine.pricing.quote.evaluate` (explain off), the same engine as
 checkout; this module only decides which carts to price. For one catalog item at one time:
 
 - **alone**: 1..K units of it (K = `Options.max_units`), plus the unit counts its promotions'

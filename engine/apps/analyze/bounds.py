@@ -14,9 +14,9 @@ price range [lo, hi], so the raised-filler scenarios derived from a pruned one a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
-from typing import Iterable
 
 from engine.apps.analyze.scenarios import (
     Options,
@@ -27,9 +27,11 @@ from engine.apps.analyze.scenarios import (
     touching,
 )
 from engine.apps.catalog import CatalogItem
+from engine.base.enums import ORDER_LEVELS, Level
 from engine.base.request import Line
 from engine.plan import benefits as b
 from engine.plan.plan import Plan, Promotion
+from engine.plan.predicates import within
 from engine.pricing.prepare import candidates_for
 
 
@@ -50,7 +52,7 @@ def _best_offer(p: Promotion, parts: list[b.Part], cart: tuple[int, int], roundi
         return 0, None
     ben = p.benefit
     options = [t.benefit for t in ben.tiers if met(t.threshold)] if isinstance(ben, b.Tiers) else [ben]
-    whole = p.level != "item"
+    whole = p.level != Level.ITEM
     best: tuple[int, list[int] | None] = (0, None)
     for option in options:
         off, shares = b.discount_parts(option, parts, rounding, whole)
@@ -75,22 +77,19 @@ class Bounds:
         line = sku_line(item, 1)
         self.ok = not any(p.scope(line) for p in plan.presales)  # presale bases: not bounded
         promos = touching(plan, item, options.at)
-        self.item_level = [p for p in promos if p.level == "item"]
-        self.sku_promos = {p.name: p for p in promos if p.level in ("shop", "platform")}
+        self.item_level = [p for p in promos if p.level == Level.ITEM]
+        self.sku_promos = {p.name: p for p in promos if p.level in ORDER_LEVELS}
         # a scope that reads `price` may match a filler at one price of a range and not another
         self.price_free = not any(re.search(r"\bprice\b", p.scope_text) for p in plan.promotions)
 
     def _floor(self, line: Line) -> int:
-        at = self.options.at
-        floor = max((g.floor(line.price, line.quantity) for g in self.plan.guards
-                     if (g.window is None or g.window[0] <= at < g.window[1]) and g.scope(line)), default=0)
-        return min(floor, line.list_amount)
+        return self.plan.floor(line, self.options.at)
 
     def _matching(self, line: Line) -> dict[str, Promotion]:
         """Promotions active at `at` whose scope matches `line`."""
         at = self.options.at
         return {name: p for name, (p, _) in candidates_for(self.plan, [line]).items()
-                if p.scope(line) and (p.window is None or p.window[0] <= at < p.window[1])}
+                if p.scope(line) and within(p.window, at)}
 
     def _item_off(self, promos: Iterable[Promotion], line: Line, cart: tuple[int, int]) -> int:
         """The deepest item-level discount of `line` in a cart of at most `cart` (amount, units)."""
@@ -105,7 +104,7 @@ class Bounds:
             return s.filler_price
         top = s.filler_price
         line = filler_line(self.item, s)
-        promos = [p for p in self._matching(line).values() if p.level == "item"]
+        promos = [p for p in self._matching(line).values() if p.level == Level.ITEM]
         if promos:
             # raised to price x price / base: the base is at least its list less the deepest discount
             cart = (line.list_amount + s.quantity * self.item.price, s.quantity + line.quantity)
@@ -147,18 +146,18 @@ class Bounds:
                 return None
             filler_promos = self._matching(top)
             floor_f = self._floor(lo)
-            item_f = [p for p in filler_promos.values() if p.level == "item"]
+            item_f = [p for p in filler_promos.values() if p.level == Level.ITEM]
             low_f = max(floor_f, lo.list_amount - self._item_off(item_f, top, cart))
         progressive = plan.stacking == "progressive"
         took_f: dict[tuple[str, str], int] = {}  # slot -> most the filler gave to it so far
         part: dict[tuple[str, str], int] = {}  # slot -> most it places on the SKU line
         shared: dict[tuple[str, str], int] = {}  # slot -> most the filler absorbs of promotions shared with the SKU
         alone_f: dict[tuple[str, str], int] = {}  # slot -> most the filler absorbs of promotions without the SKU
-        order_level = {**self.sku_promos, **{n: p for n, p in filler_promos.items() if p.level in ("shop", "platform")}}
+        order_level = {**self.sku_promos, **{n: p for n, p in filler_promos.items() if p.level in ORDER_LEVELS}}
         for p in sorted(order_level.values(), key=lambda p: p.order_key):
             on_s, on_f = p.name in self.sku_promos, p.name in filler_promos
             slot = _slot(p)
-            together = on_s and on_f and (p.level == "platform" or top.shop == item.shop)
+            together = on_s and on_f and (p.level == Level.PLATFORM or top.shop == item.shop)
             if together:
                 off, shares = _best_offer(p, [b.Part(sku.list_amount, q), b.Part(top.list_amount, top.quantity)], cart,
                                           plan.rounding)

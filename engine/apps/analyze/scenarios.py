@@ -5,15 +5,17 @@ at, and pricing one scenario through checkout's own `evaluate`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
-from typing import Iterable
 
 from engine.apps.catalog import CatalogItem
+from engine.base.enums import ORDER_LEVELS, Explain, Level, Stage
 from engine.base.request import Line, Request, User, WalletEntry
 from engine.plan import benefits as b
 from engine.plan.plan import Plan, Promotion
+from engine.plan.predicates import within
 from engine.pricing.limits import STOPPED_BY_DEADLINE, DeadlineExceeded, Limits
 from engine.pricing.prepare import candidates_for
 from engine.pricing.quote import Quote, evaluate
@@ -100,16 +102,15 @@ def filler_line(item: CatalogItem, s: Scenario) -> Line:
                 s.filler_quantity)
 
 
-def _stage(plan: Plan, line: Line, at: datetime) -> str:
+def _stage(plan: Plan, line: Line, at: datetime) -> Stage | None:
     """Balance stage for a SKU in a deposit presale open at `at` (the buyer pays the whole price)."""
-    within = lambda w: w is not None and w[0] <= at < w[1]  # noqa: E731
     for p in plan.presales:
-        if p.scope(line) and (p.active is None or within(p.active)):
+        if p.scope(line) and within(p.active, at):
             if p.deposit is None:
-                return "STAGE_UNSPECIFIED"
-            if within(p.deposit_window) or within(p.balance_window):
-                return "STAGE_BALANCE"
-    return "STAGE_UNSPECIFIED"
+                return None
+            if any(w is not None and within(w, at) for w in (p.deposit_window, p.balance_window)):
+                return Stage.BALANCE
+    return None
 
 
 def scenario_request(plan: Plan, item: CatalogItem, scenario: Scenario, options: Options,
@@ -128,7 +129,7 @@ def scenario_request(plan: Plan, item: CatalogItem, scenario: Scenario, options:
         wallet=tuple(WalletEntry(name) for name in coupons),
         stage=_stage(plan, lines[0], options.at),
         presale_sold={p.name: SOLD_REACHED for p in plan.presales if p.price_tiers},
-        explain="EXPLAIN_OFF",
+        explain=Explain.OFF,
     )
 
 
@@ -152,7 +153,7 @@ def touching(plan: Plan, item: CatalogItem, at: datetime) -> list[Promotion]:
     line = sku_line(item, 1)
     found = candidates_for(plan, [line])
     return sorted((p for p, _ in found.values()
-                   if p.scope(line) and (p.window is None or p.window[0] <= at < p.window[1])),
+                   if p.scope(line) and within(p.window, at)),
                   key=lambda p: p.order_key)
 
 
@@ -207,16 +208,16 @@ def filler_scenarios(t: Targets, item: CatalogItem, q: int, alone: Priced, optio
     other shops as the promotion's level allows; and filler units for unit thresholds."""
     out: set[Scenario] = set()
     for level in set(t.amounts) | set(t.every) | set(t.units):
-        shops = [item.shop] if level == "shop" else [item.shop, OTHER_SHOP]
+        shops = [item.shop] if level == Level.SHOP else [item.shop, OTHER_SHOP]
         # item-level thresholds (`cart.amount`) see list amounts; shop and platform ones, bases
-        have = alone.list if level == "item" else alone.base
+        have = alone.list if level == Level.ITEM else alone.base
         targets = set(t.amounts.get(level, ()))
         for step in t.every.get(level, ()):  # the next full step: 每满减 at its highest rate
             targets.add(step * max(1, ceil_div(have, step)))
         for target in targets:
             if target > have:
                 out.update(Scenario("filler", q, target - have, 1, shop) for shop in shops)
-        if level in ("shop", "platform"):
+        if level in ORDER_LEVELS:
             for n in t.units.get(level, ()):
                 if n > q:  # cheap filler units reach a quantity threshold; the SKU keeps its share
                     out.update(Scenario("filler", q, 1, n - q, shop) for shop in shops)

@@ -6,9 +6,9 @@ none left can beat the best; the warning line; each finding with its what-ifs.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Iterable, Iterator
 
 from engine.apps.analyze.bounds import Bounds
 from engine.apps.analyze.scenarios import (
@@ -25,6 +25,7 @@ from engine.apps.analyze.scenarios import (
 )
 from engine.apps.analyze.variants import Split, remove_from, split_orders
 from engine.apps.catalog import CatalogError, CatalogItem
+from engine.base.enums import Level
 from engine.plan.plan import Plan
 
 
@@ -76,7 +77,7 @@ def _variants(plan: Plan, s: Scenario, p: Priced) -> list[Scenario]:
     if s.filler_quantity == 1 and 0 < p.filler_base < s.filler_price:
         out.append(replace(s, filler_price=ceil_div(s.filler_price * s.filler_price, p.filler_base)))
     if plan.stacking == "progressive" and s.filler_quantity == 1:
-        taken = sum(amount for name, amount in p.discounts if plan.by_name[name].level == "shop")
+        taken = sum(amount for name, amount in p.discounts if plan.by_name[name].level == Level.SHOP)
         if taken:
             out.append(replace(s, filler_price=s.filler_price + taken))
     return out
@@ -134,7 +135,11 @@ def warning_line(plan: Plan, item: CatalogItem) -> tuple[Fraction | None, str]:
     for w in plan.warnings:
         if not w.scope(line):
             continue
-        value = Fraction(w.each) if w.each is not None else item.price * w.percent
+        if w.each is not None:
+            value = Fraction(w.each)
+        else:
+            assert w.percent is not None  # a warning line is an amount or a percentage
+            value = item.price * w.percent
         if best is None or value > best[0]:
             best = (value, f'warning "{w.name}"')
     return best if best else (None, "")
@@ -150,10 +155,10 @@ def analyze_item(plan: Plan, item: CatalogItem, options: Options) -> Finding:
         # A variant keeps the item level (it changes a shop-level scope or the stacking), so the
         # bases the filler targets are measured on are the same, unless the engine may choose
         # among item-level promotions (a coupon, an exclusive one, a group) differently.
-        fixed_items = not any(p.level == "item" and (p.is_coupon or p.exclusive or p.group) for p in promos)
+        fixed_items = not any(p.level == Level.ITEM and (p.is_coupon or p.exclusive or p.group) for p in promos)
         same = alone if fixed_items else None
         for p in promos:
-            if p.level == "shop":
+            if p.level == Level.SHOP:
                 w_best, _, _ = lowest(remove_from(plan, p.name, item.sku), item, options, same)
                 what_ifs.append(WhatIf("remove", p.name, w_best.unit, w_best))
         other = "progressive" if plan.stacking == "parallel" else "parallel"
@@ -168,8 +173,7 @@ def holding_guard(plan: Plan, item: CatalogItem, best: Priced, options: Options)
     guards active at `at` whose scope matches the line, when the line's final is that floor."""
     line = sku_line(item, best.scenario.quantity)
     at = options.at
-    floors = [(g.floor(line.price, line.quantity), g.name) for g in plan.guards
-              if (g.window is None or g.window[0] <= at < g.window[1]) and g.scope(line)]
+    floors = [(g.floor(line.price, line.quantity), g.name) for g in plan.guards_at(line, at)]
     if not floors:
         return None
     floor, name = max(sorted(floors, key=lambda f: f[1]), key=lambda f: f[0])  # ties: the first name
