@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, Mapping, Protocol
 
+from engine.base.enums import ReasonCode
 from server.ledger.codes import normalize
 
 
@@ -34,7 +35,7 @@ OPEN_STATES = (State.HELD, State.COMMITTED)
 class Reason(StrEnum):
     """Why a promotion got less than it asked: the engine's reason codes."""
 
-    LIMIT_REACHED = "LIMIT_REACHED"
+    LIMIT_REACHED = ReasonCode.LIMIT_REACHED.value  # the pricing reason of the same name
     BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
     CODE_UNKNOWN = "CODE_UNKNOWN"
     CODE_USED = "CODE_USED"
