@@ -3,11 +3,21 @@ imports, so after an edit to that source the tests would run the old code."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
+
+# A `promo serve` a test starts without --ledger/--no-ledger keeps its ledger (PROMO_LEDGER_URL,
+# server/cli/ledger.py) in a temporary folder of the session, not in the checkout.
+_LEDGER_DIR = tempfile.mkdtemp(prefix="promo-test-ledger-")
+atexit.register(shutil.rmtree, _LEDGER_DIR, ignore_errors=True)
+os.environ.setdefault("PROMO_LEDGER_URL", f"sqlite:///{_LEDGER_DIR}/promo-ledger.db")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -55,7 +55,9 @@ def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, rea
     order = request.order if request.order is not None else _priced(price, read, {})
     shortfalls: dict[str, Outcome] = {}
     for _ in range(ATTEMPTS):
-        expire_due(conn, now_us, promotions=[h.promotion for h in order.holds])
+        counted = [h.promotion for h in order.holds if _counts(h)]
+        if counted:  # an expired hold on a counter this order takes gives it back first
+            expire_due(conn, now_us, promotions=counted)
         attempt = conn.begin_nested()
         outcomes = tuple(_take(conn, hold, request.buyer, day, reservation_id, now_us)
                          for hold in sorted(order.holds, key=lambda h: h.promotion))
@@ -81,6 +83,8 @@ def _priced(price: Pricer | None, read: usage.Reader, shortfalls: Mapping[str, O
 
 def _take(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: str, now_us: int) -> Outcome:
     """All of one promotion's holds, or none of them."""
+    if not _counts(hold):  # no counter to take: granted, and nothing to undo
+        return Outcome(hold.promotion, True, None, hold.spend, hold.spend)
     savepoint = conn.begin_nested()
     outcome = _take_all(conn, hold, buyer, day, reservation_id, now_us)
     if outcome.granted:
@@ -88,6 +92,11 @@ def _take(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: s
     else:
         savepoint.rollback()
     return outcome
+
+
+def _counts(hold: Hold) -> bool:
+    """The hold takes a counter: a code, a limit, or spend against a budget."""
+    return hold.code is not None or bool(hold.limits) or bool(hold.spend and hold.budgets)
 
 
 def _steps(hold: Hold, code: str | None, buyer: str, day: date) -> list[tuple[CounterKey, int, Limit | Budget | None]]:
@@ -158,14 +167,17 @@ def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple
         conn.execute(lines.insert(), [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
                                        "final": x.final, "returned": 0} for x in order.lines])
     holds = {h.promotion: h for h in order.holds}
-    for outcome in outcomes:
-        if not outcome.granted:
-            continue
-        conn.execute(redemptions.insert().values(reservation_id=reservation_id, promotion=outcome.promotion,
-                                                 desired=outcome.desired, granted=outcome.spend, code=outcome.code))
+    granted = [o for o in outcomes if o.granted]
+    if granted:  # one statement for all, one for their allocations
+        conn.execute(redemptions.insert(), [
+            {"reservation_id": reservation_id, "promotion": o.promotion, "desired": o.desired, "granted": o.spend,
+             "code": o.code} for o in granted])
+    shares = []
+    for outcome in granted:
         allocation = holds[outcome.promotion].allocation
         if allocation:
             parts = split(outcome.spend, list(allocation.values()))  # a cut falls in proportion
-            conn.execute(allocations.insert(), [
-                {"reservation_id": reservation_id, "promotion": outcome.promotion, "line_id": line_id, "amount": part}
-                for line_id, part in zip(allocation, parts)])
+            shares += [{"reservation_id": reservation_id, "promotion": outcome.promotion, "line_id": line_id,
+                        "amount": part} for line_id, part in zip(allocation, parts)]
+    if shares:
+        conn.execute(allocations.insert(), shares)

@@ -105,6 +105,7 @@ class Settings:
     reload_interval: float = 0.5
     reflection: bool = True
     tls: TLS | None = None
+    ledger: str | None = None  # the ledger's database URL (LedgerService, server/service/ledger.py); None: pricing only
 
 
 LOG_FIELD = 4000  # characters of one log field; a traceback keeps its end
@@ -226,11 +227,19 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
                  ("grpc.max_send_message_length", settings.max_response_bytes)],
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
-    pb_grpc.add_PromotionServiceServicer_to_server(PromotionServicer(watcher, settings), server)
+    promotions = PromotionServicer(watcher, settings)
+    pb_grpc.add_PromotionServiceServicer_to_server(promotions, server)
+    ledger_services: tuple[str, ...] = ()
+    if settings.ledger is not None:  # beside the pricing service, on the same handler threads
+        from server.service.ledger import attach
+
+        ledger_services = attach(server, health_servicer, settings.ledger, log, pool_size=settings.threads,
+                                 served=promotions._served, limits=promotions._limits, cart=promotions._cart)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         reflection.enable_server_reflection(
-            (SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server)
+            (SERVICE, *ledger_services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME), server)
     address = f"{settings.host}:{settings.port}"
     port = (server.add_secure_port(address, settings.tls.credentials()) if settings.tls
             else server.add_insecure_port(address))

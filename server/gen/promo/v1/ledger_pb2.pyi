@@ -1,0 +1,198 @@
+from server.gen.promo.v1 import promo_pb2 as _promo_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ReserveRequest(_message.Message):
+    __slots__ = ("order_id", "idempotency_key", "ttl_seconds", "parent_order_id", "cart")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CART_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    idempotency_key: str
+    ttl_seconds: int
+    parent_order_id: str
+    cart: _promo_pb2.EvaluateRequest
+    def __init__(self, order_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., ttl_seconds: _Optional[int] = ..., parent_order_id: _Optional[str] = ..., cart: _Optional[_Union[_promo_pb2.EvaluateRequest, _Mapping]] = ...) -> None: ...
+
+class ReservedPromotion(_message.Message):
+    __slots__ = ("promotion", "granted", "reason", "desired", "spend", "code")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    granted: bool
+    reason: str
+    desired: str
+    spend: str
+    code: str
+    def __init__(self, promotion: _Optional[str] = ..., granted: _Optional[bool] = ..., reason: _Optional[str] = ..., desired: _Optional[str] = ..., spend: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
+
+class ReserveResponse(_message.Message):
+    __slots__ = ("reservation_id", "state", "expires_at", "quote", "order_id", "promotions")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMOTIONS_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    state: str
+    expires_at: str
+    quote: _promo_pb2.EvaluateResponse
+    order_id: str
+    promotions: _containers.RepeatedCompositeFieldContainer[ReservedPromotion]
+    def __init__(self, reservation_id: _Optional[str] = ..., state: _Optional[str] = ..., expires_at: _Optional[str] = ..., quote: _Optional[_Union[_promo_pb2.EvaluateResponse, _Mapping]] = ..., order_id: _Optional[str] = ..., promotions: _Optional[_Iterable[_Union[ReservedPromotion, _Mapping]]] = ...) -> None: ...
+
+class CommitRequest(_message.Message):
+    __slots__ = ("reservation_id", "idempotency_key")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    idempotency_key: str
+    def __init__(self, reservation_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CommitResponse(_message.Message):
+    __slots__ = ("reservation_id", "state", "order_id")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    state: str
+    order_id: str
+    def __init__(self, reservation_id: _Optional[str] = ..., state: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("reservation_id", "idempotency_key")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    idempotency_key: str
+    def __init__(self, reservation_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CancelResponse(_message.Message):
+    __slots__ = ("reservation_id", "state", "order_id")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    state: str
+    order_id: str
+    def __init__(self, reservation_id: _Optional[str] = ..., state: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class ReturnLine(_message.Message):
+    __slots__ = ("id", "quantity")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    quantity: int
+    def __init__(self, id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class ReturnRequest(_message.Message):
+    __slots__ = ("order_id", "idempotency_key", "lines")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    idempotency_key: str
+    lines: _containers.RepeatedCompositeFieldContainer[ReturnLine]
+    def __init__(self, order_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[ReturnLine, _Mapping]]] = ...) -> None: ...
+
+class LineRefund(_message.Message):
+    __slots__ = ("id", "quantity", "refund")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    quantity: int
+    refund: str
+    def __init__(self, id: _Optional[str] = ..., quantity: _Optional[int] = ..., refund: _Optional[str] = ...) -> None: ...
+
+class ReturnResponse(_message.Message):
+    __slots__ = ("order_id", "refund", "lines", "state")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    refund: str
+    lines: _containers.RepeatedCompositeFieldContainer[LineRefund]
+    state: str
+    def __init__(self, order_id: _Optional[str] = ..., refund: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[LineRefund, _Mapping]]] = ..., state: _Optional[str] = ...) -> None: ...
+
+class IssueCodesRequest(_message.Message):
+    __slots__ = ("coupon", "count", "prefix", "length", "idempotency_key")
+    COUPON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    coupon: str
+    count: int
+    prefix: str
+    length: int
+    idempotency_key: str
+    def __init__(self, coupon: _Optional[str] = ..., count: _Optional[int] = ..., prefix: _Optional[str] = ..., length: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class IssuedCode(_message.Message):
+    __slots__ = ("code",)
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    def __init__(self, code: _Optional[str] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("promotion", "buyer", "at")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    BUYER_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    buyer: str
+    at: str
+    def __init__(self, promotion: _Optional[str] = ..., buyer: _Optional[str] = ..., at: _Optional[str] = ...) -> None: ...
+
+class UsageCounter(_message.Message):
+    __slots__ = ("metric", "buyer", "period", "key", "used", "held", "cap")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    BUYER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    CAP_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    buyer: str
+    period: str
+    key: str
+    used: str
+    held: str
+    cap: str
+    def __init__(self, metric: _Optional[str] = ..., buyer: _Optional[str] = ..., period: _Optional[str] = ..., key: _Optional[str] = ..., used: _Optional[str] = ..., held: _Optional[str] = ..., cap: _Optional[str] = ...) -> None: ...
+
+class GetUsageResponse(_message.Message):
+    __slots__ = ("promotion", "uses", "uses_held", "limit_total", "spend", "spend_held", "budget", "counters")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    USES_HELD_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    SPEND_HELD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    uses: int
+    uses_held: int
+    limit_total: int
+    spend: str
+    spend_held: str
+    budget: str
+    counters: _containers.RepeatedCompositeFieldContainer[UsageCounter]
+    def __init__(self, promotion: _Optional[str] = ..., uses: _Optional[int] = ..., uses_held: _Optional[int] = ..., limit_total: _Optional[int] = ..., spend: _Optional[str] = ..., spend_held: _Optional[str] = ..., budget: _Optional[str] = ..., counters: _Optional[_Iterable[_Union[UsageCounter, _Mapping]]] = ...) -> None: ...
