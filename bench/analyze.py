@@ -33,8 +33,8 @@ from engine.apps.analyze.scenarios import Options  # noqa: E402
 from engine.apps.catalog import read_catalog  # noqa: E402
 from engine.base.request import User  # noqa: E402
 from engine.lang.load import load_ruleset  # noqa: E402
-from engine.wire.encode import row_to_json  # noqa: E402
 from engine.plan.compiler import compile_plan  # noqa: E402
+from engine.wire.encode import row_to_json  # noqa: E402
 
 PROMOTIONS, SHOPS, SKUS = 5_000, 500, 100_000
 
@@ -95,7 +95,8 @@ def main() -> None:
             tracemalloc.stop()
             main_rss, child_rss = peak_mib()
             print(f"{n:>8,}{what_ifs:>10}{elapsed:>10.1f}{n / elapsed:>9.1f}{below:>8,}"
-                  f"{scenarios / max(n, 1):>15.1f}{main_rss:>12.0f}MiB{child_rss:>14.0f}MiB{traced / 2**20:>15.1f}MiB", flush=True)
+                  f"{scenarios / max(n, 1):>15.1f}{main_rss:>12.0f}MiB{child_rss:>14.0f}MiB{traced / 2**20:>15.1f}MiB",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -254,7 +254,8 @@ def lsp_section(config: Config) -> str:
 # ---- the report -------------------------------------------------------------------------------------
 
 
-def build_report(config: Config = Config(), log=lambda message: None) -> str:
+def build_report(config: Config | None = None, log=lambda message: None) -> str:
+    config = config or Config()
     started = time.perf_counter()
     m = machine()
     # analyze first, while this process is small: Linux carries a process's peak RSS across exec,

@@ -87,9 +87,11 @@ def item_from_mapping(data: Mapping[str, Any], row: int, digits: int) -> Catalog
     attributes = data.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise ValueError("`attributes`: expected an object")
+    price = _money(data.get("price"), "price", digits, required=True)
+    assert price is not None  # required: a missing price raised
     return CatalogItem(
         sku=text("sku", True), shop=text("shop", True), category=text("category"), brand=text("brand"),
-        tags=tag_set, price=_money(data.get("price"), "price", digits, required=True),
+        tags=tag_set, price=price,
         warning_price=_money(data.get("warning_price"), "warning_price", digits),
         cost=_money(data.get("cost"), "cost", digits), ad_cost=_money(data.get("ad_cost"), "ad_cost", digits),
         row=row, attributes=dict(attributes),

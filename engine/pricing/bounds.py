@@ -44,7 +44,8 @@ def _group_offers(prep: Prepared, cand: Candidate, promo: Promotion, amounts: li
         if not isinstance(promo.benefit, b.Gift):
             parts = [b.Part(top[i], prep.lines[i].quantity) for i in idx]
             facts = prep.facts(sum(p.amount for p in parts), sum(p.quantity for p in parts), total)
-            benefit, _ = benefit_at(prep, promo, facts, parts, explain=False) if promo.monotone or exact else (promo.benefit, None)
+            benefit, _ = (benefit_at(prep, promo, facts, parts, explain=False) if promo.monotone or exact
+                          else (promo.benefit, None))
             if benefit is not None:
                 options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) and not exact else [benefit]
                 whole = promo.level != Level.ITEM

@@ -40,7 +40,8 @@ def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts: list[
         rounding = prep.plan.rounding
         return max(met, key=lambda t: b.discount_parts(t.benefit, parts, rounding, whole=True)[0]).benefit, None
     if isinstance(benefit, b.EveryOff) and facts.amount < benefit.step:
-        reason = Reason(ReasonCode.THRESHOLD_NOT_MET, {"threshold": "amount", "needed": Minor(benefit.step), "seen": Minor(facts.amount)},
+        reason = Reason(ReasonCode.THRESHOLD_NOT_MET,
+                        {"threshold": "amount", "needed": Minor(benefit.step), "seen": Minor(facts.amount)},
                         gap=benefit.step - facts.amount, would_save=benefit.amount)
         return None, reason
     return benefit, None
@@ -100,7 +101,8 @@ def _values(reads: tuple[str, ...], facts: OrderFacts) -> dict[str, Any]:
             value = getattr(facts, attr, None)
         if name in _MONEY_FACTS:
             value = Minor(value)
-        values[name] = sorted(value) if isinstance(value, frozenset) else (value.isoformat() if hasattr(value, "isoformat") else value)
+        values[name] = (sorted(value) if isinstance(value, frozenset)
+                        else value.isoformat() if hasattr(value, "isoformat") else value)
     return values
 
 

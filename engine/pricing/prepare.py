@@ -99,7 +99,8 @@ def _blocked(promo: Promotion, matched: tuple[int, ...], presale: dict[int, Pres
     if promo.window is not None and not within(promo.window, now):
         start, end = promo.window
         return Reason(ReasonCode.OUTSIDE_WINDOW, {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
-    if matched and presale and promo.level != Level.ITEM and all(i in presale and presale[i].stage == Stage.DEPOSIT for i in matched):
+    if (matched and presale and promo.level != Level.ITEM
+            and all(i in presale and presale[i].stage == Stage.DEPOSIT for i in matched)):
         return Reason(ReasonCode.STAGE_MISMATCH, {"stage": Stage.DEPOSIT})
     if promo.is_coupon and promo.name not in wallet:
         return Reason(ReasonCode.NOT_IN_WALLET)

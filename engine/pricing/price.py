@@ -112,7 +112,8 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             elif not best_off.get(name):
                 out.failed[name] = Reason(ReasonCode.ZERO_BENEFIT)
             else:
-                out.failed[name] = Reason(ReasonCode.NOT_BEST_COMBINATION, {"why": "another item-level price is lower on every eligible line"})
+                out.failed[name] = Reason(ReasonCode.NOT_BEST_COMBINATION,
+                                          {"why": "another item-level price is lower on every eligible line"})
             out.capped.discard(name)
 
 

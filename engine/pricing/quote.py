@@ -111,7 +111,7 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
         # discounts were recorded in evaluation order, which is level, priority, name order
         lines.append(LineQuote(line.id, line.quantity, line.list_amount, pricing.base[i], pricing.final[i],
                                tuple((name, amount) for name, amount in pricing.discounts[i].items() if amount)))
-    for n, (promo, gift, shop) in enumerate(pricing.gifts):
+    for n, (promo, gift, _shop) in enumerate(pricing.gifts):
         lines.append(LineQuote(f"gift-{n + 1}:{gift.sku}", gift.quantity, 0, 0, 0, (), gift_of=promo))
 
     wallet_ids = {c.promotion.name: c.wallet.id for c in prep.candidates if c.wallet}

@@ -108,7 +108,8 @@ class Search:
         # For `_shrink`: each step's candidate, whether its offer is a non-decreasing function of
         # its base alone, and which free candidates can only lower that base (`_feeds`); each
         # step's index by name (-1: item level); offers probed, memoized.
-        self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != Level.ITEM]
+        self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key)
+                           if c.promotion.level != Level.ITEM]
         self.shrinkable = [self.progressive and _shrinkable(c) for c in self.step_cands]
         self.feeds: dict[int, int] = {}  # step -> mask, made when first needed (`_feeds`)
         self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == Level.ITEM}
@@ -304,7 +305,8 @@ class Search:
         for k, c in enumerate(self.free):
             p = c.promotion
             if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)):
-                what = tuple(self.item_offers[k]) if self.item_offers[k] else (p.benefit, tuple(t.text for t in p.clauses if t.threshold is None))
+                what = (tuple(self.item_offers[k]) if self.item_offers[k]
+                        else (p.benefit, tuple(t.text for t in p.clauses if t.threshold is None)))
                 by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what), []).append(k)
         out = []
         for ks in by_kind.values():

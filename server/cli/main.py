@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -228,14 +229,15 @@ def _analyze(args) -> int:
         total = count_rows(args.catalog)
         rows = read_catalog(args.catalog, plan.digits)
         err_console = Console(stderr=True, highlight=False)
-        shown = []
+        shown: list[dict[str, Any]] = []
         with Progress(TextColumn("analyzing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[below]} below"),
                       TimeRemainingColumn(), console=err_console, disable=args.quiet) as progress:
             task = progress.add_task("analyze", total=total, below=0)
             below = 0
             for obj in analyze_catalog(args.rules, plan, rows, options, row_to_json, processes=args.processes):
                 if "error" in obj:
-                    err_console.print(f"{args.catalog}:{obj['row']}: bad row skipped: {obj['error']}", markup=False, soft_wrap=True)
+                    err_console.print(f"{args.catalog}:{obj['row']}: bad row skipped: {obj['error']}", markup=False,
+                                      soft_wrap=True)
                 else:
                     below += obj["below_warning"]
                     if report is None and obj["below_warning"] and len(shown) < 1000:
@@ -278,6 +280,14 @@ class _HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)".lstrip()
 
 
+
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser: the same help layout as the command's."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(formatter_class=_HelpFormatter, **kw)
+
+
 def _version() -> str:
     try:
         return metadata.version("promo")
@@ -289,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promo", description="promotion rules engine", formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                parser_class=lambda **kw: argparse.ArgumentParser(formatter_class=_HelpFormatter, **kw))
+                                parser_class=_Parser)
 
     p = sub.add_parser("check", help="parse and type-check rule files")
     p.add_argument("rules", help="a .promo file or a directory of them")

@@ -45,12 +45,14 @@ def table(console: Console, columns: tuple[str, ...], right: tuple[str, ...] = (
 def print_quote(quote: Quote, console: Console) -> None:
     plan = quote.plan
     money = lambda v: format_money(v, plan.digits)  # noqa: E731
-    console.print(Text.assemble((plan.name, "bold"), f" ({plan.stacking} stacking, {plan.currency}) revision {plan.revision[:12]}"))
+    console.print(Text.assemble((plan.name, "bold"),
+                                f" ({plan.stacking} stacking, {plan.currency}) revision {plan.revision[:12]}"))
 
     lines = table(console, ("line", "qty", "list", "base", "discounts", "final"), right=("qty", "list", "base", "final"),
                   title="lines")
     for line in quote.lines:
-        discounts = "\n".join(f"{name} −{money(a)}" for name, a in line.discounts) or ("gift of " + line.gift_of if line.gift_of else "")
+        discounts = ("\n".join(f"{name} −{money(a)}" for name, a in line.discounts)
+                     or ("gift of " + line.gift_of if line.gift_of else ""))
         lines.add_row(line.id, str(line.quantity), money(line.list), money(line.base), discounts, money(line.final))
     console.print(lines)
 
@@ -60,7 +62,8 @@ def print_quote(quote: Quote, console: Console) -> None:
     console.print(applied)
 
     totals = Table(show_header=False, box=None)
-    for label, value in (("list", quote.list), ("discount", quote.discount), ("shipping", quote.shipping), ("payable", quote.payable)):
+    sums = (("list", quote.list), ("discount", quote.discount), ("shipping", quote.shipping), ("payable", quote.payable))
+    for label, value in sums:
         totals.add_row(label, Text(money(value), "bold" if label == "payable" else ""))
     console.print(totals)
 

@@ -165,7 +165,8 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
         raise RequestError("max_units", f"must be between 0 and {MAX_UNITS}")
     user = User(id="analyze")
     if msg.HasField("user"):
-        cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits, plan.timezone)
+        cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits,
+                                 plan.timezone)
         user = cart.user
     at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(UTC)
     return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,

@@ -12,17 +12,18 @@ from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.apps.analyze.scenarios import OTHER_SHOP, Options, Scenario, price, scenario_request
 from engine.apps.analyze.search import analyze_item
-from engine.wire.encode import finding_to_json
 from engine.apps.analyze.variants import remove_from
 from engine.apps.catalog import CatalogItem
-from engine.plan.compiler import compile_plan
 from engine.lang.load import load_ruleset, load_sources
-from engine.pricing.quote import evaluate
 from engine.lang.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.pricing.quote import evaluate
+from engine.wire.encode import finding_to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = datetime.fromisoformat("2026-11-11T10:00:00+08:00")
@@ -202,7 +203,7 @@ def test_no_cart_of_the_families_goes_below_the_lowest(cart):
 
 
 def test_no_split_of_orders_goes_below_the_lowest():
-    for name, f in FINDINGS.items():
+    for f in FINDINGS.values():
         assert f.split.split_orders >= f.lowest and f.split.one_order >= f.lowest
 
 

@@ -7,12 +7,12 @@ import json
 from contextlib import redirect_stdout
 from pathlib import Path
 
-from engine.plan.compiler import compile_plan
-from engine.lang.load import load_sources
-from engine.wire.encode import qualification_to_json
 from engine.apps.qualify import qualify
-from engine.wire.decode import request_from_json
+from engine.lang.load import load_sources
 from engine.lang.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.wire.decode import request_from_json
+from engine.wire.encode import qualification_to_json
 from server.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ time zones (§1 half-open windows). Every §5 code is produced at least once, pl
 from __future__ import annotations
 
 import pytest
-
 from pricing_helpers import Case, cart, check, line, not_applied, params, quote, ruleset
+
 from engine.base.enums import NOT_APPLIED_REASONS
 
 # ---- windows -------------------------------------------------------------------------------------

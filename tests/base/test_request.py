@@ -3,7 +3,7 @@ raises RequestError whose `.field` is the path of the offending value."""
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -84,7 +84,7 @@ def test_money_forms_accepted(text, minor):
 
 def test_date_time_without_offset_is_read_in_the_ruleset_zone():
     r = request_from_json(req(at="2026-11-11T00:00:00"), 2, SHANGHAI)
-    assert r.at.astimezone(timezone.utc).isoformat() == "2026-11-10T16:00:00+00:00"
+    assert r.at.astimezone(UTC).isoformat() == "2026-11-10T16:00:00+00:00"
 
 
 def test_wallet_shorthand_and_defaults():

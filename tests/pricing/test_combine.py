@@ -17,17 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.pricing.constraints import slot, conflict, split
-from engine.pricing.choose import choose, exhaustive
+from engine.lang.load import load_sources
+from engine.lang.source import SourceFile
 from engine.plan.compiler import compile_plan
-from engine.pricing.prepare import prepare
+from engine.pricing.choose import choose, exhaustive
+from engine.pricing.constraints import conflict, slot, split
 from engine.pricing.limits import DeadlineExceeded, Limits
 from engine.pricing.parts import parts
-from engine.lang.load import load_sources
+from engine.pricing.prepare import prepare
 from engine.pricing.quote import evaluate
-from engine.wire.encode import quote_to_json
 from engine.wire.decode import request_from_json
-from engine.lang.source import SourceFile
+from engine.wire.encode import quote_to_json
 
 EXAMPLES = int(os.environ.get("PROMO_BRUTE_EXAMPLES", "250"))
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pricing_helpers import Case, cart, check, line, params, quote, ruleset
 
 DEPOSIT_AT = "2026-10-25T10:00:00+08:00"

@@ -13,12 +13,12 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan.compiler import compile_plan
 from engine.lang.load import load_sources
-from engine.pricing.quote import evaluate
-from engine.wire.encode import quote_to_json
-from engine.wire.decode import request_from_json
 from engine.lang.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.pricing.quote import evaluate
+from engine.wire.decode import request_from_json
+from engine.wire.encode import quote_to_json
 
 SHOPS = ["S1", "S2", "S3"]
 SKUS = ["A", "B", "C", "D"]
@@ -122,14 +122,14 @@ def test_allocations_sum_floors_hold_and_payable_is_bounded(rules, cart):
             per_promotion[name] = per_promotion.get(name, 0) + amount
     goods = {a.promotion: a.amount for a in quote.applied if a.level != "shipping"}
     assert per_promotion == {k: v for k, v in goods.items() if v}
-    floor_pct = next((int(l.split()[1][:-1]) for l in rules.splitlines() if l.strip().startswith("floor")), None)
+    floor_pct = next((int(r.split()[1][:-1]) for r in rules.splitlines() if r.strip().startswith("floor")), None)
     if floor_pct is not None:
         for line, raw in zip(quote.lines, cart["lines"]):
             if raw["shop"] == "S2":
                 assert line.final * 100 >= line.list * floor_pct
     # min_payment is reached by taking discounts back, so an order worth less pays all it is worth
     assert quote.payable >= min(plan.min_payment, quote.list + sum(map(_fee, cart["shipping"].values()))) >= 0
-    assert quote.payable == sum(l.final for l in quote.lines) + quote.shipping
+    assert quote.payable == sum(q.final for q in quote.lines) + quote.shipping
 
 
 @SETTINGS
@@ -140,7 +140,7 @@ def test_same_request_same_bytes_and_line_order_changes_nothing(rules, cart, rnd
     assert json.dumps(quote_to_json(first)) == json.dumps(quote_to_json(again))
     shuffled = dict(cart, lines=rnd.sample(cart["lines"], len(cart["lines"])))
     _, other = price(rules, shuffled)
-    assert {l.id: (l.base, l.final, l.discounts) for l in other.lines} == {l.id: (l.base, l.final, l.discounts) for l in first.lines}
+    assert {q.id: (q.base, q.final, q.discounts) for q in other.lines} == {q.id: (q.base, q.final, q.discounts) for q in first.lines}
     assert (other.payable, other.applied) == (first.payable, first.applied)
 
 

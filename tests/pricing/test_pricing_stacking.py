@@ -5,7 +5,6 @@ are yuan unless marked "fen" (minor units)."""
 from __future__ import annotations
 
 import pytest
-
 from pricing_helpers import Case, cart, check, line, params, quote, ruleset
 
 SEED_BODY = '''

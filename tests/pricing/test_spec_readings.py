@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pricing_helpers import cart, line, quote
 from test_combine import instances, same_as_brute_force
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import Any
 
 from engine.apps.analyze.scenarios import Options, Priced, Scenario, price
 from engine.apps.catalog import CatalogItem
@@ -20,9 +21,9 @@ def remove_from(plan: Plan, name: str, sku: str) -> Plan:
     index = dict(plan.index)
     for key in _keys_of(plan).get(name, ()):
         index[key] = swap(index[key])
-    changes = dict(promotions=swap(plan.promotions), by_name={**plan.by_name, name: new}, index=index,
-                   everywhere=swap(plan.everywhere))
-    if name in getattr(plan, "scope_is_key", ()):  # the engine trusts the index key for these: not any more
+    changes: dict[str, Any] = dict(promotions=swap(plan.promotions), by_name={**plan.by_name, name: new}, index=index,
+                                   everywhere=swap(plan.everywhere))
+    if name in plan.scope_is_key:  # the engine trusts the index key for these: not any more
         changes["scope_is_key"] = plan.scope_is_key - {name}
     return replace(plan, **changes)
 
