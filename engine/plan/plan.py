@@ -124,11 +124,12 @@ class Plan:
     scope_is_key: frozenset[str] = frozenset()  # promotions whose whole scope is their index key
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # path -> text of its rule files
 
+    def guards_at(self, line: Line, now: datetime) -> list[Guard]:
+        """The guards active at `now` whose scope matches `line`, in the order written."""
+        return [guard for guard in self.guards if within(guard.window, now) and guard.scope(line)]
+
     def floor(self, line: Line, now: datetime) -> int:
         """The least `line` may cost at `now`: the highest floor of the guards active then whose
         scope matches it, never more than its list amount (a guard never raises a price)."""
-        floor = 0
-        for guard in self.guards:
-            if within(guard.window, now) and guard.scope(line):
-                floor = max(floor, guard.floor(line.price, line.quantity))
+        floor = max((guard.floor(line.price, line.quantity) for guard in self.guards_at(line, now)), default=0)
         return min(floor, line.list_amount)

@@ -105,6 +105,7 @@ def test_the_window_test_and_the_guard_floor() -> None:
                                      'guard "late" { active 2027-01-01 .. 2027-02-01 floor 90% }\n'
                                      'guard "each" { scope sku == "a" floor 5.01 each }\n'))
     line = Line("1", "a", "s", "c", "b", frozenset(), 1000, 3)
+    assert [g.name for g in plan.guards_at(line, NOW)] == ["g", "each"]  # "late" is not active yet
     assert plan.floor(line, NOW) == 1800  # the highest active floor: 60% of 30.00
     assert plan.floor(dataclasses.replace(line, price=100), NOW) == 300  # never above the list amount
     assert plan.floor(dataclasses.replace(line, sku="z"), NOW) == 0
