@@ -84,7 +84,7 @@ def show(url: str, promotion: str | None = None) -> Summary:
     try:
         with reading(engine) as conn:
             r, c = reservations.c, counters.c
-            by_state = dict(conn.execute(select(r.state, func.count()).group_by(r.state).order_by(r.state)).all())
+            by_state: dict[str, int] = dict(conn.execute(select(r.state, func.count()).group_by(r.state).order_by(r.state)).all())
             query = select(c.id, c.promotion, c.metric, c.subject, c.period, c.used, c.cap).where(
                 c.metric != Metric.CODE).order_by(c.promotion, c.metric, c.subject, c.period)
             code_query = select(c.promotion, func.count()).where(c.metric == Metric.CODE, c.used > 0)
@@ -94,8 +94,8 @@ def show(url: str, promotion: str | None = None) -> Summary:
                 issued_query = issued_query.where(codes.c.coupon == promotion)
             rows = conn.execute(query).all()
             held, due = holds_of(conn, (row.id for row in rows), to_us(utc_now()))
-            used = dict(conn.execute(code_query.group_by(c.promotion)).all())
-            issued = dict(conn.execute(issued_query.group_by(codes.c.coupon)).all())
+            used: dict[str, int] = dict(conn.execute(code_query.group_by(c.promotion)).all())
+            issued: dict[str, int] = dict(conn.execute(issued_query.group_by(codes.c.coupon)).all())
             return Summary(
                 reservations={str(k): int(v) for k, v in by_state.items()},
                 counters=tuple(CounterRow(CounterKey(x.promotion, Metric(x.metric), x.subject, x.period),

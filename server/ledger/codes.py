@@ -13,7 +13,7 @@ read case-insensitively, with spaces and hyphens ignored.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BASE = len(ALPHABET)  # 31, prime

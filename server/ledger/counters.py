@@ -10,11 +10,15 @@ the last unit, whatever the interleaving. Nothing here reads a counter and then 
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, select
+from typing import Any
 
-from server.ledger.database import insert_new
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, func, select
+
+from server.ledger.database import built, insert_new
 from server.ledger.schema import counters, entries
 from server.ledger.types import CounterKey
+
+_ENTRY = entries.insert()
 
 
 class Drift(RuntimeError):
@@ -32,30 +36,53 @@ def take(conn: Connection, key: CounterKey, want: int, cap: int, at_least: int, 
          reservation_id: str, now_us: int) -> tuple[int, int] | None:
     """Add `want` to the counter, or as much as is left under `cap` if that is at least
     `at_least`; returns (counter id, amount added), or None when less than `at_least` is left."""
-    left = literal(cap) - counters.c.used
-    grant = case((left < want, left), else_=literal(want))
-    guarded = (counters.update().where(_where(key), counters.c.used + at_least <= cap)
-               .values(used=counters.c.used + grant, moved=grant, cap=cap)
-               .returning(counters.c.id, counters.c.moved))
-    row = conn.execute(guarded).first()
+    guarded = built(conn, "counters.take", _guarded)
+    values = {**_key(key), "want": want, "new_cap": cap, "at_least": at_least}
+    row = conn.execute(guarded, values).first()
     if row is None:
         # a counter nobody has touched yet: create it at 0 and try once more (a concurrent
         # creator makes the insert a no-op, and the second update then sees its row)
-        conn.execute(insert_new(conn, counters).values(
-            promotion=key.promotion, metric=str(key.metric), subject=key.subject, period=key.period,
-            used=0, cap=cap, moved=0))
-        row = conn.execute(guarded).first()
+        conn.execute(built(conn, "counters.new", lambda c: insert_new(c, counters)),
+                     {"promotion": key.promotion, "metric": str(key.metric), "subject": key.subject,
+                      "period": key.period, "used": 0, "cap": cap, "moved": 0})
+        row = conn.execute(guarded, values).first()
         if row is None:
             return None
     _entry(conn, reservation_id, row.id, row.moved, "reserve", now_us)
     return row.id, row.moved
 
 
+def _guarded(_conn: Connection) -> Any:
+    """UPDATE counters SET used = used + grant … WHERE <key> AND used + :at_least <= :cap, where
+    grant is :want, or what is left under the cap when that is less."""
+    c = counters.c
+    cap, want = bindparam("new_cap", type_=BigInteger), bindparam("want", type_=BigInteger)
+    left = cap - c.used
+    grant = case((left < want, left), else_=want)
+    return (counters.update()
+            .where(c.promotion == bindparam("k_promotion"), c.metric == bindparam("k_metric"),
+                   c.subject == bindparam("k_subject"), c.period == bindparam("k_period"),
+                   c.used + bindparam("at_least", type_=BigInteger) <= cap)
+            .values(used=c.used + grant, moved=grant, cap=cap)
+            .returning(c.id, c.moved))
+
+
+def _key(key: CounterKey) -> dict[str, str]:
+    return {"k_promotion": key.promotion, "k_metric": str(key.metric), "k_subject": key.subject,
+            "k_period": key.period}
+
+
+def _giving(_conn: Connection) -> Any:
+    c = counters.c
+    amount = bindparam("amount", type_=BigInteger)
+    return (counters.update().where(c.id == bindparam("counter_id"), c.used >= amount)
+            .values(used=c.used - amount, moved=-amount).returning(c.id))
+
+
 def give(conn: Connection, counter_id: int, amount: int, *, reservation_id: str, cause: str, now_us: int) -> None:
     """Give back `amount` that this reservation holds on the counter."""
-    guarded = (counters.update().where(counters.c.id == counter_id, counters.c.used >= amount)
-               .values(used=counters.c.used - amount, moved=-amount).returning(counters.c.id))
-    if conn.execute(guarded).first() is None:
+    guarded = built(conn, "counters.give", _giving)
+    if conn.execute(guarded, {"counter_id": counter_id, "amount": amount}).first() is None:
         raise Drift(f"counter {counter_id} holds less than the {amount} reservation {reservation_id} gives back")
     _entry(conn, reservation_id, counter_id, -amount, cause, now_us)
 
@@ -66,8 +93,8 @@ def used(conn: Connection, key: CounterKey) -> int:
 
 
 def _entry(conn: Connection, reservation_id: str, counter_id: int, delta: int, cause: str, now_us: int) -> None:
-    conn.execute(entries.insert().values(reservation_id=reservation_id, counter_id=counter_id, delta=delta,
-                                         cause=cause, at_us=now_us))
+    conn.execute(_ENTRY, {"reservation_id": reservation_id, "counter_id": counter_id, "delta": delta, "cause": cause,
+                          "at_us": now_us})
 
 
 def holdings(conn: Connection, reservation_id: str, promotion: str | None = None,

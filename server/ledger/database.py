@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, String, Table, create_engine, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
@@ -109,3 +110,17 @@ def insert_new(conn: Connection, table: Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING, in the dialect's words."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
+
+
+_built: dict[tuple[str, str], Any] = {}
+
+
+def built(conn: Connection, name: str, build: Callable[[Connection], Any]) -> Any:
+    """The statement `build` makes, made once per dialect and kept: a statement built on every
+    call costs SQLAlchemy more than SQLite takes to run it (~0.5 ms against ~0.05 ms). Its values
+    are bind parameters, given at execute."""
+    key = (conn.dialect.name, name)
+    found = _built.get(key)
+    if found is None:
+        found = _built[key] = build(conn)
+    return found

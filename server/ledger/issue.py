@@ -6,7 +6,7 @@ short, issues the rest."""
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Connection, Engine, literal, select, true
 
@@ -57,7 +57,10 @@ def _stream(engine: Engine, coupon: str, count: int, prefix: str, length: int, k
         yield code
     while done < count:
         size = min(batch, count - done)
-        fresh = write(engine, lambda conn: _insert(conn, coupon, key, size, prefix, length, now_us(), randbytes))
+        def batch_of(conn: Connection, size: int = size) -> list[str]:
+            return _insert(conn, coupon, key, size, prefix, length, now_us(), randbytes)
+
+        fresh = write(engine, batch_of)
         done += len(fresh)
         yield from fresh
 

@@ -5,20 +5,31 @@ transaction as the write."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
-from server.ledger import issue, lifecycle, reserve as reserving, usage, validate
+from server.ledger import issue, lifecycle, usage, validate
+from server.ledger import reserve as reserving
 from server.ledger.clock import to_us, utc_now
 from server.ledger.database import connect, reading, write
 from server.ledger.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.ledger.idempotency import claim, store
 from server.ledger.migrate import current, head
 from server.ledger.schema import reservations
-from server.ledger.types import (Pricer, Refund, Reservation, ReserveRequest, ReturnLine, State, StateChange, Usage,
-                                 UsageQuery)
+from server.ledger.types import (
+    Pricer,
+    Refund,
+    Reservation,
+    ReserveRequest,
+    ReturnLine,
+    State,
+    StateChange,
+    Usage,
+    UsageQuery,
+)
 
 A = TypeVar("A", Reservation, StateChange, Refund)
 

@@ -4,9 +4,9 @@ its row (`WHERE state = …`), and the counters given back through counters.py."
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, case, exists, func, select
+from sqlalchemy import BigInteger, Connection, bindparam, case, exists, func, select
 
 from server.ledger import counters
 from server.ledger.errors import FailedPrecondition, InvalidArgument, NotFound, ReservationExpired
@@ -23,15 +23,27 @@ def expire_due(conn: Connection, now_us: int, *, order_id: str | None = None, pr
                limit: int | None = None) -> int:
     """Mark held reservations past their expiry `expired` and give back what they hold: those of
     `order_id`, or those holding a counter of `promotions`, or (neither given) any."""
-    query = select(r.id).where(r.state == State.HELD, r.expires_us <= now_us)
     if order_id is not None:
-        query = query.where(r.order_id == order_id)
-    elif promotions:
-        query = query.where(exists(
-            select(entries.c.id).join(counter_rows, counter_rows.c.id == entries.c.counter_id)
-            .where(entries.c.reservation_id == r.id, counter_rows.c.promotion.in_(sorted(set(promotions))))))
+        due = conn.execute(_DUE_OF_ORDER, {"order_id": order_id, "now_us": now_us}).scalars().all()
+        return _expire(conn, due, now_us)
+    if promotions:
+        rows = conn.execute(_DUE_ON_PROMOTIONS, {"promotions": sorted(set(promotions)), "now_us": now_us})
+        return _expire(conn, rows.scalars().all(), now_us)
+    query = select(r.id).where(r.state == State.HELD, r.expires_us <= now_us)
+    return _expire(conn, conn.execute(query.order_by(r.id).limit(limit)).scalars().all(), now_us)
+
+
+_DUE = (r.state == str(State.HELD), r.expires_us <= bindparam("now_us", type_=BigInteger))
+_DUE_OF_ORDER = select(r.id).where(*_DUE, r.order_id == bindparam("order_id")).order_by(r.id)
+_DUE_ON_PROMOTIONS = select(r.id).where(*_DUE, exists(
+    select(entries.c.id).join(counter_rows, counter_rows.c.id == entries.c.counter_id)
+    .where(entries.c.reservation_id == r.id,
+           counter_rows.c.promotion.in_(bindparam("promotions", expanding=True))))).order_by(r.id)
+
+
+def _expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
     swept = 0
-    for reservation_id in conn.execute(query.order_by(r.id).limit(limit)).scalars().all():
+    for reservation_id in due:
         moved = conn.execute(reservations.update()
                              .where(r.id == reservation_id, r.state == State.HELD, r.expires_us <= now_us)
                              .values(state=State.EXPIRED, ended_us=now_us).returning(r.id)).first()
@@ -41,10 +53,13 @@ def expire_due(conn: Connection, now_us: int, *, order_id: str | None = None, pr
     return swept
 
 
+_NOW = bindparam("now_us", type_=BigInteger)
+_COMMIT = (reservations.update().where(r.id == bindparam("rid"), r.state == str(State.HELD), r.expires_us > _NOW)
+           .values(state=str(State.COMMITTED), committed_us=_NOW).returning(r.order_id))
+
+
 def commit(conn: Connection, reservation_id: str, now_us: int) -> StateChange:
-    row = conn.execute(reservations.update()
-                       .where(r.id == reservation_id, r.state == State.HELD, r.expires_us > now_us)
-                       .values(state=State.COMMITTED, committed_us=now_us).returning(r.order_id)).first()
+    row = conn.execute(_COMMIT, {"rid": reservation_id, "now_us": now_us}).first()
     if row is not None:
         return StateChange(reservation_id, row.order_id, State.COMMITTED)
     order_id, state = _current(conn, reservation_id)

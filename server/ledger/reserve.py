@@ -8,24 +8,41 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Mapping
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from server.ledger import codes, counters, usage, validate
 from server.ledger.clock import to_us
+from server.ledger.database import built, insert_new
 from server.ledger.errors import AlreadyExists, Contention
-from server.ledger.database import insert_new
 from server.ledger.lifecycle import expire_due
 from server.ledger.periods import local_date, period_key
 from server.ledger.schema import allocations, lines, redemptions, reservations
 from server.ledger.schema import codes as issued
 from server.ledger.shares import split
-from server.ledger.types import (Budget, CounterKey, Hold, Limit, Metric, Order, Outcome, Pricer, Reason, Reservation,
-                                 ReserveRequest, State, UsageQuery)
+from server.ledger.types import (
+    Budget,
+    CounterKey,
+    Hold,
+    Limit,
+    Metric,
+    Order,
+    Outcome,
+    Pricer,
+    Reader,
+    Reason,
+    Reservation,
+    ReserveRequest,
+    State,
+    UsageQuery,
+)
 
 ATTEMPTS = 8  # pricings per reserve: each one after the first answers a lost race
+_PRICED = (reservations.update().where(reservations.c.id == bindparam("rid"))
+           .values(payable=bindparam("new_payable"), answer=bindparam("new_answer")))
 
 
 def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now: datetime) -> Reservation:
@@ -34,10 +51,12 @@ def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now
     expires = now + timedelta(seconds=request.ttl_seconds)
     reservation_id = "r_" + uuid.uuid4().hex
     expire_due(conn, now_us, order_id=request.order_id)  # an expired hold of this order no longer counts
-    created = conn.execute(insert_new(conn, reservations).values(
-        id=reservation_id, order_id=request.order_id, parent_order_id=request.parent_order_id, buyer=request.buyer,
-        state=State.HELD, timezone=request.timezone, at_us=to_us(request.at or now), local_day=day.isoformat(),
-        created_us=now_us, expires_us=to_us(expires), payable=0).returning(reservations.c.id)).first()
+    creating = built(conn, "reservations.new", lambda c: insert_new(c, reservations).returning(reservations.c.id))
+    created = conn.execute(creating, {
+        "id": reservation_id, "order_id": request.order_id, "parent_order_id": request.parent_order_id,
+        "buyer": request.buyer, "state": str(State.HELD), "timezone": request.timezone,
+        "at_us": to_us(request.at or now), "local_day": day.isoformat(), "created_us": now_us,
+        "expires_us": to_us(expires), "payable": 0}).first()
     if created is None:
         raise AlreadyExists("order_id", "the order has a reservation held or committed")
 
@@ -49,7 +68,7 @@ def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now
     return Reservation(reservation_id, request.order_id, State.HELD, expires, outcomes, order.answer)
 
 
-def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, read: usage.Reader,
+def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, read: Reader,
             reservation_id: str, day: date, now_us: int) -> tuple[Order, tuple[Outcome, ...]]:
     fixed = request.order is not None
     order = request.order if request.order is not None else _priced(price, read, {})
@@ -73,7 +92,7 @@ def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, rea
     raise Contention("order_id", "the ledger changed under every pricing of this order: retry")
 
 
-def _priced(price: Pricer | None, read: usage.Reader, shortfalls: Mapping[str, Outcome]) -> Order:
+def _priced(price: Pricer | None, read: Reader, shortfalls: Mapping[str, Outcome]) -> Order:
     if price is None:
         raise AssertionError("reserve needs an order or a pricer")
     order = price(read, shortfalls)
@@ -125,19 +144,20 @@ def _order(key: CounterKey) -> tuple[str, str, str, str]:
 
 def _take_all(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: str, now_us: int) -> Outcome:
     code = codes.normalize(hold.code) if hold.code is not None else None
-    refused = {"promotion": hold.promotion, "granted": False, "desired": hold.spend, "code": code}
+    def refused(reason: Reason, **clause: Any) -> Outcome:
+        return Outcome(hold.promotion, False, reason, desired=hold.spend, code=code, **clause)
+
     if code is not None and not _issued_for(conn, code, hold.promotion):
-        return Outcome(reason=Reason.CODE_UNKNOWN, **refused)
-    spend, cut_by, spent = hold.spend, None, []
+        return refused(Reason.CODE_UNKNOWN)
+    spend, cut_by, spent = hold.spend, None, []  # type: tuple[int, Limit | Budget | None, list[int]]
     for key, cap, clause in _steps(hold, code, buyer, day):
         want = spend if key.metric is Metric.SPEND else 1
         got = counters.take(conn, key, want, cap, 1, reservation_id=reservation_id, now_us=now_us)
         if got is None:
             used = counters.used(conn, key)
             if isinstance(clause, Budget):
-                return Outcome(reason=Reason.BUDGET_EXHAUSTED, budget=clause, used=used, **refused)
-            return Outcome(reason=Reason.LIMIT_REACHED if clause else Reason.CODE_USED, limit=clause, used=used,
-                           **refused)
+                return refused(Reason.BUDGET_EXHAUSTED, budget=clause, used=used)
+            return refused(Reason.LIMIT_REACHED if clause else Reason.CODE_USED, limit=clause, used=used)
         counter_id, amount = got
         if key.metric is Metric.SPEND:
             if amount < spend:  # this budget had less left: the earlier ones give the difference back
@@ -161,8 +181,7 @@ def _issued_for(conn: Connection, code: str, coupon: str) -> bool:
 
 def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple[Outcome, ...]) -> None:
     """What a return and the figures need: the lines, what each promotion got and where it fell."""
-    conn.execute(reservations.update().where(reservations.c.id == reservation_id)
-                 .values(payable=order.payable, answer=json.dumps(order.answer)))
+    conn.execute(_PRICED, {"rid": reservation_id, "new_payable": order.payable, "new_answer": json.dumps(order.answer)})
     if order.lines:
         conn.execute(lines.insert(), [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
                                        "final": x.final, "returned": 0} for x in order.lines])

@@ -15,10 +15,22 @@ Times are integer microseconds since the epoch (UTC): exact and ordered on both 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from sqlalchemy import (BigInteger, CheckConstraint, Column, ForeignKey, ForeignKeyConstraint, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from server.ledger.types import Metric, State
 

@@ -3,7 +3,7 @@ the parts always sum to the whole."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def split(total: int, weights: Sequence[int]) -> list[int]:

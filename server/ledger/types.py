@@ -5,10 +5,11 @@ JSON (`to_json` / `from_json`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from engine.base.enums import ReasonCode
 from server.ledger.codes import normalize

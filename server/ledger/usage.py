@@ -6,24 +6,30 @@ entries are taken off `used`, so a crash between reserve and commit holds nothin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import BigInteger, Connection, Select, and_, bindparam, case, func, or_, select
 
 from server.ledger.codes import normalize
 from server.ledger.periods import local_date, period_key, period_keys
 from server.ledger.schema import codes, counters, entries, reservations
 from server.ledger.types import CodeRef, CodeState, Count, CounterKey, Metric, Period, State, Usage, UsageQuery
 
+_COUNTERS = select(counters.c.id, counters.c.promotion, counters.c.metric, counters.c.subject, counters.c.period,
+                   counters.c.used, counters.c.cap).where(
+    counters.c.promotion.in_(bindparam("promotions", expanding=True)),
+    counters.c.metric.in_([str(Metric.USES), str(Metric.SPEND)]),
+    counters.c.subject.in_(bindparam("subjects", expanding=True)),
+    counters.c.period.in_(bindparam("periods", expanding=True)))
+
 
 def read(conn: Connection, query: UsageQuery, now: datetime, now_us: int) -> Usage:
     day = local_date(query.at or now, query.timezone)
     c = counters.c
     subjects = ["", query.buyer] if query.buyer else [""]
-    rows = list(conn.execute(select(c.id, c.promotion, c.metric, c.subject, c.period, c.used, c.cap).where(
-        c.promotion.in_(query.promotions), c.metric.in_([Metric.USES, Metric.SPEND]),
-        c.subject.in_(subjects), c.period.in_(period_keys(day)))))
+    rows = list(conn.execute(_COUNTERS, {"promotions": list(query.promotions), "subjects": subjects,
+                                         "periods": list(period_keys(day))}))
     wanted = {CodeRef(ref.coupon, normalize(ref.code)) for ref in query.codes}
     issued = _issued(conn, {ref.code for ref in wanted})
     pairs = [and_(c.promotion == ref.coupon, c.subject == ref.code) for ref in wanted if ref.code in issued]
@@ -56,20 +62,27 @@ def _code_state(ref: CodeRef, issued: dict[str, str], counts: dict[CounterKey, C
     return CodeState.HELD if count.held else CodeState.REDEEMED
 
 
+def _held() -> Select:
+    r, e = reservations.c, entries.c
+    expired = r.expires_us <= bindparam("now_us", type_=BigInteger)
+    return (select(e.counter_id,
+                   func.sum(case((expired, 0), else_=e.delta)).label("live"),
+                   func.sum(case((expired, e.delta), else_=0)).label("due"))
+            .select_from(reservations.join(entries, e.reservation_id == r.id))
+            .where(r.state == str(State.HELD), e.counter_id.in_(bindparam("ids", expanding=True)))
+            .group_by(e.counter_id))
+
+
+_HELD = _held()
+
+
 def holds_of(conn: Connection, counter_ids: Iterable[int], now_us: int) -> tuple[dict[int, int], dict[int, int]]:
     """Per counter: what held reservations still hold, and the part of it past expiry. Driven
     by the held reservations (few), never by a counter's whole history."""
     ids = sorted(set(counter_ids))
     if not ids:
         return {}, {}
-    r, e = reservations.c, entries.c
-    expired = r.expires_us <= now_us
-    rows = conn.execute(
-        select(e.counter_id,
-               func.sum(case((expired, 0), else_=e.delta)).label("live"),
-               func.sum(case((expired, e.delta), else_=0)).label("due"))
-        .select_from(reservations.join(entries, e.reservation_id == r.id))
-        .where(r.state == State.HELD, e.counter_id.in_(ids)).group_by(e.counter_id))
+    rows = conn.execute(_HELD, {"now_us": now_us, "ids": ids})
     held, due = {}, {}
     for row in rows:
         held[row.counter_id], due[row.counter_id] = int(row.live), int(row.due)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from server.ledger.errors import InvalidArgument
 from server.ledger.periods import zone

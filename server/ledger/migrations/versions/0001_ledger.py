@@ -7,6 +7,8 @@ Frozen: a later change is a new revision, never an edit here (tests compare the 
 with schema.py).
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,7 +22,7 @@ LIVE = sa.text("state IN ('held', 'committed')")
 
 
 def upgrade() -> None:
-    def col(name: str, type_: sa.types.TypeEngine, nullable: bool = False, **kw: object) -> sa.Column:
+    def col(name: str, type_: sa.types.TypeEngine, nullable: bool = False, **kw: Any) -> sa.Column:
         return sa.Column(name, type_, nullable=nullable, **kw)
 
     text, big, key = sa.String(200), sa.BigInteger(), sa.String(40)
