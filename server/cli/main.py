@@ -20,13 +20,14 @@ from engine.base.enums import Explain
 from engine.base.request import Request
 from engine.lang.diagnostics import render
 from engine.lang.load import load_ruleset
-from engine.lang.source import ruleset_roots
+from engine.lang.source import read_sources, ruleset_roots
 from engine.plan.compiler import compile_plan
 from engine.plan.plan import Plan
 from engine.pricing.limits import BUDGET
 from engine.pricing.quote import evaluate
 from engine.wire.decode import RequestError, request_from_json
 from engine.wire.encode import qualification_to_json, quote_to_json, row_to_json, to_json
+from server.cli import backtest as backtest_cli
 from server.cli import exclude as exclude_cli
 from server.cli import ledger as ledger_cli
 from server.cli.tables import (
@@ -199,6 +200,7 @@ def _analyze(args) -> int:
         TimeRemainingColumn,
     )
 
+    from engine.apps.analyze.cluster import analyze_on_cluster
     from engine.apps.analyze.pool import analyze_catalog
     from engine.apps.analyze.scenarios import Options
     from engine.apps.catalog import CatalogFormatError, count_rows, read_catalog
@@ -234,7 +236,10 @@ def _analyze(args) -> int:
                       TimeRemainingColumn(), console=err_console, disable=args.quiet) as progress:
             task = progress.add_task("analyze", total=total, below=0)
             below = 0
-            for obj in analyze_catalog(args.rules, plan, rows, options, row_to_json, processes=args.processes):
+            found = (analyze_on_cluster(args.scheduler, tuple(read_sources(args.rules)), rows, options, row_to_json)
+                     if args.scheduler else analyze_catalog(args.rules, plan, rows, options, row_to_json,
+                                                            processes=args.processes))
+            for obj in found:
                 if "error" in obj:
                     err_console.print(f"{args.catalog}:{obj['row']}: bad row skipped: {obj['error']}", markup=False,
                                       soft_wrap=True)
@@ -376,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user-level", type=int, default=0, help="the buyer's user.level")
     p.add_argument("--channel", default="", help="the buyer's channel")
     p.add_argument("--processes", type=int, default=0, help="worker processes (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786): analyze there")
     p.add_argument("--what-ifs", choices=["all", "below", "none"], default="all",
                    help="for which SKUs to price the removal and stacking what-ifs (each one repeats the search)")
     p.add_argument("--no-what-ifs", action="store_true", help="= --what-ifs none")
@@ -384,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_analyze)
     exclude_cli.register(sub)  # promo exclude (一键剔除)
     ledger_cli.register(sub, _HelpFormatter)  # promo ledger migrate|verify|show, promo codes issue
+    backtest_cli.register(sub, _HelpFormatter)  # promo backtest (docs/backtest.md)
     return parser
 
 
