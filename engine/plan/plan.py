@@ -15,7 +15,7 @@ from engine.base.request import Line
 from engine.base.span import Span
 from engine.plan import benefits as b
 from engine.plan.benefits import Threshold
-from engine.plan.predicates import OrderFacts, within
+from engine.plan.predicates import OrderFacts, active_guards, line_floor
 
 LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
 
@@ -126,10 +126,8 @@ class Plan:
 
     def guards_at(self, line: Line, now: datetime) -> list[Guard]:
         """The guards active at `now` whose scope matches `line`, in the order written."""
-        return [guard for guard in self.guards if within(guard.window, now) and guard.scope(line)]
+        return active_guards(self.guards, line, now)
 
     def floor(self, line: Line, now: datetime) -> int:
-        """The least `line` may cost at `now`: the highest floor of the guards active then whose
-        scope matches it, never more than its list amount (a guard never raises a price)."""
-        floor = max((guard.floor(line.price, line.quantity) for guard in self.guards_at(line, now)), default=0)
-        return min(floor, line.list_amount)
+        """The least `line` may cost at `now` (predicates.line_floor, which pricing calls itself)."""
+        return line_floor(self.guards, line, now)

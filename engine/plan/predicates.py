@@ -10,7 +10,7 @@ attribute is a missing value: every comparison with it is false (as NULL in SQL)
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -52,6 +52,23 @@ def within(window: tuple[datetime, datetime] | None, now: datetime) -> bool:
     """Whether `now` is in a half-open window [start, end); no window is always. The one test of
     a promotion's, guard's or presale's window, wherever it is asked."""
     return window is None or window[0] <= now < window[1]
+
+
+def active_guards(guards: Sequence[Any], line: Any, now: datetime) -> list[Any]:
+    """The guards (a plan's `Guard`s) active at `now` whose scope matches `line`, in the order
+    written."""
+    return [guard for guard in guards if within(guard.window, now) and guard.scope(line)]
+
+
+def line_floor(guards: Sequence[Any], line: Any, now: datetime) -> int:
+    """The least `line` (a `Line`) may cost at `now`: the highest floor of the guards active then
+    whose scope matches it, never more than its list amount (a guard never raises a price).
+    Compiled, as pricing asks it of every line of every request (`Plan.floor` for the rest)."""
+    floor = 0
+    if guards:
+        for guard in active_guards(guards, line, now):
+            floor = max(floor, int(guard.floor(line.price, line.quantity)))
+    return min(floor, int(line.list_amount))
 
 
 COMPARE: dict[str, Operator] = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,

@@ -11,7 +11,7 @@ from datetime import datetime
 from engine.base.enums import Explain, Level, ReasonCode, Stage
 from engine.base.request import Line, Request, WalletEntry
 from engine.plan.plan import Plan, Presale, Promotion
-from engine.plan.predicates import OrderFacts, within
+from engine.plan.predicates import OrderFacts, line_floor, within
 from engine.pricing.conditions import clause_detail
 from engine.pricing.explain import Reason, Trace
 from engine.pricing.state import Candidate, Prepared, PresaleLine
@@ -23,7 +23,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     now = request.at
     presale = {i: p for i, line in enumerate(lines) if (p := _presale_line(plan, request, line)) is not None}
     # a presale line's deposit is paid: no discount reaches below it
-    floors = [max(plan.floor(line, now), presale[i].deposit if i in presale else 0) for i, line in enumerate(lines)]
+    floors = [max(line_floor(plan.guards, line, now), presale[i].deposit if i in presale else 0) for i, line in enumerate(lines)]
     wallet: dict[str, WalletEntry] = {}
     for entry in request.wallet:
         wallet.setdefault(entry.coupon, entry)
