@@ -64,6 +64,12 @@ def keep_plan(sources: tuple[SourceFile, ...], plan: Plan, key: str = "") -> Non
         _PLANS[key or digest(sources)] = plan
 
 
+def clear_plans() -> None:
+    """Forgets the plans this process compiled (the next `plan_for` compiles again)."""
+    with _LOCK:
+        _PLANS.clear()
+
+
 @contextmanager
 def client(scheduler: str) -> Iterator[Any]:
     """A Dask client of the scheduler at `scheduler` (tcp://host:8786)."""
