@@ -97,12 +97,15 @@ def submit_all(c: Any, fn: Callable[..., Any], items: Iterable[Any], shared: Any
 
     big = c.scatter(shared, broadcast=True, hash=False)
     pending: deque[Any] = deque()
-    done = as_completed()
+    done: Any = None  # as_completed of the futures in flight (made with the first one: it takes their client)
     for item in items:
         future = c.submit(fn, big, item, pure=False)
         pending.append(future)
         if not ordered:
-            done.add(future)
+            if done is None:
+                done = as_completed([future], loop=c.loop)
+            else:
+                done.add(future)
         if len(pending) >= window:
             if ordered:
                 yield pending.popleft().result()
@@ -114,7 +117,7 @@ def submit_all(c: Any, fn: Callable[..., Any], items: Iterable[Any], shared: Any
     if ordered:
         while pending:
             yield pending.popleft().result()
-    else:
+    elif done is not None:
         for finished in done:
             yield finished.result()
             finished.release()

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         at = parse_datetime(args.at, "--at", plan.timezone) if args.at else None
     except RequestError as err:
-        print(f"error: {err.message}", file=sys.stderr)
+        print(f"error: --at: {err.message}", file=sys.stderr)
         return 2
     try:
         budgets = budgets_of(plan) + tuple(parse_budget(b, plan) for b in args.budget)

@@ -103,6 +103,7 @@ table{border-collapse:collapse;min-width:100%}th,td{border-bottom:1px solid #e4e
 vertical-align:top}
 th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap}th.asc:after{content:" \\25B2"}
 th.desc:after{content:" \\25BC"}
+.scroll td{white-space:nowrap}.scroll td.wrap div{white-space:normal;width:22em}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .down{color:#b00020}.up{color:#1b5e20}code{font-size:13px;word-break:break-all}
 svg.chart{width:100%;max-width:640px;height:auto;display:block;background:#fafafa;border:1px solid #ddd}
@@ -190,7 +191,9 @@ def burn_chart(chart_id: str, budget: dict[str, Any]) -> str:
              f'<title>budget burn of {_e(budget["promotion"])}</title>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/>',
              f'<line class="budget" x1="{pad}" y1="{y(limit):.1f}" x2="{width - pad}" y2="{y(limit):.1f}"/>',
-             f'<text x="{width - pad}" y="{y(limit) - 4:.1f}" text-anchor="end">budget {_e(budget["budget"])}</text>']
+             f'<text x="{width - pad}" y="{y(limit) - 4:.1f}" text-anchor="end">budget {_e(budget["budget"])}</text>',
+             f'<text x="{pad}" y="16">{"cumulative spend" if key == "cumulative" else "spend per " + budget["period"]}'
+             f' (line) against the budget (dashed)</text>']
     if len(values) == 1:
         parts.append(f'<circle cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="3" fill="#1976d2"/>')
     elif values:
@@ -215,6 +218,8 @@ def rows_cell(value: str, kind: str) -> str:
         return f'<td class="{cls}">{_e(value)}</td>'
     if kind == "html":
         return f"<td>{value}</td>"
+    if kind == "wrap":
+        return f'<td class="wrap"><div>{_e(value)}</div></td>'
     return f"<td>{_e(value)}</td>"
 
 
@@ -235,21 +240,25 @@ def _cards(data: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _eval_link(m: dict[str, Any], meta: dict[str, str]) -> str:
+def _eval_link(m: dict[str, Any]) -> str:
     name = f"order-{m['row']}.json"
     body = quote(json.dumps(m["order"], ensure_ascii=False, indent=1), safe="")
-    return (f'<a download="{_e(name)}" href="data:application/json;charset=utf-8,{body}">{_e(name)}</a><br>'
-            f"<code>promo eval {_e(meta.get('rules', 'RULES'))} {_e(name)}</code>"
-            + (f"<br><code>promo eval {_e(meta['against'])} {_e(name)}</code>" if meta.get("against") else ""))
+    return f'<a class="eval" download="{_e(name)}" href="data:application/json;charset=utf-8,{body}">{_e(name)}</a>'
 
 
 def _applied(items: list[dict[str, str]]) -> str:
     return ", ".join(f"{i['promotion']} −{i['amount']}" for i in items)
 
 
-def _reasons(items: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{i['promotion']}: {i['reason']}" + (f" (short {i['gap']})" if "gap" in i else "")
-                     for i in items[:8]) + (" …" if len(items) > 8 else "")
+def _why(m: dict[str, Any]) -> str:
+    """Why the promotions that applied under one ruleset only did not apply under the other."""
+    here = {a["promotion"] for a in m["applied"]}
+    there = {a["promotion"] for a in m["applied_against"]}
+    parts = [f"{i['promotion']}: {i['reason']}" + (f" (short {i['gap']})" if "gap" in i else "")
+             for i in m.get("not_applied", []) if i["promotion"] in there - here]
+    parts += [f"{i['promotion']}: {i['reason']} under the other" + (f" (short {i['gap']})" if "gap" in i else "")
+              for i in m.get("not_applied_against", []) if i["promotion"] in here - there]
+    return ", ".join(parts)
 
 
 def html_page(data: dict[str, Any], meta: dict[str, str]) -> str:
@@ -321,13 +330,15 @@ def html_page(data: dict[str, Any], meta: dict[str, str]) -> str:
     out.append(_table("shops", headers, rows))
 
     if against:
+        rules_path, other_path = meta.get("rules", "RULES"), meta.get("against", "OTHER_RULES")
         out.append("<h2>The orders that move most</h2>\n<p class=\"muted\">Each link downloads the order as an "
-                   "EvaluateRequest; run the command beside it to see its quote.</p>\n")
+                   f"EvaluateRequest: <code>promo eval {_e(rules_path)} order-ROW.json</code> shows its quote, "
+                   f"<code>promo eval {_e(other_path)} order-ROW.json</code> the other one.</p>\n")
         headers = [("row", "num"), ("order", "text"), ("payable", "num"), ("other", "num"), ("change", "num"),
-                   ("applied", "text"), ("applied under the other", "text"), ("not applied", "text"),
-                   ("promo eval", "html")]
-        rows = [[str(m["row"]), str(m["order_id"]), m["payable"], m["against"], m["change"], _applied(m["applied"]),
-                 _applied(m["applied_against"]), _reasons(m.get("not_applied", [])), _eval_link(m, meta)]
+                   ("promo eval", "html"), ("applied", "wrap"), ("applied under the other", "wrap"),
+                   ("why they differ", "wrap")]
+        rows = [[str(m["row"]), str(m["order_id"]), m["payable"], m["against"], m["change"], _eval_link(m),
+                 _applied(m["applied"]), _applied(m["applied_against"]), _why(m)]
                 for m in data["movers"]]
         out.append(_table("movers", headers, rows))
 
