@@ -58,6 +58,7 @@ HEADINGS = (
     "## Compile time and plan memory vs ruleset size",
     "## Analyze throughput",
     "## Language server: from an edit to its diagnostics",
+    "## Backtest throughput and memory",
     "## Headline ratios",
 )
 
@@ -87,12 +88,16 @@ class Config:
     lsp_promotions: int = 10_000  # bench/lsp.py: the ruleset, in files of lsp_per_file promotions
     lsp_per_file: int = 100
     lsp_edits: int = 40
+    backtest: bool = True  # bench/backtest.py (issue 19), its short defaults (--full: 100,000 orders, 1,000,000)
+    backtest_args: tuple[str, ...] = ()
+    backtest_timeout: int = 900
 
 
 TINY = Config(peer_inputs=20, peer_repeat=1, sizes=(100, 200), eval_repeat={}, cart_size=200, cart_lines=(1, 5),
               cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), mixed_wallets=(20,), mixed_seeds=1,
               mixed_repeat=1, hostile_repeat=1, grpc_calls=20, grpc_clients=1,
-              grpc_workers=(1,), analyze=False, lsp_promotions=1_000, lsp_edits=4)
+              grpc_workers=(1,), analyze=False, lsp_promotions=1_000, lsp_edits=4,
+              backtest=False)
 
 
 def repeat_for(config: Config, size: int) -> int:
@@ -236,6 +241,22 @@ def analyze_section(config: Config) -> str:
             f"{time.perf_counter() - start:.0f} s):\n\n```\n{done.stdout.rstrip()}\n```")
 
 
+def backtest_section(config: Config) -> str:
+    if not config.backtest:
+        return "_Skipped in this configuration (`--tiny`)._"
+    shown_command = " ".join(["bench/backtest.py", *config.backtest_args])
+    try:
+        done = subprocess.run([sys.executable, str(BENCH / "backtest.py"), *config.backtest_args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=config.backtest_timeout)
+    except subprocess.TimeoutExpired:
+        return f"_`{shown_command}` did not finish within {config.backtest_timeout} s._"
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
+    return done.stdout.rstrip() + ("\n\nThe full run (100,000 orders; memory up to 1,000,000) is `bench/backtest.py "
+                                   "--full`, about a quarter of an hour on 2 cores; docs/backtest.md has its figures.")
+
+
 def lsp_section(config: Config) -> str:
     import asyncio
 
@@ -262,6 +283,8 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
     # and bench/analyze.py reports its own peak RSS
     log("analyze (bench/analyze.py)")
     analyze = analyze_section(config)
+    log("backtest (bench/backtest.py)")
+    backtest = backtest_section(config)
     log("conditions: ours vs peers")
     conditions = peers.rows(config.peer_inputs, config.peer_repeat)
     log("rulesets: parse, compile, memory, evaluate")
@@ -439,6 +462,7 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
     out += [HEADINGS[11], "", analyze, ""]
     log("language server (bench/lsp.py)")
     out += [HEADINGS[12], "", lsp_section(config), ""]
+    out += [HEADINGS[13], "", backtest, ""]
 
     # headline
     out += [HEADINGS[-1], ""] + headlines(conditions, sizes, transport, brute) + [""]

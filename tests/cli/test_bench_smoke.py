@@ -24,7 +24,7 @@ def test_tiny_report_has_every_section(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text(encoding="utf-8")
     expected = headings()
-    assert len(expected) == 14
+    assert len(expected) == 15
     positions = [report.find(h + "\n") for h in expected]
     assert all(p >= 0 for p in positions), [h for h, p in zip(expected, positions) if p < 0]
     assert positions == sorted(positions)
