@@ -82,7 +82,7 @@ def measure(promotions: int, throughput: int, memory: tuple[int, ...], dask: boo
     if dask:
         from distributed import LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR) as cluster:
             rows.append(timed("Dask LocalCluster, 2 workers", throughput, scheduler=cluster.scheduler_address))
     memory_rows = [timed("2 processes", n, processes=2) for n in memory]

@@ -32,7 +32,7 @@ def scheduler():
     """A Dask LocalCluster of 2 worker processes (one thread each), started for these tests."""
     from distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     try:
         yield cluster.scheduler_address
