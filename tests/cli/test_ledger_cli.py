@@ -241,3 +241,38 @@ def test_serve_refuses_a_folder_that_is_not_there(tmp_path):
 def test_serve_help_names_the_ledger_options():
     done = promo("serve", "--help")
     assert "--ledger URL" in done.stdout and "--no-ledger" in done.stdout and "sqlite:///promo-ledger.db" in done.stdout
+
+
+# ---- the README's flow -------------------------------------------------------------------------
+
+
+def test_the_readmes_reserve_commit_return_flow_runs_as_written(tmp_path):
+    import re
+
+    from server_process import ServerProcess
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reserve = re.search(r"```sh\n(G=\".venv/bin/grpcurl .*?\nEOF\n)```", readme, re.S).group(1)
+    after = re.search(r"```sh\n(echo '\{\"reservation_id\".*?)```", readme, re.S).group(1)
+    server = ServerProcess("examples/double11", tmp_path / "log.jsonl", "--ledger", f"sqlite:///{tmp_path}/l.db")
+    try:
+        server.wait_serving()
+        port = f"localhost:{server.port}"
+
+        def bash(script: str) -> str:
+            done = subprocess.run(["bash", "-c", script.replace("localhost:50051", port)], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        held = json.loads(bash(reserve))
+        assert held["state"] == "held" and held["quote"]["totals"]["payable"] == "185.00"
+        assert {"promotion": "newbie-5", "granted": True, "desired": "5.00", "spend": "5.00"} in held["promotions"]
+        setup = reserve.splitlines()[0] + "\n"
+        commands = [line for line in after.splitlines() if line.startswith("echo ")]
+        expected = [json.loads(line[2:]) for line in after.splitlines() if line.startswith("# {")]
+        for command, answer in zip(commands, expected, strict=True):
+            got = json.loads(bash(setup + command.replace("r_f171…", held["reservation_id"])))
+            assert got == {k: (held["reservation_id"] if v == "r_f171…" else v) for k, v in answer.items()}
+    finally:
+        assert server.stop() == 0
