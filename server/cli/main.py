@@ -262,14 +262,14 @@ def _analyze(args) -> int:
         from server.cli.report import scenario_text, what_if_text
 
         console = stdout_console()
-        found = table(console, ("sku", "shop", "price", "lowest", "warning", "scenario", "causes", "what-ifs"),
+        below_table = table(console, ("sku", "shop", "price", "lowest", "warning", "scenario", "causes", "what-ifs"),
                       title=f"SKUs below their warning line ({below})")
         for f in shown:
-            found.add_row(f["sku"], f["shop"], f["price"], f["lowest_price"], f["warning"]["price"],
+            below_table.add_row(f["sku"], f["shop"], f["price"], f["lowest_price"], f["warning"]["price"],
                           scenario_text(f["best"]),
                           ", ".join(f"{s['promotion']} {s['share']}%" for s in f["best"]["shares"]),
                           "; ".join(what_if_text(w) for w in f["what_ifs"]))
-        console.print(found)
+        console.print(below_table)
     return 1 if args.fail_below and below else 0
 
 

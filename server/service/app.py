@@ -19,10 +19,11 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 import structlog
@@ -111,7 +112,7 @@ class Settings:
 LOG_FIELD = 4000  # characters of one log field; a traceback keeps its end
 
 
-def _bounded(logger, name, event: dict) -> dict:
+def _bounded(logger: object, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """No field of a log line is unbounded, whatever a request or a rule file held."""
     for key, value in event.items():
         if isinstance(value, str) and len(value) > LOG_FIELD:

@@ -597,7 +597,7 @@ class SplitOrders(_message.Message):
     def __init__(self, units: _Optional[int] = ..., one_order: _Optional[str] = ..., split_orders: _Optional[str] = ...) -> None: ...
 
 class PriceFinding(_message.Message):
-    __slots__ = ("row", "sku", "shop", "category", "price", "lowest_price", "discount_rate", "below_warning", "best", "scenarios", "what_ifs", "warning", "margin", "profit_per_order", "split")
+    __slots__ = ("row", "sku", "shop", "category", "price", "lowest_price", "discount_rate", "below_warning", "best", "scenarios", "what_ifs", "warning", "margin", "profit_per_order", "split", "guard")
     ROW_FIELD_NUMBER: _ClassVar[int]
     SKU_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
@@ -613,6 +613,7 @@ class PriceFinding(_message.Message):
     MARGIN_FIELD_NUMBER: _ClassVar[int]
     PROFIT_PER_ORDER_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    GUARD_FIELD_NUMBER: _ClassVar[int]
     row: int
     sku: str
     shop: str
@@ -628,4 +629,13 @@ class PriceFinding(_message.Message):
     margin: Margin
     profit_per_order: OrderProfit
     split: SplitOrders
-    def __init__(self, row: _Optional[int] = ..., sku: _Optional[str] = ..., shop: _Optional[str] = ..., category: _Optional[str] = ..., price: _Optional[str] = ..., lowest_price: _Optional[str] = ..., discount_rate: _Optional[str] = ..., below_warning: _Optional[bool] = ..., best: _Optional[_Union[PriceScenario, _Mapping]] = ..., scenarios: _Optional[int] = ..., what_ifs: _Optional[_Iterable[_Union[PriceWhatIf, _Mapping]]] = ..., warning: _Optional[_Union[WarningPrice, _Mapping]] = ..., margin: _Optional[_Union[Margin, _Mapping]] = ..., profit_per_order: _Optional[_Union[OrderProfit, _Mapping]] = ..., split: _Optional[_Union[SplitOrders, _Mapping]] = ...) -> None: ...
+    guard: HoldingGuard
+    def __init__(self, row: _Optional[int] = ..., sku: _Optional[str] = ..., shop: _Optional[str] = ..., category: _Optional[str] = ..., price: _Optional[str] = ..., lowest_price: _Optional[str] = ..., discount_rate: _Optional[str] = ..., below_warning: _Optional[bool] = ..., best: _Optional[_Union[PriceScenario, _Mapping]] = ..., scenarios: _Optional[int] = ..., what_ifs: _Optional[_Iterable[_Union[PriceWhatIf, _Mapping]]] = ..., warning: _Optional[_Union[WarningPrice, _Mapping]] = ..., margin: _Optional[_Union[Margin, _Mapping]] = ..., profit_per_order: _Optional[_Union[OrderProfit, _Mapping]] = ..., split: _Optional[_Union[SplitOrders, _Mapping]] = ..., guard: _Optional[_Union[HoldingGuard, _Mapping]] = ...) -> None: ...
+
+class HoldingGuard(_message.Message):
+    __slots__ = ("name", "floor")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    floor: str
+    def __init__(self, name: _Optional[str] = ..., floor: _Optional[str] = ...) -> None: ...
