@@ -101,13 +101,15 @@ async def edit_latency(client: Client, path: Path, edits: int, break_at: str, br
         runs.append((arrived - sent) * 1000)
         counts.add(len(found))
     assert len(counts) == 2, counts  # the broken text has a diagnostic, the mended one none
-    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    client.text_document_did_close(types.DidCloseTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
     runs.sort()
     return {"open_s": opened, "p50": statistics.median(runs), "p90": runs[int(len(runs) * 0.9) - 1] if len(runs) > 1
             else runs[0], "max": runs[-1], "edits": len(runs), "lines": text.count("\n") + 1}
 
 
-async def measure(promotions: int = 10_000, per_file: int = 100, edits: int = 40, single_file_edits: int = 4) -> list[dict]:
+async def measure(promotions: int = 10_000, per_file: int = 100, edits: int = 40,
+                  single_file_edits: int = 4) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="promo-bench-lsp-") as tmp:
         root = Path(tmp) / "split"
@@ -138,7 +140,8 @@ async def measure(promotions: int = 10_000, per_file: int = 100, edits: int = 40
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| case | lines of the edited file | didChange → diagnostics p50 | p90 | max | edits | open (whole check) |",
+    out = ["| case | lines of the edited file | didChange → diagnostics p50 | p90 | max | edits "
+           "| open (whole check) |",
            "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['case']} | {r['lines']:,} | {r['p50']:.1f} ms | {r['p90']:.1f} ms | {r['max']:.1f} ms | "

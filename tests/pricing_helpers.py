@@ -10,16 +10,16 @@ A case's expectations are written by hand from the language reference (language.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
-from engine.plan.plan import Plan
-from engine.plan.compiler import compile_plan
 from engine.lang.load import load_sources
-from engine.pricing.quote import evaluate
-from engine.wire.encode import quote_to_json
-from engine.wire.decode import request_from_json
 from engine.lang.source import SourceFile
+from engine.plan.compiler import compile_plan
+from engine.plan.plan import Plan
+from engine.pricing.quote import evaluate
+from engine.wire.decode import request_from_json
+from engine.wire.encode import quote_to_json
 
 AT = "2026-11-11T10:00:00+08:00"
 
@@ -31,7 +31,7 @@ def ruleset(body: str, stacking: str = "parallel", rounding: str = "half_up", mi
     return header + body
 
 
-@lru_cache(maxsize=None)
+@cache
 def plan_of(text: str) -> Plan:
     loaded = load_sources([SourceFile("rules.promo", text)])
     errors = [d for d in loaded.diagnostics if d.is_error]

@@ -10,7 +10,7 @@ installs with the package like any module and needs no writable directory at run
 
 The table records a key of what it was built from (the grammar, the options, the Lark version);
 when the key does not match, the parser is built from the grammar as before, only slower, and
-tests/test_parser.py fails until the table is written again. The file is not the same byte for
+tests/lang/test_parser.py fails until the table is written again. The file is not the same byte for
 byte from one writing to the next (Lark numbers the states in an order that varies between
 runs); every writing is a table of the same grammar, which the tests check by parsing with both.
 """

@@ -12,11 +12,24 @@ import copy
 import re
 
 import pytest
+from conformance.runner import (
+    KNOWN_ENGINE_BUGS,
+    ROUTE_SKIPS,
+    ROUTES,
+    Case,
+    Outcome,
+    compare,
+    grpc_available,
+    known_bug,
+    load_cases,
+    route_skip,
+    run_cli_subprocess,
+    run_route,
+    sample,
+)
 
-from conformance.runner import (KNOWN_ENGINE_BUGS, ROUTE_SKIPS, ROUTES, Case, Outcome, compare, grpc_available,
-                                known_bug, load_cases, route_skip, run_cli_subprocess, run_route, sample)
-from engine.lang.diagnostics import CODES, INTERNAL_ERROR
 from engine.base.enums import NOT_APPLIED_REASONS
+from engine.lang.diagnostics import CODES, INTERNAL_ERROR
 
 CASES = load_cases()
 BY_ID = {c.id: c for c in CASES}

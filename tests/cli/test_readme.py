@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from server_process import ROOT, ServerProcess
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -245,13 +245,12 @@ def _numbers(value):
 
 def run_inprocess(cases: list[Case]) -> dict[str, Outcome]:
     """The engine API: load_sources → compile_plan → request_from_json → evaluate → quote_to_json."""
-    from engine.plan.compiler import compile_plan
-    from engine.wire.encode import to_json
     from engine.lang.load import load_sources
-    from engine.pricing.quote import evaluate
-    from engine.wire.encode import quote_to_json
-    from engine.wire.decode import RequestError, request_from_json
     from engine.lang.source import SourceFile
+    from engine.plan.compiler import compile_plan
+    from engine.pricing.quote import evaluate
+    from engine.wire.decode import RequestError, request_from_json
+    from engine.wire.encode import quote_to_json, to_json
 
     plans: dict[tuple[str, str], Any] = {}
     out: dict[str, Outcome] = {}
@@ -377,7 +376,6 @@ def grpc_available() -> str | None:
     try:
         import grpc  # noqa: F401
 
-        from server.service import app
         from server.gen.promo.v1 import promo_pb2, promo_pb2_grpc  # noqa: F401
     except Exception as err:  # the colleague's server is not there (yet)
         return f"the gRPC server is not available: {err!r}"
@@ -439,8 +437,8 @@ class ServedDirectory:
     def serve(self, file: str, rules: str, timeout: float = 20.0) -> None:
         import grpc
 
-        from engine.plan.compiler import compile_plan
         from engine.lang.load import load_ruleset
+        from engine.plan.compiler import compile_plan
         from server.gen.promo.v1 import promo_pb2 as pb
 
         self._write(file, rules)

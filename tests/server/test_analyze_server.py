@@ -8,17 +8,17 @@ from datetime import datetime
 import grpc
 import pytest
 from google.protobuf import json_format
+from server_process import ROOT, ServerProcess
+from test_server_api import violation
 
 from engine.apps.analyze.scenarios import Options
 from engine.apps.analyze.search import analyze_item
-from engine.wire.encode import finding_to_json
 from engine.apps.catalog import CatalogItem
-from engine.plan.compiler import compile_plan
 from engine.lang.load import load_ruleset
-from server.service import convert
+from engine.plan.compiler import compile_plan
+from engine.wire.encode import finding_to_json
 from server.gen.promo.v1 import promo_pb2 as pb
-from test_server_api import violation
-from server_process import ROOT, ServerProcess
+from server.service import convert
 
 JSON = dict(preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 AT = "2026-11-11T10:00:00+08:00"

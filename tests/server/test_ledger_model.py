@@ -21,8 +21,21 @@ from server.ledger.errors import FailedPrecondition
 from server.ledger.ledger import Ledger
 from server.ledger.periods import period_key
 from server.ledger.shares import units_share
-from server.ledger.types import (Budget, CodeRef, CodeState, Hold, Limit, Line, Order, Period, Reason, ReserveRequest,
-                                 ReturnLine, State, UsageQuery)
+from server.ledger.types import (
+    Budget,
+    CodeRef,
+    CodeState,
+    Hold,
+    Limit,
+    Line,
+    Order,
+    Period,
+    Reason,
+    ReserveRequest,
+    ReturnLine,
+    State,
+    UsageQuery,
+)
 
 EXAMPLES = int(os.environ.get("PROMO_MODEL_EXAMPLES", "15"))
 BUYERS = ("u1", "u2")

@@ -5,7 +5,6 @@ in the ruleset's time zone."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys

@@ -9,11 +9,29 @@ import pytest
 from ledger_support import clock, ledger, ledger_url, request, tables  # noqa: F401
 
 from server.ledger.audit import verify
-from server.ledger.errors import (AlreadyExists, Contention, FailedPrecondition, IdempotencyConflict, InvalidArgument,
-                                  NotFound, ReservationExpired)
+from server.ledger.errors import (
+    AlreadyExists,
+    Contention,
+    FailedPrecondition,
+    IdempotencyConflict,
+    InvalidArgument,
+    NotFound,
+    ReservationExpired,
+)
 from server.ledger.ledger import Ledger
-from server.ledger.types import (Budget, Hold, Limit, Line, Order, Period, Reason, ReserveRequest, ReturnLine, State,
-                                 UsageQuery)
+from server.ledger.types import (
+    Budget,
+    Hold,
+    Limit,
+    Line,
+    Order,
+    Period,
+    Reason,
+    ReserveRequest,
+    ReturnLine,
+    State,
+    UsageQuery,
+)
 
 TOTAL_10 = Limit(10)
 

@@ -17,12 +17,12 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from server_process import ROOT, ServerProcess, cart
 
-from engine.wire.encode import to_json
 from engine.lang.load import load_sources
 from engine.lang.source import SourceFile
+from engine.wire.encode import to_json
 from server.gen.promo.v1 import promo_pb2 as pb
-from server_process import ROOT, ServerProcess, cart
 
 RULES = "examples/seed/parallel"
 JSON = dict(preserving_proto_field_name=True, always_print_fields_with_no_presence=True)

@@ -11,12 +11,12 @@ import signal
 import time
 
 import grpc
+import mixed_wallet
 import pytest
 from grpc_health.v1 import health_pb2
-
-import mixed_wallet
-from server.gen.promo.v1.promo_pb2_grpc import PromotionServiceStub
 from server_process import ServerProcess
+
+from server.gen.promo.v1.promo_pb2_grpc import PromotionServiceStub
 
 BURST = 8  # calls, as many as the server's handler threads
 

@@ -16,10 +16,10 @@ import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from server.service.app import Settings, build
-from server.gen.promo.v1 import promo_pb2 as pb
 from server_process import ROOT, cart
+
+from server.gen.promo.v1 import promo_pb2 as pb
+from server.service.app import Settings, build
 
 RULES = "examples/double11"
 EXAMPLES = int(os.environ.get("PROMO_FUZZ_EXAMPLES", "300"))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from server_process import ServerProcess, cart
+from test_server_api import violation
 
 from engine.lang.load import load_sources
 from engine.lang.source import SourceFile
 from server.gen.promo.v1 import promo_pb2 as pb
-from test_server_api import violation
-from server_process import ServerProcess, cart
 
 LIMITS = dict(wallet=5, source=2_000, diagnostics=3, response=20_000, call_seconds=0.5)
 

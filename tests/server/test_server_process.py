@@ -5,24 +5,19 @@ port, a busy port refused, and a graceful stop on SIGTERM that lets the call in 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from server.gen.promo.v1 import promo_pb2 as pb
-from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-
+from grpc_health.v1 import health_pb2
 from server_process import ROOT, ServerProcess, cart, cpu_seconds
+
+from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
 
 
 def test_two_workers_share_one_port_and_stop_together(tmp_path):

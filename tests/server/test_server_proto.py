@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from engine.plan.compiler import compile_plan
-from engine.lang.load import load_ruleset
-from engine.wire.encode import qualification_to_json
 from engine.apps.qualify import qualify
+from engine.lang.load import load_ruleset
+from engine.plan.compiler import compile_plan
 from engine.pricing.quote import evaluate
-from engine.wire.encode import quote_to_json
 from engine.wire.decode import request_from_json
-from server.service import convert
+from engine.wire.encode import qualification_to_json, quote_to_json
 from server.gen.promo.v1 import promo_pb2 as pb
+from server.service import convert
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "server" / "gen"
@@ -79,7 +78,7 @@ def test_enum_values_are_spelled_as_the_engine_spells_them():
     assert [v.name for v in pb.Level.DESCRIPTOR.values] == ["LEVEL_UNSPECIFIED", "item", "shop", "platform", "shipping"]
     assert [v.name for v in pb.Kind.DESCRIPTOR.values] == ["KIND_UNSPECIFIED", "promotion", "coupon"]
     assert [v.name for v in pb.Severity.DESCRIPTOR.values] == ["SEVERITY_UNSPECIFIED", "error", "warning"]
-    from engine.plan.plan import LEVEL_ORDER
     from engine.lang.diagnostics import CODES
+    from engine.plan.plan import LEVEL_ORDER
     assert set(LEVEL_ORDER) == {v.name for v in pb.Level.DESCRIPTOR.values[1:]}
     assert {severity for severity, _ in CODES.values()} == {v.name for v in pb.Severity.DESCRIPTOR.values[1:]}

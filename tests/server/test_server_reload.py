@@ -12,9 +12,9 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
+from server_process import ROOT, ServerProcess, cart
 
 from server.gen.promo.v1 import promo_pb2 as pb
-from server_process import ROOT, ServerProcess, cart
 
 GOOD = (ROOT / "examples/seed/parallel/rules.promo").read_text(encoding="utf-8")
 CHANGED = GOOD.replace("discount 10 each", "discount 15 each")  # 170.00 -> 180.00 (190.00 misses the 200 threshold)

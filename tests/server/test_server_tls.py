@@ -11,9 +11,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from server_process import ROOT, ServerProcess, cart
 
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-from server_process import ROOT, ServerProcess, cart
 
 RULES = "examples/seed/parallel"
 OPENSSL = "/usr/bin/openssl"
