@@ -17,7 +17,7 @@ import argparse
 import json
 import logging
 import os
-import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +29,9 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 from gen import ruleset_text  # noqa: E402
-from orders import bench_orders, coupon_names, write  # noqa: E402
 
 from engine.apps.backtest.orders import partitions  # noqa: E402
-from engine.apps.backtest.price import Job  # noqa: E402
+from engine.apps.backtest.price import Job, peak_rss_kib  # noqa: E402
 from engine.apps.backtest.run import run_backtest  # noqa: E402
 from engine.apps.cluster import compile_sources  # noqa: E402
 from engine.lang.source import read_sources  # noqa: E402
@@ -51,7 +50,6 @@ def measure(promotions: int, throughput: int, memory: tuple[int, ...], dask: boo
     (work / "rules").mkdir()
     text = ruleset_text(promotions, shops)
     (work / "rules" / "rules.promo").write_text(text, encoding="utf-8")
-    coupons = coupon_names(text)
     job = Job(tuple(read_sources(work / "rules")), request_from_json)
     start = time.perf_counter()
     compile_sources(job.rules)
@@ -61,7 +59,9 @@ def measure(promotions: int, throughput: int, memory: tuple[int, ...], dask: boo
     def orders(n: int) -> Path:
         if n not in files:
             files[n] = work / f"orders-{n}.jsonl"
-            write(bench_orders(shops, coupons, n, seed=5), files[n])
+            # in a process of its own: the generator's memory is not this one's
+            subprocess.run([sys.executable, str(BENCH / "orders.py"), "--bench", str(promotions), "--orders", str(n),
+                            "--seed", "5", "--out", str(files[n])], check=True, capture_output=True)
         return files[n]
 
     def timed(label: str, n: int, **kw) -> dict:
@@ -86,7 +86,7 @@ def measure(promotions: int, throughput: int, memory: tuple[int, ...], dask: boo
                           silence_logs=logging.ERROR) as cluster:
             rows.append(timed("Dask LocalCluster, 2 workers", throughput, scheduler=cluster.scheduler_address))
     memory_rows = [timed("2 processes", n, processes=2) for n in memory]
-    main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    main_rss = peak_rss_kib()
     for path in files.values():
         path.unlink()
     return {"promotions": promotions, "shops": shops, "compile_s": compile_s, "throughput": rows,
@@ -113,7 +113,7 @@ def report(result: dict, command: str) -> str:
         lines.append(f"| {r['orders']:,} | {r['wall_s']:.1f} | {r['per_s']:,.0f} | "
                      f"{' / '.join(_mib(x) for x in r['rss_kib'])} | {max(r['rss_kib']) / first:.2f} |")
     lines += ["", f"Peak RSS of the process that reads the partitions and merges the aggregates: "
-              f"{_mib(result['main_rss_kib'])} MiB (it also compiled the ruleset once and wrote the order files)."]
+              f"{_mib(result['main_rss_kib'])} MiB (it also compiled the ruleset once)."]
     return "\n".join(lines)
 
 

@@ -153,8 +153,21 @@ def price_rows(job: Job, rows: Iterable[Any]) -> Aggregate:
             agg.bad_row(item.row, item.message)
         else:
             fold(agg, job, price_order(job, rules, against, item.row, item.data), item.data, edges)
-    agg.workers[f"{socket.gethostname()}:{os.getpid()}"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    agg.workers[f"{socket.gethostname()}:{os.getpid()}"] = peak_rss_kib()
     return agg
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory, KiB: VmHWM, which starts afresh at exec (ru_maxrss
+    carries the parent's peak into a spawned worker), else ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def price_partition(job: Job, part: Partition) -> Aggregate:
