@@ -300,14 +300,19 @@ class Search:
         `exclusive` and benefit (at item level: the same offer on every line), conditions no
         harder (each threshold no higher), and first on the tie-breaks (earlier expiry, then
         name). Wherever the dominated one applies the other applies with the same discount and
-        the same conflicts, and wins the tie; where it does not apply it changes nothing."""
+        the same conflicts, and wins the tie; where it does not apply it changes nothing. In
+        progressive mode only at item level: above it each promotion sees what the earlier ones
+        of its level leave, so its place in that order is part of what it is."""
         by_kind: dict[tuple[Any, ...], list[int]] = {}
         for k, c in enumerate(self.free):
             p = c.promotion
             if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)):
                 what = (tuple(self.item_offers[k]) if self.item_offers[k]
                         else (p.benefit, tuple(t.text for t in p.clauses if t.threshold is None)))
-                by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what), []).append(k)
+                # progressive: within a level each promotion sees the base the earlier ones leave,
+                # so two equal coupons at other places in that order are not equal (a brute-force find)
+                place = p.order_key if self.progressive and not self.item_offers[k] else None
+                by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what, place), []).append(k)
         out = []
         for ks in by_kind.values():
             ks.sort(key=lambda k: (expiry(self.free[k]), self.free[k].promotion.name))

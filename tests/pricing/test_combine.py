@@ -331,6 +331,25 @@ def test_search_equals_brute_force_when_shop_coupons_lower_a_stepped_base(instan
     same_as_brute_force(*instance)
 
 
+def test_equal_coupons_at_other_places_in_a_progressive_level_are_both_tried():
+    # Found by CI's brute-force property: c01 and c03 read the same, but c03 comes after the
+    # automatic c02, so it sees 140.01 and its `amount <= 150` holds; c01 sees 150.01 and fails.
+    # Taking c03 for dominated by c01 (same text, earlier name) paid 171.01 instead of 161.01.
+    rules = """ruleset "r" { currency CNY stacking progressive rounding half_up }
+promotion "c00" { level platform when amount >= 200 discount 30 every 100 max 90 }
+coupon "c01" { level shop scope shop == "S1" when amount <= 150 discount 10 }
+promotion "c02" { level shop scope shop == "S1" discount 10 }
+coupon "c03" { level shop scope shop == "S1" when amount <= 150 discount 10 }
+coupon "c04" { level shop scope shop == "S2" discount 10 exclusive }
+coupon "c05" { level item scope sku == "A" discount 5 each }
+"""
+    cart = {"at": "2026-11-11T10:00:00+08:00", "wallet": ["c01", "c03", "c04", "c05"],
+            "lines": [{"id": "l0", "sku": "B", "shop": "S1", "quantity": 1, "price": "150.01"},
+                      {"id": "l1", "sku": "A", "shop": "S2", "quantity": 1, "price": "30.00"}],
+            "shipping": {"S1": "8.00", "S2": "8.00"}}
+    same_as_brute_force(rules, cart)
+
+
 def test_a_smaller_pair_of_shop_coupons_keeps_the_cross_shop_step():
     # 190.00 of goods; `cross` takes 40 off every full 150. The two 25s (the largest bounds, so
     # tried first) leave 140 and lose the 40: 140.00. The two 20s leave exactly 150: 190 - 40 - 40
