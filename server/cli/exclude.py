@@ -14,10 +14,8 @@ on the compiled plan.
 from __future__ import annotations
 
 import difflib
-import os
 import shlex
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from engine.lang.load import load_sources
 from engine.lang.parser import parse_source
 from engine.lang.printer import format_file
 from engine.lang.source import SourceFile, Span, read_sources
-from server.cli.fmt import unified_diff
+from server.cli.fmt import unified_diff, write_atomically
 
 _SKU = ("sku",)
 
@@ -166,20 +164,6 @@ def run(args) -> int:
     elif args.dry_run:
         print("dry run: nothing written")
     return status
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` at once (a temporary file renamed over it), keeping its permissions."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _prices(args, loaded, skus: list[str]) -> int:

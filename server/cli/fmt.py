@@ -58,7 +58,7 @@ def format_paths(path: str | Path, check: bool = False, diff: bool = False) -> i
             print(source.path)
             status = 1
         else:
-            _write(Path(source.path), new)
+            write_atomically(Path(source.path), new)
     return status
 
 
@@ -93,7 +93,7 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _write(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Replace `path` atomically, keeping its permissions."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
