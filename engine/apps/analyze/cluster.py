@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.apps import cluster
+from engine.apps.analyze.pool import chunks
 from engine.apps.analyze.scenarios import Options
 from engine.apps.analyze.search import analyze_item
 from engine.apps.catalog import CatalogError, CatalogItem
@@ -31,22 +32,11 @@ def _work(task: Task, chunk: list[CatalogItem | CatalogError]) -> list[dict[str,
     return [task.encode(x if isinstance(x, CatalogError) else analyze_item(plan, x, task.options), plan) for x in chunk]
 
 
-def _chunks(rows: Iterable[CatalogItem | CatalogError], size: int) -> Iterator[list[CatalogItem | CatalogError]]:
-    chunk: list[CatalogItem | CatalogError] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def analyze_on_cluster(scheduler: str, sources: tuple[SourceFile, ...], rows: Iterable[CatalogItem | CatalogError],
                        options: Options, encode: Callable[..., dict[str, Any]], chunk_size: int = 32) -> Iterator[dict[str, Any]]:
     """Finding (or bad-row) JSON objects in catalog order, priced on the cluster at `scheduler`."""
     task = Task(sources, options, encode, cluster.digest(sources))
     with cluster.client(scheduler) as c:
         window = 4 * cluster.workers(c)
-        for findings in cluster.submit_all(c, _work, _chunks(rows, chunk_size), task, window, ordered=True):
+        for findings in cluster.submit_all(c, _work, chunks(rows, chunk_size), task, window, ordered=True):
             yield from findings

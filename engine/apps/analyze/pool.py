@@ -33,7 +33,8 @@ def _work(chunk: list[CatalogItem | CatalogError], options: Options) -> list[dic
     return [encode(x if isinstance(x, CatalogError) else analyze_item(plan, x, options), plan) for x in chunk]
 
 
-def _chunks(rows: Iterable[CatalogItem | CatalogError], size: int) -> Iterator[list[CatalogItem | CatalogError]]:
+def chunks(rows: Iterable[CatalogItem | CatalogError], size: int) -> Iterator[list[CatalogItem | CatalogError]]:
+    """The catalog rows in lists of `size` (the last one shorter), for the local pool and the cluster."""
     chunk: list[CatalogItem | CatalogError] = []
     for row in rows:
         chunk.append(row)
@@ -55,14 +56,14 @@ def analyze_catalog(rules: str, plan: Plan, rows: Iterable[CatalogItem | Catalog
 
     processes = processes or os.cpu_count() or 1
     if processes <= 1:
-        for chunk in _chunks(rows, chunk_size):
+        for chunk in chunks(rows, chunk_size):
             _WORKER["plan"], _WORKER["encode"] = plan, encode
             yield from _work(chunk, options)
         return
     ctx = multiprocessing.get_context("spawn")  # clean interpreters: nothing inherited but the arguments
     with ctx.Pool(processes, initializer=_init_worker, initargs=(str(rules), encode)) as pool:
         pending: deque[Any] = deque()
-        for chunk in _chunks(rows, chunk_size):
+        for chunk in chunks(rows, chunk_size):
             pending.append(pool.apply_async(_work, (chunk, options)))
             if len(pending) >= processes * 4:
                 yield from pending.popleft().get()
