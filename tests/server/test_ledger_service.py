@@ -14,10 +14,9 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import json_format
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from ledger_support import BACKENDS, RACE_REPEAT, postgres, tables
 from server_process import ServerProcess
+from test_server_api import violation
 
 from server.gen.promo.v1 import ledger_pb2 as lpb
 from server.gen.promo.v1 import ledger_pb2_grpc as lpb_grpc
@@ -64,15 +63,6 @@ def reserve(order_id: str, buyer: str = "u1", key: str | None = None, ttl: int =
 
 def applied(quote: pb.EvaluateResponse) -> list[str]:
     return [a.promotion for a in quote.applied]
-
-
-def violation(err: grpc.RpcError) -> str:
-    status = rpc_status.from_call(err)
-    assert status is not None, f"no rich status in {err}"
-    bad = error_details_pb2.BadRequest()
-    assert status.details and status.details[0].Unpack(bad), status
-    assert len(bad.field_violations) == 1
-    return bad.field_violations[0].field
 
 
 def refused(call, request) -> tuple[grpc.StatusCode, str]:
