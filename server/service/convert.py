@@ -20,18 +20,17 @@ from engine.apps.analyze.scenarios import Options
 from engine.apps.analyze.search import Finding
 from engine.apps.catalog import CatalogItem, item_from_mapping
 from engine.apps.qualify import Qualification
-from engine.base.request import Request, User
+from engine.base.enums import Explain
+from engine.base.money import MAX_MINOR, format_money
+from engine.base.request import Line, Request, User
+from engine.base.text import clip
 from engine.lang.diagnostics import Diagnostic
 from engine.lang.source import SourceFile
 from engine.plan.plan import Plan
 from engine.pricing.quote import Quote
+from engine.wire import decode, encode
 from engine.wire.decode import RequestError, parse_datetime, request_from_json
-from engine.wire.encode import (
-    finding_to_json,
-    qualification_to_json,
-    quote_to_json,
-    to_json,
-)
+from engine.wire.encode import finding_to_json, qualification_to_json, to_json
 from server.gen.promo.v1 import promo_pb2 as pb
 
 
@@ -80,6 +79,12 @@ MAX_WALLET = 1_000  # coupons held per wallet, repeats collapsed (`promo serve -
 
 
 def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: int = MAX_WALLET) -> Request:
+    """The engine's request, read straight from the message's fields (no dict of the whole
+    message): what `request_from_json` does with the message's JSON, the same checks in the same
+    order with the same field paths, through decode.py's own value checks (money, whole numbers,
+    date-times, enum names, the wallet). proto3 types leave out the JSON type checks; an unset
+    field reads as its default, as json_format leaves it out. tests/server/test_server_convert.py
+    pins it equal to the JSON path on generated requests."""
     # counted before converting, so an oversized cart costs no conversion
     if len(msg.lines) > max_lines:
         raise LimitExceeded("lines", f"at most {max_lines} lines per cart, got {len(msg.lines)}")
@@ -89,11 +94,151 @@ def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: 
             raise LimitExceeded("wallet", f"at most {max_wallet} coupons per wallet, got {held}")
     if len(msg.selected) > max_wallet:
         raise LimitExceeded("selected", f"at most {max_wallet} coupons selected, got {len(msg.selected)}")
-    return request_from_json(_as_json(msg), plan.digits, plan.timezone, max_lines=max_lines)
+    digits, tz = plan.digits, plan.timezone
+    user_msg = msg.user
+    # the free-form attributes first: json_format refuses a NaN before the engine sees anything
+    line_attributes = [_struct(line.attributes, msg) if line.attributes.fields else {} for line in msg.lines]
+    user_attributes = _struct(user_msg.attributes, msg) if user_msg.attributes.fields else {}
+
+    lines = tuple(_line(line, i, digits, attributes) for i, (line, attributes) in enumerate(zip(msg.lines, line_attributes)))
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.id in seen:
+            raise RequestError(f"lines[{i}].id", f"`{clip(line.id)}` is used by an earlier line")
+        seen.add(line.id)
+    user = User(
+        id=user_msg.id,
+        level=decode._int(user_msg.level, "user.level", 0, 10**9),
+        tags=frozenset(user_msg.tags),
+        new=user_msg.new,
+        usage={k: decode._int(v, f"user.usage.{clip(k)}") for k, v in user_msg.usage.items()},
+        attributes=user_attributes,
+    )
+    shipping = {shop: decode._money(fee, f"shipping.{clip(shop)}", digits) for shop, fee in msg.shipping.items()}
+    if sum(line.list_amount for line in lines) + sum(shipping.values()) > MAX_MINOR:
+        raise RequestError("lines", f"the lines' list amounts and shipping must total at most {format_money(MAX_MINOR, digits)}")
+    return Request(
+        at=decode.parse_datetime(msg.at, "at", tz) if msg.at else datetime.now(UTC),
+        lines=lines,
+        user=user,
+        channel=msg.channel,
+        region=msg.region,
+        shipping=shipping,
+        wallet=decode._wallet([_entry(w) for w in msg.wallet], tz) if msg.wallet else (),
+        selected=tuple(decode._wallet_entry(_entry(w), i, "selected", tz).coupon for i, w in enumerate(msg.selected)),
+        stage=decode._enum(_STAGES.get(msg.stage, msg.stage), "stage", decode.STAGE_NAMES, "STAGE_UNSPECIFIED", None),
+        presale_sold={k: decode._int(v, f"presale_sold.{clip(k)}") for k, v in msg.presale_sold.items()},
+        explain=decode._enum(_EXPLAINS.get(msg.explain, msg.explain), "explain", decode.EXPLAIN_NAMES,
+                             "EXPLAIN_UNSPECIFIED", Explain.REASONS),
+    )
+
+
+# the fields each message's reader above takes by name (a wallet entry's: all it has, for decode.py);
+# tests/server/test_server_convert.py checks they are the message's fields and decode.py's
+READS = {"EvaluateRequest": ("at", "user", "channel", "region", "lines", "shipping", "wallet", "selected", "stage",
+                             "presale_sold", "explain"),
+         "User": ("id", "level", "tags", "new", "usage", "attributes"),
+         "Line": ("id", "sku", "shop", "category", "brand", "tags", "price", "quantity", "attributes"),
+         "WalletCoupon": decode.WALLET_FIELDS}
+
+# enum numbers -> their proto names (decode.py maps the names); an unknown number stays a number,
+# which decode.py names in its error, as it does json_format's
+_STAGES = {v.number: v.name for v in pb.Stage.DESCRIPTOR.values}
+_EXPLAINS = {v.number: v.name for v in pb.Explain.DESCRIPTOR.values}
+
+
+def _line(line: pb.Line, i: int, digits: int, attributes: dict) -> Line:
+    path = f"lines[{i}]."
+    if not line.price:
+        raise RequestError(f"{path}price", "is required")
+    if not line.id:
+        raise RequestError(f"{path}id", "must not be empty")
+    if not line.sku:
+        raise RequestError(f"{path}sku", "must not be empty")
+    out = Line(
+        id=line.id, sku=line.sku, shop=line.shop, category=line.category, brand=line.brand,
+        tags=frozenset(line.tags),
+        price=decode._money(line.price, f"{path}price", digits),
+        quantity=decode._int(line.quantity, f"{path}quantity", 1, decode.MAX_QUANTITY),
+        attributes=attributes,
+    )
+    if out.list_amount > MAX_MINOR:
+        raise RequestError(f"lines[{i}]", f"price × quantity must be at most {format_money(MAX_MINOR, digits)}")
+    return out
+
+
+def _entry(w: pb.WalletCoupon) -> dict[str, Any]:
+    """A wallet entry as decode.py's wallet reads it (its fields that are set, as json_format
+    gives them): the one definition of a wallet entry and of the wallet's repeats."""
+    return {f.name: value for f, value in w.ListFields()}
+
+
+def _struct(struct: struct_pb2.Struct, request) -> dict[str, Any]:
+    """A Struct as json_format gives it: numbers as floats, null as None."""
+    return {key: _value(value, request) for key, value in struct.fields.items()}
+
+
+def _value(value: struct_pb2.Value, request) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):  # JSON has neither: named as json_format's refusal was
+            raise RequestError(_non_finite(request) or "attributes", "must be a finite number, not NaN or Infinity")
+        return number
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return _struct(value.struct_value, request)
+    if kind == "list_value":
+        return [_value(v, request) for v in value.list_value.values]
+    return None  # null_value, or no kind set (json_format gives None for both)
 
 
 def evaluate_response(quote: Quote) -> pb.EvaluateResponse:
-    return pb.EvaluateResponse(**quote_to_json(quote))
+    """The answer built straight from the quote: encode.py's `quote_to_json` is the definition
+    (the CLI prints it); this builds the same message without the dict of the whole answer, from
+    encode.py's own pieces where there is more than a field to copy (messages, detail, hints).
+    tests/server/test_server_convert.py pins it equal to `EvaluateResponse(**quote_to_json(q))`."""
+    plan = quote.plan
+    digits = plan.digits
+    out = pb.EvaluateResponse(
+        ruleset=pb.RulesetRef(name=plan.name, revision=plan.revision),
+        currency=plan.currency,
+        stacking=plan.stacking,
+        totals=pb.Totals(list=format_money(quote.list, digits), discount=format_money(quote.discount, digits),
+                         shipping=format_money(quote.shipping, digits), payable=format_money(quote.payable, digits)),
+        lines=[pb.LineQuote(id=line.id, quantity=line.quantity, list=format_money(line.list, digits),
+                            base=format_money(line.base, digits), final=format_money(line.final, digits),
+                            discounts=[pb.LineDiscount(promotion=p, amount=format_money(a, digits))
+                                       for p, a in line.discounts],
+                            gift_of=line.gift_of or None)
+               for line in quote.lines],
+        applied=[pb.Applied(promotion=a.promotion, level=_LEVELS[a.level], kind=_KINDS[a.kind],
+                            amount=format_money(a.amount, digits), coupon_id=a.coupon_id, capped=a.capped)
+                 for a in quote.applied],
+        not_applied=[pb.NotApplied(**encode._not_applied_json(n, plan)) for n in quote.not_applied],
+        hints=[pb.Hint(**encode._hint_json(h, plan)) for h in quote.hints],
+        presale=[pb.PresaleLine(line=p.line, stage=p.stage, deposit=format_money(p.deposit, digits),
+                                deposit_worth=format_money(p.deposit_worth, digits),
+                                balance_due=format_money(p.balance_due, digits), ships=p.ships or None)
+                 for p in quote.presale],
+        search=pb.Search(optimal=quote.search.optimal, stopped=quote.search.stopped,
+                         choices_priced=quote.search.choices_priced),
+    )
+    if quote.better_set:
+        b = quote.better_set
+        out.better_set.coupons.extend(b.coupons)
+        out.better_set.payable = format_money(b.payable, digits)
+        out.better_set.would_save = format_money(b.would_save, digits)
+    if quote.trace:
+        out.trace.extend([encode.plain_detail(e, digits) for e in quote.trace])
+    return out
+
+
+_LEVELS = {v.name: v.number for v in pb.Level.DESCRIPTOR.values}
+_KINDS = {v.name: v.number for v in pb.Kind.DESCRIPTOR.values}
 
 
 def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:
