@@ -1,11 +1,13 @@
 """Proto messages <-> the engine's requests and JSON answers.
 
 The proto3 JSON mapping of promo.v1 is the engine's JSON (proto/promo/v1/promo.proto). Requests
-go through json_format.MessageToDict, so the engine's own validation (`request_from_json`) names
-the offending field. Answers are built by the message constructors straight from the engine's
-JSON dict: the same mapping (enum names, nested dicts, Struct/ListValue from dicts and lists;
-an unknown key raises), about 15x faster than json_format.ParseDict (bench/grpc.py shows the
-split of one call).
+are read straight from the message's fields (`to_request`, no dict of the whole message) through
+engine/wire/decode.py's value checks, so every problem names its field as `request_from_json`
+names it for the CLI. Answers are built by the message constructors straight from the engine's
+JSON dict (encode.py, which the CLI prints): the same mapping (enum names, nested dicts,
+Struct/ListValue from dicts and lists; an unknown key raises), about 15x faster than
+json_format.ParseDict. tests/server/test_server_convert.py pins both to the json_format path
+(bench/grpc.py shows the split of one call).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from engine.lang.diagnostics import Diagnostic
 from engine.lang.source import SourceFile
 from engine.plan.plan import Plan
 from engine.pricing.quote import Quote
-from engine.wire import decode, encode
+from engine.wire import decode
 from engine.wire.decode import RequestError, parse_datetime, request_from_json
-from engine.wire.encode import finding_to_json, qualification_to_json, to_json
+from engine.wire.encode import finding_to_json, qualification_to_json, quote_to_json, to_json
 from server.gen.promo.v1 import promo_pb2 as pb
 
 
@@ -197,48 +199,11 @@ def _value(value: struct_pb2.Value, request) -> Any:
 
 
 def evaluate_response(quote: Quote) -> pb.EvaluateResponse:
-    """The answer built straight from the quote: encode.py's `quote_to_json` is the definition
-    (the CLI prints it); this builds the same message without the dict of the whole answer, from
-    encode.py's own pieces where there is more than a field to copy (messages, detail, hints).
-    tests/server/test_server_convert.py pins it equal to `EvaluateResponse(**quote_to_json(q))`."""
-    plan = quote.plan
-    digits = plan.digits
-    out = pb.EvaluateResponse(
-        ruleset=pb.RulesetRef(name=plan.name, revision=plan.revision),
-        currency=plan.currency,
-        stacking=plan.stacking,
-        totals=pb.Totals(list=format_money(quote.list, digits), discount=format_money(quote.discount, digits),
-                         shipping=format_money(quote.shipping, digits), payable=format_money(quote.payable, digits)),
-        lines=[pb.LineQuote(id=line.id, quantity=line.quantity, list=format_money(line.list, digits),
-                            base=format_money(line.base, digits), final=format_money(line.final, digits),
-                            discounts=[pb.LineDiscount(promotion=p, amount=format_money(a, digits))
-                                       for p, a in line.discounts],
-                            gift_of=line.gift_of or None)
-               for line in quote.lines],
-        applied=[pb.Applied(promotion=a.promotion, level=_LEVELS[a.level], kind=_KINDS[a.kind],
-                            amount=format_money(a.amount, digits), coupon_id=a.coupon_id, capped=a.capped)
-                 for a in quote.applied],
-        not_applied=[pb.NotApplied(**encode._not_applied_json(n, plan)) for n in quote.not_applied],
-        hints=[pb.Hint(**encode._hint_json(h, plan)) for h in quote.hints],
-        presale=[pb.PresaleLine(line=p.line, stage=p.stage, deposit=format_money(p.deposit, digits),
-                                deposit_worth=format_money(p.deposit_worth, digits),
-                                balance_due=format_money(p.balance_due, digits), ships=p.ships or None)
-                 for p in quote.presale],
-        search=pb.Search(optimal=quote.search.optimal, stopped=quote.search.stopped,
-                         choices_priced=quote.search.choices_priced),
-    )
-    if quote.better_set:
-        b = quote.better_set
-        out.better_set.coupons.extend(b.coupons)
-        out.better_set.payable = format_money(b.payable, digits)
-        out.better_set.would_save = format_money(b.would_save, digits)
-    if quote.trace:
-        out.trace.extend([encode.plain_detail(e, digits) for e in quote.trace])
-    return out
-
-
-_LEVELS = {v.name: v.number for v in pb.Level.DESCRIPTOR.values}
-_KINDS = {v.name: v.number for v in pb.Kind.DESCRIPTOR.values}
+    """The answer from encode.py's `quote_to_json` (the CLI prints the same dict): the message
+    constructor takes the nested dicts in C, enum names and Structs included, and an unknown key
+    raises. Measured on the double11 cart, this is faster than building each sub-message from
+    the quote in Python (89 vs 118 µs), so the one definition is also the fast path."""
+    return pb.EvaluateResponse(**quote_to_json(quote))
 
 
 def qualify_response(q: Qualification, operator: bool) -> pb.QualifyResponse:

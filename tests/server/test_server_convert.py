@@ -1,8 +1,8 @@
-"""server/service/convert.py reads requests and builds answers straight from proto messages; the
-JSON path (json_format.MessageToDict -> engine/wire/decode.py, engine/wire/encode.py -> the
-message constructors) is the definition, kept here as the reference only. On generated requests,
-good and bad, both give the same request or the same error (field and message), and on the quotes
-of the good ones the same answer."""
+"""server/service/convert.py reads requests straight from the proto messages; the JSON path it
+replaced (json_format.MessageToDict -> engine/wire/decode.py's `request_from_json`) is kept here as
+the reference only. On generated requests, good and bad, both give the same request or the same
+error (field and message). Answers are the message constructors over encode.py's JSON: on the
+quotes of generated requests, the same message as json_format.ParseDict of that JSON."""
 
 from __future__ import annotations
 
@@ -144,12 +144,11 @@ def _priceable(msg: pb.EvaluateRequest) -> pb.EvaluateRequest:
         line.attributes.Clear()
     msg.user.attributes.Clear()
     msg.user.level = abs(msg.user.level)
-    for k in msg.user.usage:
-        msg.user.usage[k] = abs(msg.user.usage[k])
-    for k in msg.shipping:
-        msg.shipping[k] = "8.00"
-    for k in msg.presale_sold:
-        msg.presale_sold[k] = abs(msg.presale_sold[k])
+    for field, value in (("usage", abs), ("shipping", lambda fee: "8.00"), ("presale_sold", abs)):
+        entries = getattr(msg.user if field == "usage" else msg, field)
+        fixed = {k: value(v) for k, v in entries.items()}
+        entries.clear()
+        entries.update(fixed)
     msg.at = "2026-11-11T10:00:00+08:00"
     del msg.wallet[:]
     del msg.selected[:]
@@ -165,7 +164,7 @@ def test_direct_answer_is_the_engine_json(msg, wallet, selected):
     msg.wallet.extend(pb.WalletCoupon(coupon=c, id=f"w-{i}") for i, c in enumerate(wallet))
     msg.selected.extend(pb.WalletCoupon(coupon=c) for c in selected)
     quote = evaluate(plan(), convert.to_request(msg, plan(), 10_000))
-    assert convert.evaluate_response(quote) == pb.EvaluateResponse(**quote_to_json(quote))
+    assert convert.evaluate_response(quote) == json_format.ParseDict(quote_to_json(quote), pb.EvaluateResponse())
 
 
 @pytest.mark.parametrize("explain", ["EXPLAIN_OFF", "EXPLAIN_REASONS", "EXPLAIN_TRACE"])
@@ -174,7 +173,7 @@ def test_the_pack_cart_converts_as_the_json_path_both_ways(explain):
     request = convert.to_request(msg, plan(), 10_000)
     assert request == reference_request(msg)
     quote = evaluate(plan(), request)
-    assert convert.evaluate_response(quote) == pb.EvaluateResponse(**quote_to_json(quote))
+    assert convert.evaluate_response(quote) == json_format.ParseDict(quote_to_json(quote), pb.EvaluateResponse())
 
 
 def test_a_request_field_convert_does_not_read_fails_here():
