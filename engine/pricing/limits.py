@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mypy_extensions import mypyc_attr
 
-BUDGET = 20_000  # choices one search may price by default
+BUDGET = 5_000  # choices one search may price by default: about 1 s at worst (docs/evaluation.md §10)
 STOPPED_BY_BUDGET, STOPPED_BY_DEADLINE = "budget", "deadline"  # why a search stopped early
 
 

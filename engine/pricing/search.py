@@ -19,6 +19,7 @@ the greedy one, so the bound bites early.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
@@ -301,25 +302,45 @@ class Search:
         harder (each threshold no higher), and first on the tie-breaks (earlier expiry, then
         name). Wherever the dominated one applies the other applies with the same discount and
         the same conflicts, and wins the tie; where it does not apply it changes nothing. In
-        progressive mode only at item level: above it each promotion sees what the earlier ones
-        of its level leave, so its place in that order is part of what it is."""
+        progressive mode above item level each promotion sees what the earlier ones on its lines
+        leave, so two such coupons are alike only if no other promotion on those lines comes
+        between them in that order (`_places`; c03 after the automatic c02 sees less than c01
+        before it: a brute-force find)."""
         by_kind: dict[tuple[Any, ...], list[int]] = {}
         for k, c in enumerate(self.free):
             p = c.promotion
-            if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)):
+            # a budget's cut makes a coupon give less than its text says: never alike another
+            if optional(c) and not isinstance(p.benefit, (b.Tiers, b.Gift)) and p.name not in self.prep.caps:
                 what = (tuple(self.item_offers[k]) if self.item_offers[k]
                         else (p.benefit, tuple(t.text for t in p.clauses if t.threshold is None)))
-                # progressive: within a level each promotion sees the base the earlier ones leave,
-                # so two equal coupons at other places in that order are not equal (a brute-force find)
-                place = p.order_key if self.progressive and not self.item_offers[k] else None
-                by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what, place), []).append(k)
+                by_kind.setdefault((p.level, c.lines, c.groups, p.group, p.exclusive, what), []).append(k)
         out = []
-        for ks in by_kind.values():
-            ks.sort(key=lambda k: (expiry(self.free[k]), self.free[k].promotion.name))
-            for n, k in enumerate(ks):
-                if any(self.item_offers[k] or _no_harder(self.free[j].promotion, self.free[k].promotion) for j in ks[:n]):
-                    out.append(k)
+        for kind in by_kind.values():
+            runs = self._places(kind) if self.progressive and not self.item_offers[kind[0]] else [kind]
+            for ks in runs:
+                ks.sort(key=lambda k: (expiry(self.free[k]), self.free[k].promotion.name))
+                for n, k in enumerate(ks):
+                    if any(self.item_offers[k] or _no_harder(self.free[j].promotion, self.free[k].promotion) for j in ks[:n]):
+                        out.append(k)
         return out
+
+    def _places(self, kind: list[int]) -> list[list[int]]:
+        """Alike order-level coupons (`kind`, all on the same lines) in runs of those that no other
+        shop, platform or shipping promotion on their lines separates in the evaluation order."""
+        members = sorted(kind, key=lambda k: self.free[k].promotion.order_key)
+        names = {self.free[k].promotion.name for k in kind}
+        lines = set(self.free[kind[0]].lines)
+        others = sorted(c.promotion.order_key for c in self.prep.candidates
+                        if c.promotion.level != Level.ITEM and c.promotion.name not in names and lines.intersection(c.lines))
+        runs: list[list[int]] = []
+        seen = -1  # how many of `others` come before the current run
+        for k in members:
+            before = bisect_left(others, self.free[k].promotion.order_key)
+            if before != seen:
+                runs.append([])
+                seen = before
+            runs[-1].append(k)
+        return runs
 
     def _at_items(self, items: int) -> tuple[int, list[int], list[int]]:
         """Parallel mode, for the chosen item-level candidates `items`: the payable with only
@@ -353,12 +374,15 @@ class Search:
 
     def _given(self, mask: int) -> list[int]:
         """What each line surely takes off at item level in a completion of `mask`: the best of
-        the fixed item-level offers and those of the chosen item-level candidates."""
+        the fixed item-level offers and those of the chosen item-level candidates (but for those
+        a budget cuts)."""
         items = mask & self.item_free
         given = self.item_given.get(items)
         if given is None:
             given = list(self.root_item)
             for k in self._bits(items):
+                if self.free[k].promotion.name in self.prep.caps:
+                    continue  # a budget may cut it on some of its lines: nothing sure
                 for i, off in self.item_offers[k]:
                     given[i] = max(given[i], off)
             self.item_given[items] = given

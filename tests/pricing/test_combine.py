@@ -26,6 +26,7 @@ from engine.pricing.limits import DeadlineExceeded, Limits
 from engine.pricing.parts import parts
 from engine.pricing.prepare import prepare
 from engine.pricing.quote import evaluate
+from engine.pricing.search import Search
 from engine.wire.decode import request_from_json
 from engine.wire.encode import quote_to_json
 
@@ -348,6 +349,24 @@ coupon "c05" { level item scope sku == "A" discount 5 each }
                       {"id": "l1", "sku": "A", "shop": "S2", "quantity": 1, "price": "30.00"}],
             "shipping": {"S1": "8.00", "S2": "8.00"}}
     same_as_brute_force(rules, cart)
+
+
+def test_alike_coupons_that_nothing_separates_in_a_progressive_level_are_tried_once():
+    # Twelve copies of one shop coupon, then a cross-shop step: no promotion on S1's lines comes
+    # between two copies, so each sees the same base and only the first is worth trying (the
+    # others lose its tie). With an automatic promotion between them the later copies would be
+    # tried too (the test above).
+    text = HEADER.format(mode="progressive") + 'promotion "z-cross" { level platform discount 40 every 150 }\n'
+    text += "".join(f'coupon "c{i:02d}" {{ level shop scope shop == "S1" when amount >= 100 discount 10 }}\n'
+                    for i in range(12))
+    plan = plan_of(text)
+    cart = {"at": "2026-11-11T10:00:00+08:00", "lines": [line("a", "160.00")], "wallet": [f"c{i:02d}" for i in range(12)]}
+    prep = prepare(plan, request_from_json(cart, plan.digits, plan.timezone))
+    fixed, free, optional = split(prep)
+    search = Search(prep, fixed, free, optional, explain=False)
+    assert [c.promotion.name for c, useless in zip(search.free, search.useless) if not useless] == ["c00"]
+    assert choose(prep, explain=False).enabled == {"c00", "z-cross"}
+    same_as_brute_force(text, cart)
 
 
 def test_a_smaller_pair_of_shop_coupons_keeps_the_cross_shop_step():
