@@ -37,7 +37,8 @@ def test_two_workers_share_one_port_and_stop_together(tmp_path):
     finally:
         code = server.stop()
     assert code == 0
-    assert {e["worker"] for e in server.events("stopped")} == {0, 1, 2}  # 0: the main process
+    # 0: the main process (the whole log in the message: this has failed once under load, unexplained)
+    assert {e["worker"] for e in server.events("stopped")} == {0, 1, 2}, server.log_path.read_text()
     assert {type(e["worker"]) for e in server.events()} == {int}
 
 
