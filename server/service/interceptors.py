@@ -45,6 +45,7 @@ from engine.base.text import clip
 from engine.pricing.limits import DeadlineExceeded
 from engine.wire.decode import RequestError
 from server.ledger.errors import LedgerError
+from server.service import metrics
 from server.service.convert import LimitExceeded
 
 # Facts a handler learns during the call (the ruleset revision) for the call's log line.
@@ -99,6 +100,12 @@ def annotate(**facts) -> None:
     call = _CALL.get(None)
     if call is not None:
         call.update(facts)
+
+
+def current_request_id() -> str:
+    """The current call's request id ("" outside a call): for the decision log."""
+    call = _CALL.get(None)
+    return "" if call is None else call.get("request_id", "")
 
 
 def request_id(context) -> str:
@@ -290,7 +297,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         start = time.perf_counter()
         rid = request_id(context)
         self.log.debug("call_started", request_id=rid, method=method)  # received and decoded (no-op above debug)
-        facts: dict = {}
+        facts: dict = {"request_id": rid}
         exc_info: BaseException | None = None
         answer = None
         failure = self._admit(method, context, rid)
@@ -315,7 +322,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         start = time.perf_counter()
         rid = request_id(context)
         self.log.debug("call_started", request_id=rid, method=method)  # received and decoded (no-op above debug)
-        facts: dict = {}
+        facts: dict = {"request_id": rid}
         exc_info: BaseException | None = None
         failure = self._admit(method, context, rid)
         while failure is None:
@@ -339,6 +346,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         self._end(method, context, rid, facts, start, failure, exc_info)
 
     def _log(self, method, request_id, facts, start, code, exc_info=None, **extra) -> None:
+        metrics.observe(method, code, time.perf_counter() - start)  # a no-op without --metrics-port
         fields = dict(request_id=request_id, method=method, revision=facts.get("revision"),
                       latency_ms=round((time.perf_counter() - start) * 1000, 3), code=code.name, **extra)
         if code == grpc.StatusCode.INTERNAL:
