@@ -21,6 +21,7 @@ from engine.lang.diagnostics import render
 from engine.lang.load import load_ruleset
 from engine.plan.compiler import compile_plan
 from engine.plan.plan import Plan
+from server.service import metrics
 
 LOGGED_DIAGNOSTICS = 20  # rendered diagnostics in a `ruleset_rejected` line (`errors` counts them all)
 
@@ -106,11 +107,13 @@ class RulesetWatcher:
         _settle_heap()
         self.log.info("ruleset_loaded", path=str(self.root), name=plan.name, revision=plan.revision,
                       previous=previous, promotions=len(plan.promotions))
+        metrics.reloaded(plan.revision)
         self.on_swap(served)
         return True
 
     def _reject(self, **why) -> bool:
         self._rejected = True
+        metrics.rejected()
         self.log.error("ruleset_rejected", path=str(self.root), serving=self._revision(), **why)
         return False
 
