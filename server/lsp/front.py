@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from engine.lang import ast
 from engine.lang.checker import check
 from engine.lang.diagnostics import Diagnostic, sort_diagnostics
+from engine.lang.incremental import BlockParser, chunk_key
 from engine.lang.load import MAX_FILE_BYTES, FormatError, format_text, load_sources
 from engine.lang.parser import parse_source
+from engine.lang.rebase import rebase, rebase_diagnostic
 from engine.lang.source import SourceFile
 
-__all__ = ["Diagnostic", "FormatError", "format_text", "check_files", "parse", "sort_diagnostics"]
+__all__ = ["MAX_FILE_BYTES", "BlockParser", "Diagnostic", "FormatError", "chunk_key", "check_files", "format_text",
+           "parse", "rebase", "rebase_diagnostic", "sort_diagnostics"]
 
 
 def parse(source: SourceFile) -> tuple[ast.File | None, tuple[Diagnostic, ...]]:

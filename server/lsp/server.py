@@ -27,7 +27,7 @@ from server.lsp.definition import definition
 from server.lsp.front import FormatError, format_text
 from server.lsp.hover import hover_text
 from server.lsp.positions import Lines
-from server.lsp.workspace import FileState, Ruleset, Workspace
+from server.lsp.workspace import Document, Ruleset, Workspace
 
 
 def _version() -> str:
@@ -85,7 +85,7 @@ class PromoLanguageServer(LanguageServer):
 
     # ---- what requests need ------------------------------------------------------------------
 
-    def current(self, uri: str) -> tuple[Ruleset, FileState, Lines] | None:
+    def current(self, uri: str) -> tuple[Ruleset, Document, Lines] | None:
         if self.pending:
             self.flush()
         path = self.path_of(uri)

@@ -1,33 +1,41 @@
 """The rulesets the editor has open, kept parsed, and their diagnostics kept equal to `promo check`.
 
-A ruleset is the `.promo` files of one directory (docs/language.md §1). Every file is parsed once
-per content (`FileState`); the editor's unsaved text wins over the disk. The checker works on a
-whole ruleset, and on 10,000 promotions a whole check takes longer than a keystroke may, so an
-edit re-checks **only the changed file**: the checker runs on that file plus *stubs* of the other
-files, which carry exactly what the checker reads across files:
+A ruleset is the `.promo` files of one directory (docs/language.md §1); the editor's unsaved text
+wins over the disk. A file is kept as *units*: the chunks of engine/lang/incremental.py, runs of
+about 64 top-level blocks, each a file of its own to the checker (named by a key, its spans
+counting from its own first line). An edit parses only the blocks whose text changed, and
+re-checks only the units that changed (a 10,000-promotion file is about 125 units, a file of 100
+promotions one or two). The checker works on a whole ruleset, and on 10,000 promotions a whole
+check takes longer than a keystroke may, so a changed unit is checked with *stubs* of the others,
+which carry exactly what the checker reads across blocks:
 
 - the `ruleset` headers, whole (currency, time zone, groups, declared attributes, second header);
-- every block of another file that shares a name with a block of this file (duplicate names,
-  and which one is first, follow the files' order, which the stubs keep);
-- the promotions with the same level and scope as one of this file's (`shadowed-by-exclusive`):
+- every block of another unit that shares a name with a block of this unit (duplicate names,
+  and which one is first, follow the units' order, which the stubs keep);
+- the promotions with the same level and scope as one of this unit's (`shadowed-by-exclusive`):
   their `level`, `scope` and `exclusive` clauses;
-- the two windows of the other files that end first (`stale-window` compares each window with the
+- the two windows of the other units that end first (`stale-window` compares each window with the
   earliest end of the others);
-- for this file's tests, the promotions and presales they name, or every one of them when a name
+- for this unit's tests, the promotions and presales they name, or every one of them when a name
   is not found anywhere (the "did you mean" looks through all names).
 
-The checker's diagnostics on this file are then exactly those of a check of the whole ruleset
-(tests/cli/test_lsp_workspace.py compares the two over random edits). What the edit changes in
-*other* files (a name that now collides, a window that is no longer the earliest, a promotion a
-test names) is found by comparing the file's cross-file facts before and after, and only those
-files are re-checked the same way. A change to a `ruleset` header re-checks everything.
+The checker's diagnostics on the unit are then exactly those of a check of the whole ruleset
+(tests/cli/test_lsp_workspace.py compares the two over random edits, of many files and of one
+large file). What the edit changes in *other* units (a name that now collides, a window that is
+no longer the earliest, a promotion a test names, a diagnostic that names a place in a unit that
+is gone) is found by comparing the cross-unit facts of the units replaced with those of the new
+ones, and only those units are re-checked the same way. A change to a `ruleset` header re-checks
+everything. Each unit's diagnostics are kept in its own lines; a file's are its units' moved to
+where the units now are (engine/lang/rebase.py, which also rewrites the `file:line:col` a help
+names), so an edit that only moves lines re-checks nothing below it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -37,7 +45,7 @@ from engine.lang import ast
 from engine.lang.schema import LEVELS
 from engine.lang.source import SourceFile
 from server.lsp import front
-from server.lsp.front import Diagnostic
+from server.lsp.front import MAX_FILE_BYTES, BlockParser, Diagnostic, chunk_key, rebase, rebase_diagnostic
 
 SPACE_OF: dict[type, str] = {ast.Promotion: "promotion", ast.Presale: "presale", ast.Guard: "guard",
                              ast.WarningLine: "warning", ast.RuleTest: "test"}
@@ -183,33 +191,115 @@ def _path_key(path: str) -> Path:
     return Path(path)
 
 
+@dataclass
+class Document:
+    """One file of a ruleset: its text, and the units (chunks, engine/lang/incremental.py) the
+    checker works on, each with the lines of the file before it."""
+
+    path: str
+    text: str
+    units: list[FileState]
+    line0: list[int]
+    disk: tuple[int, int] | None = None  # (mtime_ns, size) when read from disk; None while open
+    builder: Callable[[Document], ast.File | None] | None = field(default=None, repr=False)
+    _tree: tuple[ast.File | None] | None = field(default=None, repr=False)
+
+    @property
+    def tree(self) -> ast.File | None:
+        """The file's tree with its real spans (for hover, definition), None when it is too large
+        to parse; built on first use from the units' trees (`Ruleset._real_tree`)."""
+        if self._tree is None:
+            self._tree = (self.builder(self) if self.builder is not None else None,)
+        return self._tree[0]
+
+    def keys(self) -> list[str]:
+        return [u.path for u in self.units]
+
+
+def _mentions(diags: Iterable[Diagnostic]) -> set[str]:
+    """The units whose places `diags` name (labels, and `file:line:col` in their texts)."""
+    out: set[str] = set()
+    for d in diags:
+        for label in d.labels:
+            out.add(label.span.file)
+        for text in (d.message, d.help):
+            if text and "\x00" in text:
+                out.update(_KEY_IN_TEXT.findall(text))
+    return out
+
+
+_KEY_IN_TEXT = re.compile(r"(\x00[0-9a-f]{8}\.\d+\x00[^\n`]*?):\d+:\d+")
+
+
 class Ruleset:
     """The files of one directory and the diagnostics last worked out for each."""
 
     def __init__(self, root: Path | None):
         self.root = root
-        self.files: dict[str, FileState] = {}
-        self.order: list[str] = []
-        self.diagnostics: dict[str, list[Diagnostic]] = {}
+        self.docs: dict[str, Document] = {}
+        self.files: dict[str, FileState] = {}  # unit key -> its state
+        self.order: list[str] = []  # unit keys, in ruleset order
+        self.where: dict[str, tuple[str, int]] = {}  # unit key -> (its file, lines before it)
+        self.unit_diagnostics: dict[str, list[Diagnostic]] = {}  # unit key -> its diagnostics, unit lines
+        self.referrers: dict[str, set[str]] = {}  # unit key -> the units whose diagnostics name a place in it
+        self.diagnostics: dict[str, list[Diagnostic]] = {}  # file -> its diagnostics, as `promo check`
         self.open: set[str] = set()
-        self.parsed: dict[tuple[str, str], FileState] = {}  # (path, text) -> its parse, the last few texts
-
-    def read(self, path: str, text: str) -> FileState:
-        """The parse of `text` as `path`, from the cache when the text was seen lately (undo, redo)."""
-        key = (path, text)
-        state = self.parsed.pop(key, None) or FileState.read(path, text)
-        self.parsed[key] = state
-        while len(self.parsed) > PARSED_KEPT:
-            self.parsed.pop(next(iter(self.parsed)))
-        return state
+        self.parser = BlockParser()
+        self.parsed: dict[tuple[str, str], FileState] = {}  # (unit key, text) -> its state
+        self._real: dict[str, tuple[int, tuple, tuple]] = {}  # unit key -> (line0, items, comments) in its file
 
     # ---- the files ---------------------------------------------------------------------------
 
+    def read(self, path: str, text: str) -> Document:
+        """`text` as `path`, cut into units; each unit's parse and facts come from the caches
+        when its text was seen lately (so an edit parses only the blocks it changed)."""
+        if len(text) > MAX_FILE_BYTES // 4 and len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            chunks = None
+        else:
+            chunks = self.parser.chunks(path, text)
+        units: list[FileState] = []
+        line0: list[int] = []
+        if chunks is None:  # too large, or only a parse of the whole text says what `promo check` says
+            key = chunk_key(path, text, 0)
+            state = self.parsed.get((key, text)) or FileState.read(key, text)
+            units, line0 = [state], [0]
+        else:
+            for lines, chunk in chunks:
+                found = self.parsed.get((chunk.key, chunk.text))
+                if found is None:
+                    found = FileState(chunk.key, chunk.text, chunk.file, chunk.diagnostics,
+                                      facts_of(chunk.file, chunk.text))
+                units.append(found)
+                line0.append(lines)
+        for state in units:
+            self.parsed[(state.path, state.text)] = state
+        current = sum(len(d.units) for d in self.docs.values()) + len(units)
+        while len(self.parsed) > current + PARSED_KEPT:
+            self.parsed.pop(next(iter(self.parsed)))
+        return Document(path, text, units, line0)
+
     def _ordered(self) -> list[FileState]:
-        return [self.files[p] for p in self.order]
+        return [self.files[k] for k in self.order]
 
     def _reorder(self) -> None:
-        self.order = sorted(self.files, key=_path_key)
+        self.order = [u.path for p in sorted(self.docs, key=_path_key) for u in self.docs[p].units]
+
+    def _place(self, doc: Document) -> None:
+        doc.builder = self._real_tree
+        for state, lines in zip(doc.units, doc.line0):
+            self.files[state.path] = state
+            self.where[state.path] = (doc.path, lines)
+
+    def _unplace(self, doc: Document, keep: set[str]) -> list[str]:
+        gone = []
+        for state in doc.units:
+            if state.path not in keep:
+                gone.append(state.path)
+                self.files.pop(state.path, None)
+                self.where.pop(state.path, None)
+                self.unit_diagnostics.pop(state.path, None)
+                self._real.pop(state.path, None)
+        return gone
 
     def sync_disk(self) -> dict[str, list[Diagnostic]]:
         """Read the files of the directory that are not open in the editor and changed on disk."""
@@ -226,42 +316,48 @@ class Ruleset:
             try:
                 st = p.stat()
                 stamp = (st.st_mtime_ns, st.st_size)
-                state = self.files.get(path)
-                if state is not None and state.disk == stamp:
+                doc = self.docs.get(path)
+                if doc is not None and doc.disk == stamp:
                     continue
                 text = p.read_bytes().decode("utf-8", errors="replace")
             except OSError:
                 continue
-            if state is not None and state.text == text:
-                state.disk = stamp
+            if doc is not None and doc.text == text:
+                doc.disk = stamp
                 continue
-            fresh[path] = FileState.read(path, text)
+            fresh[path] = self.read(path, text)
             fresh[path].disk = stamp
-        gone = [p for p in self.files if p not in present and p not in self.open]
+        gone = [p for p in self.docs if p not in present and p not in self.open]
         if not fresh and not gone:
             return {}
         if len(fresh) + len(gone) == 1:  # one file changed: as if it were edited
             path = next(iter(fresh)) if fresh else gone[0]
             return self.replace(path, fresh.get(path))
         for path in gone:
-            self.files.pop(path, None)
+            self._unplace(self.docs.pop(path), set())
+            self.parser.forget(path)
             self.diagnostics.pop(path, None)
-        self.files.update(fresh)
+        for path, doc in fresh.items():
+            old = self.docs.get(path)
+            if old is not None:
+                self._unplace(old, set(doc.keys()))
+            self.docs[path] = doc
+            self._place(doc)
         self._reorder()
         return {**{path: [] for path in gone}, **self.check_all()}
 
     def set_text(self, path: str, text: str) -> dict[str, list[Diagnostic]]:
         """The editor's text of `path`: the diagnostics that changed, `path`'s own first."""
         self.open.add(path)
-        old = self.files.get(path)
+        old = self.docs.get(path)
         if old is not None and old.text == text and path in self.diagnostics:
             return {path: self.diagnostics[path]}
         return self.replace(path, self.read(path, text))
 
     def close(self, path: str) -> dict[str, list[Diagnostic]]:
         self.open.discard(path)
-        if self.files.get(path) is not None:
-            self.files[path].disk = None  # read again from disk on the next sync
+        if self.docs.get(path) is not None:
+            self.docs[path].disk = None  # read again from disk on the next sync
         return self.sync_disk()
 
     # ---- checking ------------------------------------------------------------------------------
@@ -289,26 +385,46 @@ class Ruleset:
         (and `first`'s, first, whether or not they did)."""
         states = self._ordered()
         found = front.check_files([s.tree for s in states if s.tree is not None])
-        return self._store({s.path: list(s.syntax) for s in states}, found, first=first)
+        self.unit_diagnostics.clear()
+        self.referrers.clear()
+        return self._store({s.path: list(s.syntax) for s in states}, found, first=first, files=set(self.docs))
 
-    def _store(self, by_file: dict[str, list[Diagnostic]], found: Iterable[Diagnostic],
-               first: str | None = None) -> dict[str, list[Diagnostic]]:
+    def _store(self, by_unit: dict[str, list[Diagnostic]], found: Iterable[Diagnostic],
+               first: str | None = None, files: set[str] | None = None) -> dict[str, list[Diagnostic]]:
+        """Keep the diagnostics of the units of `by_unit`, then work out again the diagnostics of
+        `files` (and of the files of those units); return the files whose diagnostics changed."""
         for d in found:
-            if d.span.file in by_file:
-                by_file[d.span.file].append(d)
+            if d.span.file in by_unit:
+                by_unit[d.span.file].append(d)
+        files = set(files or ())
+        for key, diags in by_unit.items():
+            for other in _mentions(self.unit_diagnostics.get(key, ())):
+                self.referrers.get(other, set()).discard(key)
+            self.unit_diagnostics[key] = diags
+            for other in _mentions(diags):
+                self.referrers.setdefault(other, set()).add(key)
+            if key in self.where:
+                files.add(self.where[key][0])
+        return self._publish(files, first)
+
+    def _publish(self, files: set[str], first: str | None = None) -> dict[str, list[Diagnostic]]:
+        where = self.where.get
         changed: dict[str, list[Diagnostic]] = {}
-        if first is not None and first in by_file:
-            by_file = {first: by_file[first], **by_file}
-        for path, diags in by_file.items():
-            diags = front.sort_diagnostics(diags)
+        ordered = ([first] if first is not None and first in self.docs else []) + sorted(files - {first})
+        for path in ordered:
+            doc = self.docs.get(path)
+            if doc is None:
+                continue
+            diags = front.sort_diagnostics(
+                rebase_diagnostic(d, where) for state in doc.units for d in self.unit_diagnostics.get(state.path, ()))
             if path == first or self.diagnostics.get(path) != diags:
                 self.diagnostics[path] = diags
                 changed[path] = diags
         return changed
 
     def check_one(self, path: str) -> list[Diagnostic] | None:
-        """The diagnostics of `path` from a check of it and the other files' stubs; None when the
-        checker failed (the caller checks everything instead)."""
+        """The diagnostics of the unit `path` from a check of it and the other units' stubs; None
+        when the checker failed (the caller checks everything instead)."""
         target = self.files[path]
         if target.tree is None or target.facts is None:
             return list(target.syntax)
@@ -387,44 +503,60 @@ class Ruleset:
                 out.append(dataclasses.replace(item, clauses=tuple(c for c in item.clauses if id(c) in clauses)))
         return ast.File(state.path, tuple(out))
 
-    def replace(self, path: str, new: FileState | None) -> dict[str, list[Diagnostic]]:
-        """Put `new` in place of `path` (None: the file is gone) and re-check what it changes."""
-        old = self.files.get(path)
+    def replace(self, path: str, new: Document | None) -> dict[str, list[Diagnostic]]:
+        """Put `new` in place of `path` (None: the file is gone) and re-check what it changes: the
+        units of the file whose text changed, then the other units the change may affect."""
+        old = self.docs.get(path)
         tz_before = self.tz()
         earliest_before = [w[0] for w in self._earliest(tz=tz_before)]
+        old_units = {u.path: u for u in old.units} if old is not None else {}
+        new_units = {u.path: u for u in new.units} if new is not None else {}
+        removed = [u for k, u in old_units.items() if new_units.get(k) is not u]
+        added = [u for k, u in new_units.items() if old_units.get(k) is not u]
+        refs: set[str] = set()
+        for u in removed:
+            refs |= self.referrers.pop(u.path, set())
+        if old is not None:
+            self._unplace(old, {k for k, u in old_units.items() if new_units.get(k) is u})
         if new is None:
-            self.files.pop(path, None)
+            self.docs.pop(path, None)
             self.diagnostics.pop(path, None)
+            self.parser.forget(path)
         else:
-            self.files[path] = new
+            self.docs[path] = new
+            self._place(new)
         self._reorder()
-        old_facts = old.facts if old is not None else None
-        new_facts = new.facts if new is not None else None
         gone: dict[str, list[Diagnostic]] = {path: []} if new is None else {}
-        if (old is None or new is None or (old.tree is None) != (new.tree is None)
-                or _header_sig(old_facts) != _header_sig(new_facts) or self.tz() != tz_before
-                or len(self.files) == 1):
+        if (old is None or new is None or any(u.tree is None for u in removed + added)
+                or _headers(removed) != _headers(added) or self.tz() != tz_before or len(self.files) == 1):
             return {**gone, **self.check_all(first=path)}
-        mine = self.check_one(path)
-        if mine is None:
-            return self.check_all(first=path)
-        changed = self._store({path: mine}, (), first=path)
-        affected = self._affected(path, old_facts, new_facts, earliest_before)
+        stored: dict[str, list[Diagnostic]] = {}
+        for u in added:
+            mine = self.check_one(u.path)
+            if mine is None:
+                return self.check_all(first=path)
+            stored[u.path] = mine
+        affected = self._affected(set(stored), removed, added, earliest_before)
+        affected |= {k for k in refs if k in self.files and k not in stored}
         if len(affected) > max(8, len(self.files) // 2):
-            changed.update({p: d for p, d in self.check_all().items() if p != path})
-            return changed
-        for other in affected:
-            diags = self.check_one(other)
+            return self.check_all(first=path)
+        position = {k: i for i, k in enumerate(self.order)}
+        for key in sorted(affected, key=position.__getitem__):
+            diags = self.check_one(key)
             if diags is None:
-                changed.update({p: d for p, d in self.check_all().items() if p != path})
-                return changed
-            changed.update(self._store({other: diags}, ()))
-        return changed
+                return self.check_all(first=path)
+            stored[key] = diags
+        files = {path}
+        before = dict(zip(old_units, old.line0))
+        for u, lines in zip(new.units, new.line0):  # a unit that only moved: what names a place in it moved too
+            if before.get(u.path, lines) != lines:
+                files.update(self.where[r][0] for r in self.referrers.get(u.path, ()) if r in self.where)
+        return self._store(stored, (), first=path, files=files)
 
-    def _affected(self, path: str, old: Facts | None, new: Facts | None, earliest_before: list) -> list[str]:
-        """The other files whose diagnostics the change of `path` from `old` to `new` may change."""
-        empty = _EMPTY
-        old, new = old or empty, new or empty
+    def _affected(self, skip: set[str], removed: list[FileState], added: list[FileState],
+                  earliest_before: list) -> set[str]:
+        """The other units whose diagnostics replacing `removed` by `added` may change."""
+        old, new = _merged([u.facts for u in removed]), _merged([u.facts for u in added])
         names = {(space, name) for space, name, _, _ in old.name_sig ^ new.name_sig}
         keys = {k for k in old.key_sig.keys() | new.key_sig.keys() if old.key_sig.get(k) != new.key_sig.get(k)}
         if keys:  # a group without an exclusive member warns about nothing
@@ -432,28 +564,67 @@ class Ruleset:
         tests = old.called != new.called
         windows = [w[0] for w in self._earliest()] != earliest_before
         tz = self.tz()
-        out = []
+        out = set()
         for state in self._ordered():
             f = state.facts
-            if state.path == path or f is None:
+            if state.path in skip or f is None:
                 continue
             if ((tests and f.has_tests) or not names.isdisjoint(f.names) or not keys.isdisjoint(f.keys)
                     or (windows and state.windows(tz))):
-                out.append(state.path)
+                out.add(state.path)
         return out
 
-    def all_items(self) -> Iterable[tuple[FileState, object]]:
-        for state in self._ordered():
-            if state.tree is not None:
-                for item in state.tree.items:
-                    yield state, item
+    def _real_tree(self, doc: Document) -> ast.File | None:
+        """`doc`'s tree with its real spans: its units' trees moved to their lines (each unit's
+        kept until it moves)."""
+        items: list = []
+        comments: list = []
+        for u, lines in zip(doc.units, doc.line0):
+            if u.tree is None:
+                return None
+            kept = self._real.get(u.path)
+            if kept is None or kept[0] != lines or self.files.get(u.path) is not u:
+                kept = (lines, rebase(u.tree.items, doc.path, lines), rebase(u.tree.comments, doc.path, lines))
+                if self.files.get(u.path) is u:
+                    self._real[u.path] = kept
+            items.extend(kept[1])
+            comments.extend(kept[2])
+        return ast.File(doc.path, tuple(items), tuple(comments))
+
+    def all_items(self) -> Iterable[tuple[Document, object]]:
+        for path in sorted(self.docs, key=_path_key):
+            doc = self.docs[path]
+            tree = doc.tree
+            if tree is not None:
+                for item in tree.items:
+                    yield doc, item
 
 
-_EMPTY = facts_of(ast.File("", ()), "")
+def _merged(facts: list[Facts | None]) -> Facts:
+    """The cross-unit facts of several units together."""
+    present = [f for f in facts if f is not None]
+    if len(present) == 1:
+        return present[0]
+    out = facts_of(ast.File("", ()), "")
+    for f in present:
+        out.headers.extend(f.headers)
+        for k, v in f.names.items():
+            out.names.setdefault(k, []).extend(v)
+        for key, members in f.key_sig.items():
+            out.key_sig[key] = out.key_sig.get(key, ()) + members
+            out.keys.setdefault(key, []).extend(f.keys.get(key, ()))
+        out.refs.extend(f.refs)
+        out.has_tests = out.has_tests or f.has_tests
+    out.name_sig = frozenset().union(*(f.name_sig for f in present))
+    out.called = frozenset().union(*(f.called for f in present))
+    out.exclusive_keys = frozenset().union(*(f.exclusive_keys for f in present))
+    return out
 
 
-def _header_sig(facts: Facts | None) -> tuple:
-    return facts.header_sig if facts is not None else ()
+def _headers(units: list[FileState]) -> list[tuple]:
+    """The headers of `units`, where they stand in their unit and as written."""
+    return [tuple(((s.line, s.column, s.end_line, s.end_column), lines) for s, lines in u.facts.header_sig)
+            for u in units if u.facts is not None and u.facts.headers]
 
 
 class Workspace:
@@ -490,5 +661,5 @@ class Workspace:
             changed.update(ruleset.sync_disk())
         return changed
 
-    def state(self, path: str) -> FileState | None:
-        return self.ruleset_of(path).files.get(path)
+    def state(self, path: str) -> Document | None:
+        return self.ruleset_of(path).docs.get(path)

@@ -82,3 +82,55 @@ def test_incremental_equals_whole_check(tmp_path: Path, seed: int):
         assert ruleset.diagnostics == want, name
         checks += 1
     assert checks == 25
+
+
+ONE_FILE_EDITS = ['promotion "p{n}" {{\n    level shp\n    discount 10\n}}\n',  # unknown level
+                  'promotion "p{n}" {{\n    level shop\n    discount\n}}\n',  # a syntax error
+                  "# a comment\n", "\n", 'promotion "x" {{\n', "}}\n"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_one_file_edits_equal_whole_check(tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch):
+    """One large file (its header in it): an edit re-parses the blocks it changed and re-checks the
+    chunks they are in and the chunks they affect; the diagnostics stay those of `promo check`."""
+    from engine.lang import incremental
+
+    monkeypatch.setattr(incremental, "CHUNK_AVERAGE", 3)  # many small chunks, as 10,000 promotions have
+    monkeypatch.setattr(incremental, "CHUNK_MIN", 1)
+    monkeypatch.setattr(incremental, "CHUNK_MAX", 5)
+    rng = random.Random(seed)
+    name = "rules_test.promo" if seed % 3 == 0 else "rules.promo"
+    path = tmp_path / name
+    blocks = [rng.choice(HEADERS[:2])] + [block(rng, False) for _ in range(rng.randint(8, 24))]
+    if seed % 3 == 0:
+        blocks += [block(rng, True) for _ in range(3)]
+    text = "\n".join(blocks)
+    path.write_text(text)
+    ws = Workspace()
+    ws.open(str(path), text)
+    ruleset = ws.ruleset_of(str(path))
+    assert ruleset.diagnostics == expected(tmp_path)
+    for _ in range(30):
+        parts = text.split("\n\n")
+        i = rng.randrange(len(parts))
+        kind = rng.random()
+        if kind < 0.35:
+            parts[i] = block(rng, seed % 3 == 0 and rng.random() < 0.3)
+        elif kind < 0.5:
+            parts.insert(i, block(rng, False))
+        elif kind < 0.6 and len(parts) > 2 and i > 0:
+            del parts[i]
+        elif kind < 0.95:
+            parts[i] = rng.choice(ONE_FILE_EDITS).format(n=rng.randrange(N)) + parts[i]
+        elif i == 0:
+            parts[0] = rng.choice(HEADERS[:2])
+        text = "\n\n".join(parts)
+        path.write_text(text)
+        changed = ws.change(str(path), text)
+        assert next(iter(changed)) == str(path)
+        assert ruleset.diagnostics == expected(tmp_path)
+        tree = ws.state(str(path)).tree  # the file's tree for hover and definition: real spans
+        if tree is not None and not any(d.code.startswith(("syntax", "unclosed")) for d in ruleset.diagnostics[str(path)]):
+            want = load_ruleset(tmp_path).files[0]
+            assert tree.items == want.items
+            assert [i.span for i in tree.items] == [i.span for i in want.items]
