@@ -349,6 +349,8 @@ class CallInterceptor(grpc.ServerInterceptor):
         metrics.observe(method, code, time.perf_counter() - start)  # a no-op without --metrics-port
         fields = dict(request_id=request_id, method=method, revision=facts.get("revision"),
                       latency_ms=round((time.perf_counter() - start) * 1000, 3), code=code.name, **extra)
+        if "engine_ms" in facts:  # Evaluate: the engine's CPU time (thread time) of the call
+            fields["engine_ms"] = facts["engine_ms"]
         if code == grpc.StatusCode.INTERNAL:
             self.log.error("call", exc_info=exc_info, **fields)
         elif method.startswith(QUIET):

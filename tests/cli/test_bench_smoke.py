@@ -38,5 +38,6 @@ def test_tiny_report_has_every_section(tmp_path):
         if not cells[3].startswith("not installed"):
             agree, of = cells[6].split("/")
             assert agree == of, row
-    assert "| Evaluate | 1 |" in report and "| empty handler | 1 |" in report
+    assert "| Evaluate | 1 |" in report and "| empty handler | 1 |" in report and "| empty handler, grpc.aio | 1 |" in report
+    assert "own ÷ engine (goal ≤ 0.25)" in report and "the service's own CPU per Evaluate call" in report
     assert "**no**" not in report  # the search found brute force's payable on every instance
