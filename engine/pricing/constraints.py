@@ -38,6 +38,33 @@ def conflict(a: Candidate, b: Candidate, groups: dict[str, int]) -> ReasonCode |
     return None
 
 
+def pairs(cands: list[Candidate]) -> list[tuple[int, int]]:
+    """The pairs (a < z, indices into `cands`) that a constraint could tie: every pair `conflict`
+    or a shared group can tie is among them (and item-level ones on a line, which compete for
+    it): coupons of the platform, of a shop; members of a group; an `exclusive` one and those
+    on its lines. Not every pair: a 200-coupon wallet has 20,000."""
+    buckets: dict[tuple[str, str], list[int]] = {}
+    on_line: dict[int, list[int]] = {}
+    for k, c in enumerate(cands):
+        p = c.promotion
+        keys = [("group", p.group)] if p.group else []
+        if p.is_coupon and p.level == Level.PLATFORM:
+            keys.append(("platform", ""))
+        elif p.is_coupon and p.level == Level.SHOP:
+            keys += [("shop", shop) for shop in c.shops]
+        elif p.level == Level.ITEM:
+            keys += [("line", str(i)) for i in c.lines]
+        for key in keys:
+            buckets.setdefault(key, []).append(k)
+        for i in c.lines:
+            on_line.setdefault(i, []).append(k)
+    found = {(a, z) for ks in buckets.values() for n, a in enumerate(ks) for z in ks[n + 1:]}
+    for k, c in enumerate(cands):
+        if c.promotion.exclusive:
+            found |= {(min(k, j), max(k, j)) for i in c.lines for j in on_line[i] if j != k}
+    return sorted(found)
+
+
 def fits(chosen: list[Candidate], extra: Candidate, groups: dict[str, int]) -> bool:
     """Can `extra` join `chosen` (a feasible set) without breaking a constraint?"""
     group = extra.promotion.group

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from engine.base.enums import ORDER_LEVELS, Level, Stage
 from engine.plan import benefits as b
 from engine.pricing.bounds import group_offers, max_offer
+from engine.pricing.constraints import pairs
 from engine.pricing.price import payable_now
 from engine.pricing.state import Candidate, Prepared
 
@@ -38,6 +39,7 @@ class _Split:
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
                  slot: Callable[[Candidate], object]) -> None:
         self.prep, self.free, self.slot = prep, free, slot
+        self.progressive = prep.plan.stacking == "progressive"
         self.cands = fixed + free
         self.bound = {id(c): max_offer(prep, c) for c in self.cands}
         self.lines = {id(c): frozenset(c.lines) for c in self.cands}
@@ -45,16 +47,19 @@ class _Split:
         self.parent = list(range(len(free)))
         self.count = len(free)  # parts so far: at 1 there is nothing left to find
         self.on_line: dict[int, list[int]] = {}  # line -> the free candidates on it
+        self.items_on_line: dict[int, list[int]] = {}  # line -> the free item-level candidates on it
         for k, c in enumerate(free):
             for i in c.lines:
                 self.on_line.setdefault(i, []).append(k)
+                if c.promotion.level == Level.ITEM:
+                    self.items_on_line.setdefault(i, []).append(k)
         self.tight_for: dict[frozenset[int], bool] = {}  # by a promotion's lines: see `_tight`
 
     def parts(self, tied: Callable[[Candidate, Candidate], bool]) -> list[list[Candidate]]:
         free, lines = self.free, self.lines
         if self._coupled():
             return [free]
-        for a, z in self._pairs():
+        for a, z in pairs(free):
             # item-level candidates on one line compete for it: which one wins is one decision
             if tied(free[a], free[z]) or free[a].promotion.level == free[z].promotion.level == Level.ITEM and (
                     lines[id(free[a])] & lines[id(free[z])]):
@@ -66,37 +71,18 @@ class _Split:
             if promo.promotion.level == Level.ITEM:
                 continue  # item level sees list amounts only
             tight = self._tight(promo)
-            near = sorted({k for i in promo.lines for k in self.on_line.get(i, ())})
-            movers = [k for k in near if free[k] is not promo and self._moves(free[k], promo, tight)]
-            if movers and (tight or self._responds(promo)):
-                self._join(movers + ([index[id(promo)]] if id(promo) in index else []))
+            if tight or self.progressive or promo.promotion.level == Level.SHIPPING:
+                near = sorted({k for i in promo.lines for k in self.on_line.get(i, ())})
+                movers = [k for k in near if free[k] is not promo and self._moves(free[k], promo, tight)]
+            else:  # parallel mode, room to spare: only the item level moves its base
+                movers = sorted({k for i in promo.lines for k in self.items_on_line.get(i, ())})
+            ks = movers + ([index[id(promo)]] if id(promo) in index else [])
+            if movers and len({self._root(k) for k in ks}) > 1 and (tight or self._responds(promo)):
+                self._join(ks)
         out: dict[int, list[Candidate]] = {}
         for k, c in enumerate(free):
             out.setdefault(self._root(k), []).append(c)
         return list(out.values())
-
-    def _pairs(self) -> list[tuple[int, int]]:
-        """The pairs of free candidates that a constraint could tie (every pair `combine.conflict`
-        or a shared group can tie is among them; `tied` decides): coupons of the platform, of a
-        shop; members of a group; an `exclusive` one and those on its lines; item-level ones on
-        a line. Not every pair: a 200-coupon wallet has 20,000."""
-        buckets: dict[tuple[str, str], list[int]] = {}
-        for k, c in enumerate(self.free):
-            p = c.promotion
-            keys = [("group", p.group)] if p.group else []
-            if p.is_coupon and p.level == Level.PLATFORM:
-                keys.append(("platform", ""))
-            elif p.is_coupon and p.level == Level.SHOP:
-                keys += [("shop", shop) for shop in c.shops]
-            elif p.level == Level.ITEM:
-                keys += [("line", str(i)) for i in c.lines]
-            for key in keys:
-                buckets.setdefault(key, []).append(k)
-        found = {(a, z) for ks in buckets.values() for n, a in enumerate(ks) for z in ks[n + 1:]}
-        for k, c in enumerate(self.free):
-            if c.promotion.exclusive:
-                found |= {(min(k, j), max(k, j)) for i in c.lines for j in self.on_line.get(i, ()) if j != k}
-        return sorted(found)
 
     def _root(self, k: int) -> int:
         parent = self.parent
@@ -128,7 +114,7 @@ class _Split:
         m, p = mover.promotion, promo.promotion  # they share a line
         if m.level == Level.ITEM or p.level == Level.SHIPPING:
             return True  # item level comes first; free shipping sees the goods after every discount
-        return m.level in ORDER_LEVELS and (tight or self.prep.plan.stacking == "progressive" and m.order_key < p.order_key)
+        return m.level in ORDER_LEVELS and (tight or self.progressive and m.order_key < p.order_key)
 
     def _responds(self, promo: Candidate) -> bool:
         """Can what `promo` offers change when its base falls as low as it can (an offer that

@@ -35,6 +35,7 @@ from engine.pricing.constraints import (
     conflict,
     expiry,
     fits,
+    pairs,
     seated,
     slot,
 )
@@ -76,8 +77,11 @@ class Search:
         n = len(self.free)
         self.bound = [self.bounds[c.promotion.name] for c in self.free]
         self.slot = [slot(c, groups) for c in self.free]
-        self.conflicts = [sum(1 << k for k, o in enumerate(self.free) if k != j and conflict(c, o, groups))
-                          for j, c in enumerate(self.free)]
+        self.conflicts = [0] * n
+        for a, z in pairs(self.free):
+            if conflict(self.free[a], self.free[z], groups):
+                self.conflicts[a] |= 1 << z
+                self.conflicts[z] |= 1 << a
         self.with_fixed = [fits(fixed, c, groups) for c in self.free]
         # Groups allowing more than one member are counted; a group of one is a pairwise conflict.
         self.counted: dict[str, tuple[int, int]] = {}  # group -> (members as a mask, room left)
@@ -261,7 +265,7 @@ class Search:
             # still addable can take off each line beyond it.
             payable, bases, now = self._at_items(mask & self.item_free)
             bounds: list[int] | _Offers = self._offers(mask & self.item_free, bases, exact=not items)
-            addable = sum(max(bounds[k] for k in ks) for ks in slots.values())
+            addable = self._addable(slots, bounds)
             bound = (payable - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
                      - addable - self._item_gain(items, now))
         else:
@@ -270,7 +274,7 @@ class Search:
             chosen_items = mask & self.item_free
             bounds = self._offers(chosen_items, [listed - off for listed, off in zip(self.prep.listed, given)], exact=False) \
                 if chosen_items else self.bound
-            addable = sum(max(bounds[k] for k in ks) for ks in slots.values())
+            addable = self._addable(slots, bounds)
             with_items = self._item_gain(mask & self.item_free | items, self.root_item)
             # Always valid: no promotion takes off more than its bound, no line more than its best offer.
             bound = (self.floor_price - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
@@ -295,6 +299,19 @@ class Search:
             self._trace(mask, bound=Minor(max(bound, 0)), result="cut: cannot beat the best choice")
             return True, pricing
         return False, pricing
+
+    def _addable(self, slots: dict[Slot, list[int]], bounds: list[int] | _Offers) -> int:
+        """The most the slots can still add: each slot's largest offer in `bounds`. An offer is
+        never above its candidate's bound, so members whose bound the slot's best already
+        reaches are not asked (each ask may compute an offer)."""
+        total = 0
+        for ks in slots.values():
+            top = 0
+            for k in ks:
+                if self.bound[k] > top:
+                    top = max(top, bounds[k])
+            total += top
+        return total
 
     def _dominated(self, optional: Callable[[Candidate], bool]) -> list[int]:
         """Coupons another coupon always does at least as well as: the same level, lines, group,
