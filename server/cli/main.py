@@ -180,7 +180,9 @@ def _serve(args) -> int:
                         search_budget=args.search_budget, threads=args.threads,
                         grace=args.grace, log_format=args.log_format, log_level=args.log_level,
                         reflection=not args.no_reflection, tls=tls,
-                        ledger=ledger_cli.serve_ledger(args))  # migrated if new, refused if older (exit 2)
+                        ledger=ledger_cli.serve_ledger(args),  # migrated if new, refused if older (exit 2)
+                        metrics_port=args.metrics_port, decision_log=args.decision_log,
+                        decision_log_max_bytes=args.decision_log_max_bytes, decision_log_keep=args.decision_log_keep)
     return run_workers(args.rules, settings, args.workers)
 
 
@@ -367,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-client-ca", help="PEM CA: require client certificates it signed (mutual TLS)")
     p.add_argument("--no-reflection", action="store_true", help="no server reflection (production)")
     ledger_cli.serve_options(p)  # --ledger URL | --no-ledger
+    p.add_argument("--metrics-port", type=int, metavar="P",
+                   help="serve Prometheus /metrics on --host:P (0 picks a free port, logged as `metrics_listening`)")
+    p.add_argument("--decision-log", metavar="PATH",
+                   help="one JSON line per Evaluate/Reserve answered (with --workers N: PATH.worker-1 ... PATH.worker-N)")
+    p.add_argument("--decision-log-max-bytes", type=int, default=100 * 1024 * 1024,
+                   help="a decision log file's size before it is rotated to PATH.1 (default 100 MiB)")
+    p.add_argument("--decision-log-keep", type=int, default=5, help="rotated decision log files kept (default 5)")
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("lsp", help="the language server for .promo files, over stdio (editors/vscode starts it)")

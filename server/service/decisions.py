@@ -19,9 +19,12 @@ import json
 import os
 import queue
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from server.service.interceptors import current_request_id
 
 MAX_BYTES = 100 * 1024 * 1024
 KEEP = 5
@@ -137,9 +140,9 @@ def _quote(answer: Any) -> dict[str, Any]:
         "payable": answer.totals.payable, "list": answer.totals.list, "discount": answer.totals.discount,
         "shipping": answer.totals.shipping,
         "applied": [_applied(a) for a in answer.applied],
+        # empty unless the request asked for reasons (explain EXPLAIN_REASONS or EXPLAIN_TRACE)
+        "not_applied": [{"promotion": n.promotion, "reason": n.reason} for n in answer.not_applied],
     }
-    if answer.not_applied:
-        out["not_applied"] = [{"promotion": n.promotion, "reason": n.reason} for n in answer.not_applied]
     return out
 
 
@@ -159,7 +162,7 @@ def evaluated(request_id: str, answer: Any) -> None:
 
 
 def reserved(request_id: str, answer: Any) -> None:
-    """A Reserve answered (a ReserveResponse: its quote, and what the ledger refused or cut)."""
+    """A Reserve answered (a ReserveResponse: its quote, and what the ledger refused)."""
     if _log is not None:
         entry = {"time": _now(), "method": "Reserve", "request_id": request_id, "order_id": answer.order_id,
                  "reservation_id": answer.reservation_id, "state": answer.state, **_quote(answer.quote)}
@@ -171,3 +174,25 @@ def reserved(request_id: str, answer: Any) -> None:
 
 def enabled() -> bool:
     return _log is not None
+
+
+def _logged(handler: Callable[..., Any], record: Callable[[str, Any], None]) -> Callable[..., Any]:
+    def logged(request: Any, context: Any) -> Any:
+        answer = handler(request, context)
+        record(current_request_id(), answer)  # inside the call: the interceptor's request id
+        return answer
+    return logged
+
+
+def instrument(servicer: Any) -> Any:
+    """PromotionService's servicer with each Evaluate answered logged (untouched when the log is off)."""
+    if _log is not None:
+        servicer.Evaluate = _logged(servicer.Evaluate, evaluated)
+    return servicer
+
+
+def instrument_ledger(servicer: Any) -> Any:
+    """LedgerService's servicer with each Reserve answered logged (untouched when the log is off)."""
+    if _log is not None:
+        servicer.Reserve = _logged(servicer.Reserve, reserved)
+    return servicer
