@@ -261,3 +261,78 @@ def test_budget_remaining_is_in_currency_units_per_promotion_with_a_budget():
         return Usage(None, {None: ""}, {CounterKey("capped", Metric.SPEND, "", ""): Count(650, 300, 1000)}, {})
 
     assert metrics.budgets_remaining(plan, read) == {"capped": 3.5}
+
+
+# ---- with a ledger ---------------------------------------------------------------------------------
+
+BUDGET_RULES = """\
+ruleset "metrics-ledger" { currency CNY  timezone "Asia/Shanghai"  stacking parallel }
+coupon "budget-3" { level platform  discount 3  budget 10 }
+coupon "plain-2" { level shop  discount 2 }
+"""
+
+
+def wait_scrape(port: int, done, timeout: float = 30.0):
+    """Scrapes until `done(samples)` (the ledger's gauges are read by a thread of the server)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        samples = scrape(port)
+        if done(samples) or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.1)
+
+
+def test_ledger_operations_held_reservations_and_budget_left(tmp_path):
+    from google.protobuf import json_format
+
+    from engine.lang.load import load_sources
+    from engine.lang.source import SourceFile
+    from server.gen.promo.v1 import ledger_pb2 as lpb
+    from server.gen.promo.v1 import ledger_pb2_grpc as lpb_grpc
+
+    if not load_sources([SourceFile("b.promo", BUDGET_RULES)]).ok:
+        pytest.skip("this build's language has no `budget` clause yet")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rules.promo").write_text(BUDGET_RULES, encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    server = ServerProcess(tmp_path / "rules", tmp_path / "log.jsonl", "--ledger", f"sqlite:///{tmp_path}/ledger.db",
+                           "--metrics-port", "0", "--decision-log", str(log))
+    try:
+        server.wait_serving()
+        port = server.wait_for("metrics_listening")["port"]
+        stub = lpb_grpc.LedgerServiceStub(server.channel)
+        request = json_format.ParseDict(
+            {"at": "2026-11-11T10:00:00+08:00", "user": {"id": "buyer-1"},
+             "lines": [{"id": "l1", "sku": "A", "shop": "S1", "price": "100.00", "quantity": 1}],
+             "wallet": [{"coupon": "budget-3", "id": "w1"}, {"coupon": "plain-2", "id": "w2"}]}, pb.EvaluateRequest())
+        held = stub.Reserve(lpb.ReserveRequest(order_id="order-1", idempotency_key="k1", ttl_seconds=600, cart=request),
+                            metadata=(("x-request-id", "reserve-1"),), timeout=30)
+        assert held.quote.totals.payable == "95.00"
+        samples = wait_scrape(port, lambda s: value(s, "promo_ledger_reservations_held") == 1
+                              and value(s, "promo_budget_remaining", promotion="budget-3") == 7)
+        assert value(samples, "promo_ledger_operations_total", operation="reserve", outcome="ok") == 1
+        assert value(samples, "promo_ledger_reservations_held") == 1
+        assert value(samples, "promo_budget_remaining", promotion="budget-3") == 7.0  # 10 - 3, currency units
+        assert [k for k in samples if k[0] == "promo_budget_remaining"] == [
+            ("promo_budget_remaining", (("promotion", "budget-3"),))]  # only promotions with a budget
+        with pytest.raises(grpc.RpcError) as missing:
+            stub.Commit(lpb.CommitRequest(reservation_id="no-such", idempotency_key="c0"), timeout=30)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        stub.Commit(lpb.CommitRequest(reservation_id=held.reservation_id, idempotency_key="c1"), timeout=30)
+        samples = wait_scrape(port, lambda s: value(s, "promo_ledger_reservations_held") == 0)
+        assert value(samples, "promo_ledger_reservations_held") == 0
+        assert value(samples, "promo_budget_remaining", promotion="budget-3") == 7.0  # committed: still spent
+        assert value(samples, "promo_ledger_operations_total", operation="commit", outcome="ok") == 1
+        assert value(samples, "promo_ledger_operations_total", operation="commit", outcome="not_found") == 1
+        assert value(samples, "promo_calls_total", method="promo.v1.LedgerService/Commit", code="NOT_FOUND") == 1
+        assert not (labels_of(samples) - {ALLOWED_CODE}) & FORBIDDEN
+    finally:
+        assert server.stop() == 0
+    (line,) = [json.loads(t) for t in log.read_text(encoding="utf-8").splitlines()]
+    assert line["method"] == "Reserve" and line["request_id"] == "reserve-1"
+    assert line["order_id"] == "order-1" and line["reservation_id"] == held.reservation_id
+    assert line["payable"] == "95.00" and line["state"] == "held"
+    assert line["applied"] == [{"promotion": a.promotion, "amount": a.amount, **({"coupon_id": a.coupon_id})}
+                               for a in held.quote.applied]
