@@ -178,11 +178,18 @@ def measured_load(target: str, method: str, payload: bytes, calls: int, clients:
     out = {**result, "cpu_ms": cpu / served * 1000, "idle_cpu_per_s": idle_rate}
     if log:
         time.sleep(0.5)  # the last lines
-        engine = [e["engine_ms"] for e in map(json.loads, log.read_text(encoding="utf-8").splitlines()[logged:])
+        engine = [e["engine_ms"] for e in map(_event, log.read_text(encoding="utf-8").splitlines()[logged:])
                   if e.get("event") == "call" and "engine_ms" in e]
         out["engine_in_server_ms"] = statistics.fmean(engine)
         out["engine_lines"] = len(engine)
     return out
+
+
+def _event(line: str) -> dict:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:  # not a log line (a traceback from outside the logger)
+        return {}
 
 
 def offered_load(target: str, method: str, payload: bytes, calls: int, clients: int, rate: float) -> dict:

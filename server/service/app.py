@@ -162,7 +162,7 @@ def configure_logging(fmt: str, level: str = "info") -> None:
     structlog.configure(
         processors=[_Stamp(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),  # a line in one write: workers share the file
         cache_logger_on_first_use=True,
     )
 
