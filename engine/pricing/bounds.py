@@ -24,6 +24,21 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     return sum(group_offers(prep, cand))
 
 
+class MaxOffers:
+    """`max_offer` of each candidate of one `Prepared`, by name, computed when first asked: the
+    split into parts and each part's search share it."""
+
+    def __init__(self, prep: Prepared) -> None:
+        self.prep = prep
+        self.known: dict[str, int] = {}
+
+    def __call__(self, cand: Candidate) -> int:
+        off = self.known.get(cand.promotion.name)
+        if off is None:
+            off = self.known[cand.promotion.name] = max_offer(self.prep, cand)
+        return off
+
+
 def group_offers(prep: Prepared, cand: Candidate, amounts: list[int] | None = None) -> list[int]:
     """`max_offer` of each of the candidate's groups of lines (at level item: of each line); or,
     with `amounts` (the lines' amounts after item level, in parallel mode), exactly what it

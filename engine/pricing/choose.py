@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 
 from engine.base.enums import ReasonCode
+from engine.pricing.bounds import MaxOffers
 from engine.pricing.constraints import (
     Key,
     choice_key,
@@ -47,11 +48,13 @@ def choose(prep: Prepared, explain: bool, limits: Limits = Limits()) -> Choice:
     groups = prep.plan.groups
     chosen: list[Candidate] = []
     evaluations, stopped, pricing = 0, None, None
+    bounds = MaxOffers(prep)
     found = parts(prep, fixed, free, lambda a, c: conflict(a, c, groups) is not None
-                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: slot(c, groups))
+                  or bool(a.promotion.group) and a.promotion.group == c.promotion.group, lambda c: slot(c, groups),
+                  bounds)
     for part in found:  # each solved alone; their best choices together are the best choice
         search = Search(prep, fixed, part, optional, explain, replace(limits, budget=max(1, limits.budget - evaluations)),
-                         must_answer=part is not found[0])
+                         must_answer=part is not found[0], bounds=bounds)
         search.solve()
         # some choice stands (the one of the best outcome, see `Search._stands`), and with no
         # best found yet nothing is cut, so the search reaches it

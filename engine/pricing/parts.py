@@ -19,29 +19,30 @@ from collections.abc import Callable
 
 from engine.base.enums import ORDER_LEVELS, Level, Stage
 from engine.plan import benefits as b
-from engine.pricing.bounds import group_offers, max_offer
+from engine.pricing.bounds import MaxOffers, group_offers
 from engine.pricing.constraints import pairs
 from engine.pricing.price import payable_now
 from engine.pricing.state import Candidate, Prepared
 
 
 def parts(prep: Prepared, fixed: list[Candidate], free: list[Candidate],
-          tied: Callable[[Candidate, Candidate], bool], slot: Callable[[Candidate], object]) -> list[list[Candidate]]:
+          tied: Callable[[Candidate, Candidate], bool], slot: Callable[[Candidate], object],
+          bounds: MaxOffers | None = None) -> list[list[Candidate]]:
     """The free candidates in parts that cannot interact; `tied(a, b)`: a constraint between
     two of them; `slot(c)`: the set of candidates of which at most one applies that c is in.
     In the order of `free` within each part, parts by their first member."""
     if len(free) < 2:
         return [free]
-    return _Split(prep, fixed, free, slot).parts(tied)
+    return _Split(prep, fixed, free, slot, bounds or MaxOffers(prep)).parts(tied)
 
 
 class _Split:
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
-                 slot: Callable[[Candidate], object]) -> None:
+                 slot: Callable[[Candidate], object], bound: MaxOffers) -> None:
         self.prep, self.free, self.slot = prep, free, slot
         self.progressive = prep.plan.stacking == "progressive"
         self.cands = fixed + free
-        self.bound = {id(c): max_offer(prep, c) for c in self.cands}
+        self.bound = bound
         self.lines = {id(c): frozenset(c.lines) for c in self.cands}
         self.low = self._lowest()
         self.parent = list(range(len(free)))
@@ -103,7 +104,7 @@ class _Split:
         prep = self.prep
         if prep.plan.min_payment > 0:
             gross = sum(payable_now(prep, i, top) for i, top in enumerate(prep.top)) + sum(prep.request.shipping.values())
-            if gross - sum(self.bound.values()) < prep.plan.min_payment:
+            if gross - sum(self.bound(c) for c in self.cands) < prep.plan.min_payment:
                 return True  # discounts may be taken back, which ties every promotion to every other
         items_move = any(c.promotion.level == Level.ITEM for c in self.free)
         return items_move and any(_reads_cart_amount(c) for c in self.cands)
@@ -146,7 +147,7 @@ class _Split:
                 for c in self.cands:
                     if c.promotion.level in ORDER_LEVELS and c.promotion.order_key < promo.promotion.order_key:
                         for i in self.lines[id(c)] & self.lines[id(promo)]:
-                            low[i] -= self.bound[id(c)]
+                            low[i] -= self.bound(c)
         return [max(amount, prep.floors[i]) for i, amount in enumerate(low)]
 
     def _tight(self, promo: Candidate) -> bool:
@@ -172,7 +173,7 @@ class _Split:
         by the lines' bases gives them at most their top amounts over the group's lowest base
         (plus a unit each for the remainders); else (progressive: the amounts it sees depend on
         the promotions before it), or for a discount that belongs to units, all of it."""
-        bound = self.bound[id(c)]
+        bound = self.bound(c)
         benefit = c.promotion.benefit
         by_units = isinstance(benefit, (b.PriceEach, b.NthUnit)) or isinstance(benefit, b.AmountOff) and benefit.each
         if self.prep.plan.stacking == "progressive" or by_units or isinstance(benefit, b.Tiers):

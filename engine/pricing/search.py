@@ -26,7 +26,7 @@ from typing import Any
 from engine.base.enums import ORDER_LEVELS, Level, Stage
 from engine.plan import benefits as b
 from engine.plan.plan import Promotion
-from engine.pricing.bounds import group_offers, max_offer
+from engine.pricing.bounds import MaxOffers, group_offers
 from engine.pricing.conditions import benefit_at
 from engine.pricing.constraints import (
     Key,
@@ -60,22 +60,22 @@ class Search:
 
     def __init__(self, prep: Prepared, fixed: list[Candidate], free: list[Candidate],
                  optional: Callable[[Candidate], bool], explain: bool, limits: Limits = Limits(),
-                 must_answer: bool = False):
+                 must_answer: bool = False, bounds: MaxOffers | None = None):
         self.prep, self.fixed, self.optional, self.explain = prep, fixed, optional, explain
         self.limits = limits
         self.must_answer = must_answer  # a later part of an answer begun: reach a choice whatever the clock
         self.stopped: str | None = None
         groups = prep.plan.groups
         self.progressive = prep.plan.stacking == "progressive"
-        self.bounds = {c.promotion.name: max_offer(prep, c) for c in free}  # the fixed ones: `_bound`
+        self._bound = bounds or MaxOffers(prep)  # max_offer, for the fixed ones only when asked
         # Automatic promotions first (each is in, or left out for the blocker chosen with it, so
         # the coupons after them can be compared on ties), item-level coupons next (they lower the
         # bases of all the rest); then the most promising first, so the first choice reached is
         # the greedy one: a strong incumbent.
-        self.free = sorted(free, key=lambda c: (optional(c), c.promotion.level != Level.ITEM, -self.bounds[c.promotion.name],
+        self.free = sorted(free, key=lambda c: (optional(c), c.promotion.level != Level.ITEM, -self._bound(c),
                                                 expiry(c), c.promotion.name))
         n = len(self.free)
-        self.bound = [self.bounds[c.promotion.name] for c in self.free]
+        self.bound = [self._bound(c) for c in self.free]
         self.slot = [slot(c, groups) for c in self.free]
         self.conflicts = [0] * n
         for a, z in pairs(self.free):
@@ -141,13 +141,6 @@ class Search:
             self.floor_price = gross - sum(self._bound(c) for c in fixed)
             if slack > 0:
                 self.floor_price = max(self.floor_price, root - slack)
-
-    def _bound(self, c: Candidate) -> int:
-        """`max_offer` of a candidate, computed once and only when asked (most fixed ones never are)."""
-        name = c.promotion.name
-        if name not in self.bounds:
-            self.bounds[name] = max_offer(self.prep, c)
-        return self.bounds[name]
 
     def chosen(self, mask: int) -> list[Candidate]:
         return [c for k, c in enumerate(self.free) if mask >> k & 1]
