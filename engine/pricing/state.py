@@ -55,6 +55,7 @@ class Prepared:
     # price._offer across the choices tried
     # memo of the part of `run` every choice shares
     snapshots: dict[tuple[frozenset[str], tuple[str, ...], bool], Pricing] = field(default_factory=dict)
+    caps: dict[str, int] = field(default_factory=dict)  # promotion -> the most its budget lets it give (a ledger's)
 
     def facts(self, amount: int, quantity: int, cart_amount: int) -> OrderFacts:
         r = self.request
@@ -70,6 +71,7 @@ class Pricing:
     discounts: list[dict[str, int]]  # per line: promotion -> amount, in application order
     applied: dict[str, int] = field(default_factory=dict)  # promotion -> total discount
     capped: set[str] = field(default_factory=set)
+    desired: dict[str, int] = field(default_factory=dict)  # promotions their budget cut: what they would give
     failed: dict[str, Reason] = field(default_factory=dict)
     hints: list[HintData] = field(default_factory=list)
     shipping: dict[str, int] = field(default_factory=dict)  # shop -> fee charged
