@@ -569,8 +569,8 @@ class Ruleset:
             f = state.facts
             if state.path in skip or f is None:
                 continue
-            if ((tests and f.has_tests) or not names.isdisjoint(f.names) or not keys.isdisjoint(f.keys)
-                    or (windows and state.windows(tz))):
+            if ((tests and f.has_tests) or (names and not names.isdisjoint(f.names))
+                    or (keys and not keys.isdisjoint(f.keys)) or (windows and state.windows(tz))):
                 out.add(state.path)
         return out
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.lang import incremental
 from engine.lang.diagnostics import sort_diagnostics
-from engine.lang.incremental import BlockParser
+from engine.lang.incremental import BLOCK_START, BlockParser, block_starts
 from engine.lang.parser import parse_source
 from engine.lang.rebase import rebase, rebase_diagnostic
 from engine.lang.source import SourceFile, Span
@@ -169,3 +169,13 @@ def test_an_edit_parses_only_the_blocks_it_changed(monkeypatch: pytest.MonkeyPat
     after = parser.chunks(PATH, "# a line above\n" + edited)
     assert after is not None and len(parsed) == 3  # the comment above the first block, the edited one, the last one
     assert sum(1 for (_, a), (_, b) in zip(first, after) if a is b) >= len(first) - 3  # the others kept
+
+
+def test_block_starts_are_the_parsers_cuts():
+    rng = random.Random(7)
+    parts = ["\n", "test", "promotion", "_", "x", "é", " ", "{", "ruleset", "1", "\nwarning", "\ntest_", "\ntest.",
+             "\nguard2", "\nguardé", "\ncoupon", "\npresale("]
+    for text in ["", "promotion", "\npromotion\n\ntest\n", "\ntest"] + [
+            "".join(rng.choice(parts) for _ in range(30)) for _ in range(2000)]:
+        want = [m.start() for m in BLOCK_START.finditer(text)]
+        assert block_starts(text) == (want if want[:1] == [0] else [0, *want])
