@@ -173,6 +173,14 @@ def _serve(args) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    bounds = {"--metrics-port": (args.metrics_port, 0, 65535),
+              "--decision-log-max-bytes": (args.decision_log_max_bytes, 1, None),
+              "--decision-log-keep": (args.decision_log_keep, 0, None)}
+    for flag, (number, least, most) in bounds.items():
+        if number is not None and (number < least or (most is not None and number > most)):
+            print(f"error: {flag} {number}: must be at least {least}" + (f" and at most {most}" if most else ""),
+                  file=sys.stderr)
+            return 2
     settings = Settings(host=args.host, port=args.port, max_lines=args.max_lines,
                         max_message_bytes=args.max_message_bytes, max_wallet=args.max_wallet,
                         max_source_bytes=args.max_source_bytes, max_diagnostics=args.max_diagnostics,

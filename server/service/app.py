@@ -295,8 +295,12 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
         if worker == 0 and _export_metrics(settings, log, metrics.multiprocess_directory()) is None:
             return 1
     if settings.decision_log is not None:
-        path = decisions.open_log(settings.decision_log, worker, settings.decision_log_max_bytes,
-                                  settings.decision_log_keep)
+        try:
+            path = decisions.open_log(settings.decision_log, worker, settings.decision_log_max_bytes,
+                                      settings.decision_log_keep)
+        except OSError as err:
+            log.error("decision_log_failed", path=settings.decision_log, error=str(err))
+            return 1
         log.info("decision_log", path=str(path), max_bytes=settings.decision_log_max_bytes,
                  keep=settings.decision_log_keep)
     try:
@@ -339,7 +343,7 @@ def _export_metrics(settings: Settings, log, directory: str | None):
     except OSError as err:
         log.error("bind_failed", host=settings.host, metrics_port=settings.metrics_port, error=str(err))
         return None
-    log.info("metrics_listening", host=settings.host, port=exporter.server_port, multiprocess=directory is not None)
+    log.info("metrics_listening", host=settings.host, port=exporter.server_port, multiprocess_directory=directory)
     return exporter
 
 

@@ -60,7 +60,9 @@ def alone(tmp_path_factory):
     server = ServerProcess(rules, folder / "log.jsonl", "--no-ledger", "--metrics-port", "0",
                            "--decision-log", str(log))
     server.wait_serving()
-    server.metrics_port = server.wait_for("metrics_listening")["port"]
+    exporting = server.wait_for("metrics_listening")
+    assert exporting["multiprocess_directory"] is None  # alone: its own registry
+    server.metrics_port = exporting["port"]
     server.rules, server.decisions = rules, log
     try:
         yield server
@@ -163,7 +165,9 @@ def test_two_workers_are_counted_in_one_scrape(tmp_path):
     server = ServerProcess("examples/seed/parallel", tmp_path / "log.jsonl", "--no-ledger", "--workers", "2",
                            "--metrics-port", "0", "--decision-log", str(log))
     try:
-        port = server.wait_for("metrics_listening", worker=0)["port"]
+        exporting = server.wait_for("metrics_listening", worker=0)
+        port, directory = exporting["port"], Path(exporting["multiprocess_directory"])
+        assert directory.is_dir()
         server.wait_for("ruleset_loaded", worker=1)
         server.wait_for("ruleset_loaded", worker=2)
         calls = 24
@@ -189,6 +193,7 @@ def test_two_workers_are_counted_in_one_scrape(tmp_path):
     assert set(found) == {f"w-{i}" for i in range(calls)}
     assert set(found.values()) == {1, 2}
     assert not log.exists()
+    assert not directory.exists()  # the supervisor's multiprocess directory goes with it
 
 
 # ---- in-process ------------------------------------------------------------------------------------
