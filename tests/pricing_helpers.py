@@ -49,10 +49,11 @@ def cart(*lines: dict, at: str = AT, **extra: Any) -> dict:
     return {"at": at, "lines": list(lines), **extra}
 
 
-def quote(rules: str, request: dict) -> dict:
+def quote(rules: str, request: dict, ledger: Any = None) -> dict:
+    """`ledger`: a LedgerView (engine/pricing/ledger.py) the quote reads, e.g. a FixedLedger."""
     plan = plan_of(rules)
     req = request_from_json(request, plan.digits, plan.timezone)
-    return quote_to_json(evaluate(plan, req))
+    return quote_to_json(evaluate(plan, req, ledger=ledger))
 
 
 # ---- views of a quote ----------------------------------------------------------------------------
@@ -107,10 +108,11 @@ class Case:
     discount: str | None = None  # totals.discount
     presale: list[dict] | None = None
     extra: dict = field(default_factory=dict)
+    ledger: Any = None  # a LedgerView the quote reads (None: no ledger)
 
 
 def check(case: Case) -> dict:
-    q = quote(case.rules, case.request)
+    q = quote(case.rules, case.request, case.ledger)
     got, want = {}, {}
     if case.payable is not None:
         got["payable"], want["payable"] = q["totals"]["payable"], case.payable

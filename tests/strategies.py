@@ -312,7 +312,7 @@ def _benefit(draw, in_tier: bool = False) -> list[str]:
 @st.composite
 def _promotion_clause(draw) -> list[str]:
     kind = _pick(draw, ["title", "level", "active", "scope", "when", "group", "priority",
-                                 "exclusive", "limit"])
+                                 "exclusive", "limit", "limit_total", "budget", "codes"])
     if kind == "title":
         return ["title", draw(string_literals())]
     if kind == "level":
@@ -329,7 +329,14 @@ def _promotion_clause(draw) -> list[str]:
         return ["priority", draw(numbers())]
     if kind == "exclusive":
         return ["exclusive"]
-    return ["limit", draw(numbers()), "per", "user"]
+    period = ["per", _pick(draw, ["day", "week", "month"])] if draw(_BOOL) else []
+    if kind == "limit_total":
+        return ["limit", draw(numbers()), "total"] + period
+    if kind == "budget":
+        return ["budget", draw(numbers())] + period
+    if kind == "codes":
+        return ["codes"]
+    return ["limit", draw(numbers()), "per", "user"] + period
 
 
 @functools.cache
@@ -432,7 +439,7 @@ def _fields(draw, max_size: int) -> list[str]:
 @st.composite
 def _test_stmt(draw) -> list[str]:
     kind = _pick(draw, ["at", "user", "channel", "region", "line", "line", "shipping", "wallet",
-                        "selected", "stage", "sold", "payable", "discount", "shipping_fee",
+                        "selected", "stage", "sold", "used", "spent", "payable", "discount", "shipping_fee",
                         "applied", "not_applied", "line_final", "hint"])
     if kind == "at":
         return ["at", draw(datetimes())]
@@ -448,8 +455,8 @@ def _test_stmt(draw) -> list[str]:
         return [kind] + draw(st.lists(string_literals(), min_size=1, max_size=3))
     if kind == "stage":
         return ["stage", _pick(draw, ["deposit", "balance"])]
-    if kind == "sold":
-        return ["sold", draw(string_literals()), draw(numbers())]
+    if kind in ("sold", "used", "spent"):
+        return [kind, draw(string_literals()), draw(numbers())]
     what = {"shipping_fee": "shipping", "line_final": "line"}.get(kind, kind)
     if what in ("payable", "discount", "shipping"):
         return ["expect", what, draw(numbers())]

@@ -14,6 +14,7 @@ from engine.base.request import Request, WalletEntry
 from engine.plan.plan import Plan
 from engine.pricing.choose import Choice, choose
 from engine.pricing.explain import Reason
+from engine.pricing.ledger import LedgerView
 from engine.pricing.limits import Limits
 from engine.pricing.prepare import prepare
 from engine.pricing.quote import SearchOutcome
@@ -54,9 +55,11 @@ def _payable(prep: Prepared, coupons: tuple[str, ...], limits: Limits) -> tuple[
     return choice.pricing.payable, choice.reasons(prep), set(choice.pricing.applied)
 
 
-def qualify(plan: Plan, request: Request, limits: Limits = Limits()) -> Qualification:
-    """Raises DeadlineExceeded when the deadline passes before every coupon is qualified."""
-    prep = prepare(plan, replace(request, selected=(), explain=Explain.REASONS))
+def qualify(plan: Plan, request: Request, limits: Limits = Limits(), ledger: LedgerView | None = None) -> Qualification:
+    """Raises DeadlineExceeded when the deadline passes before every coupon is qualified.
+    `ledger`: as for `evaluate` (a code used, a limit reached or a budget spent makes a coupon
+    unusable, with that reason)."""
+    prep = prepare(plan, replace(request, selected=(), explain=Explain.REASONS), ledger=ledger)
     base = choose(_exactly(prep, ()), explain=False, limits=limits).pricing.payable
     best = choose(prep, explain=True, limits=limits)
     best_coupons = tuple(sorted(n for n in best.enabled if plan.by_name[n].is_coupon))

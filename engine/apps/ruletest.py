@@ -19,6 +19,7 @@ from engine.base.request import Line, Request, User, WalletEntry
 from engine.lang import ast
 from engine.plan.plan import Plan
 from engine.plan.predicates import resolve_datetime
+from engine.pricing.ledger import FixedLedger
 from engine.pricing.quote import Quote, evaluate
 
 _LINE_FIELDS = {"sku", "shop", "category", "brand", "tags", "price", "qty"}
@@ -128,8 +129,17 @@ def _line(st: ast.LineStmt, digits: int) -> Line:
     )
 
 
+def ledger_of(plan: Plan, test: ast.RuleTest) -> FixedLedger | None:
+    """The ledger a test's `used` / `spent` describe (every limit of a promotion reads its `used`,
+    every budget its `spent`), or None when it has neither: priced without a ledger."""
+    uses = {s.promotion.value: int(s.count.value) for s in test.statements if isinstance(s, ast.UsedStmt)}
+    spend = {s.promotion.value: decimal_to_minor(s.amount.value, plan.digits)
+             for s in test.statements if isinstance(s, ast.SpentStmt)}
+    return FixedLedger(uses, spend) if uses or spend else None
+
+
 def run_test(plan: Plan, test: ast.RuleTest, explain: bool = False) -> TestOutcome:
-    quote = evaluate(plan, request_of(plan, test, explain))
+    quote = evaluate(plan, request_of(plan, test, explain), ledger=ledger_of(plan, test))
     mismatches = []
     for st in test.statements:
         if isinstance(st, ast.Expect):

@@ -7,7 +7,7 @@ engine's values: the proto's enum names (`EXPLAIN_OFF`, `STAGE_DEPOSIT`) are map
 back in one place per wire, engine/wire (JSON) and server/service/convert.py (proto).
 
 `CAPPED` is not a reason for not applying: it marks an applied promotion whose benefit was cut
-(by a guard or by the payable floor).
+(by a guard, by the payable floor or by what is left of its budget).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ class ReasonCode(StrEnum):
     OUTSIDE_WINDOW = "OUTSIDE_WINDOW"
     STAGE_MISMATCH = "STAGE_MISMATCH"
     NOT_IN_WALLET = "NOT_IN_WALLET"
+    CODE_UNKNOWN = "CODE_UNKNOWN"  # with a ledger: the wallet's code is missing, never issued, or another coupon's
+    CODE_USED = "CODE_USED"  # with a ledger: the wallet's code is held by another order or redeemed
     LIMIT_REACHED = "LIMIT_REACHED"
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"  # with a ledger: nothing is left of a budget
     CONDITION_FAILED = "CONDITION_FAILED"
     NO_ELIGIBLE_ITEMS = "NO_ELIGIBLE_ITEMS"
     THRESHOLD_NOT_MET = "THRESHOLD_NOT_MET"

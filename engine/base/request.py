@@ -46,6 +46,7 @@ class WalletEntry:
     coupon: str
     id: str = ""
     expires: datetime | None = None
+    code: str = ""  # the single-use code it is redeemed with (a coupon with `codes`); "" none
 
 
 @dataclass(frozen=True)

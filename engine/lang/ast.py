@@ -275,8 +275,27 @@ class Exclusive:
 
 @dataclass(frozen=True)
 class Limit:
+    """`limit N per user [per P]` or `limit N total [per P]` (per is None: all buyers)."""
+
     count: Number
-    per: Name  # user
+    per: Name | None  # user; None: `total`
+    period: Name | None = None  # day | week | month; None: ever
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Budget:
+    """`budget M [per P]`: the most discount the promotion may give, in the ruleset currency."""
+
+    amount: Number
+    period: Name | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Codes:
+    """`codes`: a coupon redeemed by single-use codes the ledger issues."""
+
     span: Span = _span()
 
 
@@ -542,6 +561,24 @@ class StageStmt:
 class SoldStmt:
     presale: Name
     count: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class UsedStmt:
+    """`used "p" N`: the ledger's count of uses of `p` (every one of its limits) for the test."""
+
+    promotion: Name
+    count: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SpentStmt:
+    """`spent "p" M`: the discount `p` has given so far (every one of its budgets) for the test."""
+
+    promotion: Name
+    amount: Number
     span: Span = _span()
 
 

@@ -46,6 +46,7 @@ CODES: dict[str, tuple[str, str]] = {
     "second-ruleset": (ERROR, "more than one `ruleset` header in one ruleset"),
     "invalid-test": (ERROR, "a test statement the test runner cannot use"),
     "too-many-tiers": (ERROR, "a `tiers` clause with more than 100 tiers"),
+    "codes-on-promotion": (ERROR, "`codes` on an automatic promotion: only a coupon is redeemed by codes"),
     # the front end itself: only a bug in promo produces it, so no rule file can pin it
     INTERNAL_ERROR: (ERROR, "the parser or checker failed on a file: a bug in promo, reported instead of a crash"),
     # warnings

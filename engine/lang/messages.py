@@ -63,6 +63,9 @@ DEPOSIT = "a deposit"
 BALANCE_DISCOUNT = "a balance discount"
 PRIORITY = "`priority`"
 LIMIT = "a `limit`"
+BUDGET = "a `budget`"
+SPENT = "`spent`"
+USED = "`used`"
 NTH = "`nth`"
 GIFT_QTY = "a gift's `qty`"
 GROUP_MAX = "a group's `max`"
@@ -82,6 +85,7 @@ ROUNDING_MODE = "rounding mode"
 ATTRIBUTE_TYPE = "attribute type"
 LEVEL = "level"
 LIMIT_PERIOD = "limit period"
+PERIOD = "period"
 STAGE = "stage"
 REASON_CODE = "reason code"
 
@@ -234,6 +238,18 @@ def undeclared_group(span: Span, name: str, declared: Iterable[str]) -> Diagnost
 def clause_twice(span: Span, keyword: str | None, block: str, first: Span) -> Diagnostic:
     return diagnostic("duplicate-clause", span, f"`{keyword or 'clause'}` is written twice in `{block}`",
                       help=f"keep one; the first is at {first}")
+
+
+def same_limit_twice(span: Span, text: str, block: str, first: Span) -> Diagnostic:
+    """Two `limit` (or `budget`) clauses of one block that count the same thing."""
+    return diagnostic("duplicate-clause", span, f"`{text}` counts what another clause of `{block}` counts",
+                      help=f"keep one; the first is at {first} (clauses that count other things, per user and"
+                           " in total or over other periods, may stand together)")
+
+
+def codes_on_promotion(span: Span, name: str) -> Diagnostic:
+    return diagnostic("codes-on-promotion", span, f"`codes` on the automatic promotion `{name}`",
+                      help="single-use codes redeem a coupon: write `coupon` instead of `promotion`, or drop `codes`")
 
 
 def no_benefit(span: Span, kind: str, name: str) -> Diagnostic:
@@ -519,6 +535,11 @@ def shipping_twice(span: Span, shop: str, first: Span) -> Diagnostic:
 def sold_twice(span: Span, presale: str, first: Span) -> Diagnostic:
     return diagnostic("duplicate-clause", span, f"sold for `{presale}` is written twice",
                       help=f"the first is at {first}")
+
+
+def ledger_stmt_twice(span: Span, word: str, promotion: str, first: Span) -> Diagnostic:
+    return diagnostic("duplicate-clause", span, f"`{word}` for `{promotion}` is written twice",
+                      help=f"keep one; the first is at {first}")
 
 
 def expect_twice(span: Span, what: str, first: Span) -> Diagnostic:

@@ -316,6 +316,9 @@ class _Builder:
         value = _unquote(tok.value) if tok.type == "STRING" else tok.value
         return ast.Name(value, span=self._tok(tok))
 
+    def _opt_name(self, tok: Token | None) -> ast.Name | None:
+        return None if tok is None else self._name(tok)
+
     def _number(self, tok: Token | None) -> ast.Number | None:
         if tok is None:
             return None
@@ -421,7 +424,19 @@ class _Builder:
 
     @_rule
     def limit(self, c, span):
-        return ast.Limit(self._number(c[0]), self._name(c[1]), span=span)
+        return ast.Limit(self._number(c[0]), self._name(c[1]), self._opt_name(c[2]), span=span)
+
+    @_rule
+    def limit_total(self, c, span):
+        return ast.Limit(self._number(c[0]), None, self._opt_name(c[1]), span=span)
+
+    @_rule
+    def budget(self, c, span):
+        return ast.Budget(self._number(c[0]), self._opt_name(c[1]), span=span)
+
+    @_rule
+    def codes(self, c, span):
+        return ast.Codes(span=span)
 
     # benefits
     @_rule
@@ -571,6 +586,14 @@ class _Builder:
     @_rule
     def t_sold(self, c, span):
         return ast.SoldStmt(self._name(c[0]), self._number(c[1]), span=span)
+
+    @_rule
+    def t_used(self, c, span):
+        return ast.UsedStmt(self._name(c[0]), self._number(c[1]), span=span)
+
+    @_rule
+    def t_spent(self, c, span):
+        return ast.SpentStmt(self._name(c[0]), self._number(c[1]), span=span)
 
     def _expect(self, what, span, subject=None, value=None, code=None):
         return ast.Expect(

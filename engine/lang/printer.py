@@ -200,6 +200,11 @@ def _field(f: ast.Field) -> str:
     return f"{f.name.value} {expr_text(f.value)}"
 
 
+def clause_text(node) -> str:
+    """The canonical one-line text of a clause (`limit 2 per user per day`), for messages."""
+    return _leaf(node)
+
+
 def _leaf(node) -> str:
     """The one-line text of a clause, setting, statement, tier or field."""
     match node:
@@ -236,7 +241,14 @@ def _leaf(node) -> str:
         case ast.Exclusive():
             return "exclusive"
         case ast.Limit():
-            return f"limit {_num(node.count)} per {node.per.value}"
+            who = f"per {node.per.value}" if node.per is not None else "total"
+            period = f" per {node.period.value}" if node.period is not None else ""
+            return f"limit {_num(node.count)} {who}{period}"
+        case ast.Budget():
+            period = f" per {node.period.value}" if node.period is not None else ""
+            return f"budget {_num(node.amount)}{period}"
+        case ast.Codes():
+            return "codes"
         case ast.Tier():
             return f"{expr_text(node.condition)}: {_benefit(node.benefit)};"
         # presale
@@ -285,6 +297,10 @@ def _leaf(node) -> str:
             return f"stage {node.stage.value}"
         case ast.SoldStmt():
             return f"sold {quote(node.presale.value)} {_num(node.count)}"
+        case ast.UsedStmt():
+            return f"used {quote(node.promotion.value)} {_num(node.count)}"
+        case ast.SpentStmt():
+            return f"spent {quote(node.promotion.value)} {_num(node.amount)}"
         case ast.Expect():
             return _expect(node)
     return _benefit(node)

@@ -55,6 +55,7 @@ BUILTIN: dict[str, AttrInfo] = {
 LEVELS: tuple[str, ...] = ("item", "shop", "platform", "shipping")
 STACKING_MODES: tuple[str, ...] = ("parallel", "progressive")
 LIMIT_PER: tuple[str, ...] = ("user",)
+PERIODS: tuple[str, ...] = ("day", "week", "month")  # of a `limit` or `budget` (calendar, ruleset timezone)
 TEST_STAGES: tuple[str, ...] = ("deposit", "balance")
 DEFAULT_CURRENCY = "CNY"
 

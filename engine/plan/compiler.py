@@ -29,7 +29,7 @@ from engine.plan import benefits as b
 from engine.plan.benefits import THRESHOLD_ATTRS, Threshold
 from engine.plan.expressions import ExpressionCompiler
 from engine.plan.index import build_index
-from engine.plan.plan import Clause, Guard, Plan, Presale, Promotion, WarningLine
+from engine.plan.plan import BudgetClause, Clause, Guard, LimitClause, Plan, Presale, Promotion, WarningLine
 from engine.plan.predicates import resolve_datetime
 
 
@@ -281,7 +281,6 @@ def _promotion(node: ast.Promotion, ctx: _Context) -> Promotion:
     title = ast.first(node, ast.Title)
     priority = ast.first(node, ast.Priority)
     group = ast.first(node, ast.GroupRef)
-    limit = ast.first(node, ast.Limit)
     active = ast.first(node, ast.Active)
     benefit_node = next(c for c in node.clauses if isinstance(c, ast.BENEFIT_TYPES))
     level = ast.first(node, ast.Level)
@@ -298,7 +297,11 @@ def _promotion(node: ast.Promotion, ctx: _Context) -> Promotion:
         benefit=_benefit(benefit_node, ctx),
         group=group.name.value if group else None,
         exclusive=ast.first(node, ast.Exclusive) is not None,
-        limit=int(limit.count.value) if limit else None,
+        limits=tuple(LimitClause(int(c.count.value), c.per is not None, c.period.value if c.period else None)
+                     for c in ast.clauses_of(node, ast.Limit)),
+        budgets=tuple(BudgetClause(ctx.money(c.amount), c.period.value if c.period else None)
+                      for c in ast.clauses_of(node, ast.Budget)),
+        codes=ast.first(node, ast.Codes) is not None,
         span=node.name.span,
         monotone=all(amount_monotone(c.expr) for c in node.clauses if isinstance(c, ast.When)) and all(
             amount_monotone(t.condition) for c in node.clauses if isinstance(c, ast.Tiers) for t in c.tiers),

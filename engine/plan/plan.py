@@ -34,6 +34,34 @@ class Clause:
     reads: tuple[str, ...]  # attributes it reads, for explanations
 
 
+@dataclass(frozen=True)
+class LimitClause:
+    """`limit N per user [per P]` (per_user) or `limit N total [per P]`: uses of one promotion,
+    counted by the ledger (docs/ledger.md); `period` None counts every use ever."""
+
+    count: int
+    per_user: bool
+    period: str | None = None  # "day" | "week" | "month", calendar in the ruleset timezone
+
+    @property
+    def text(self) -> str:
+        """The clause as written canonically (operator detail)."""
+        period = f" per {self.period}" if self.period else ""
+        return f"limit {self.count} {'per user' if self.per_user else 'total'}{period}"
+
+
+@dataclass(frozen=True)
+class BudgetClause:
+    """`budget M [per P]`: the most discount one promotion may give, minor units."""
+
+    amount: int
+    period: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "budget" + (f" per {self.period}" if self.period else "")
+
+
 @dataclass(frozen=True, eq=False)  # compiled once; identity is equality
 class Promotion:
     name: str
@@ -48,9 +76,11 @@ class Promotion:
     benefit: b.Benefit
     group: str | None
     exclusive: bool
-    limit: int | None
+    limits: tuple[LimitClause, ...]  # the ledger's clauses (docs/ledger.md), in the order written
     span: Span
     monotone: bool = True  # more base never makes its conditions fail (see `amount_monotone`)
+    budgets: tuple[BudgetClause, ...] = ()
+    codes: bool = False  # a coupon redeemed by single-use codes
     # level, then higher priority, then name: the order of evaluation and of every list
     order_key: tuple[int, int, str] = field(init=False)
     is_coupon: bool = field(init=False)  # a field, not a property: read very often by the search
@@ -58,6 +88,15 @@ class Promotion:
     def __post_init__(self) -> None:
         object.__setattr__(self, "order_key", (LEVEL_ORDER[self.level], -self.priority, self.name))
         object.__setattr__(self, "is_coupon", self.kind == "coupon")
+
+    @property
+    def per_user_limits(self) -> tuple[LimitClause, ...]:
+        return tuple(limit for limit in self.limits if limit.per_user)
+
+    @property
+    def ledgered(self) -> bool:
+        """Whether the ledger counts anything of it (a limit, a budget, codes)."""
+        return bool(self.limits or self.budgets or self.codes)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,11 @@ def max_offer(prep: Prepared, cand: Candidate) -> int:
     the conditions are ignored."""
     promo = cand.promotion
     if promo.level == Level.SHIPPING:
-        return sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
-    return sum(group_offers(prep, cand))
+        most = sum(prep.request.shipping.get(shop, 0) for shop in cand.shops)
+    else:
+        most = sum(group_offers(prep, cand))
+    cap = prep.caps.get(promo.name)  # a budget's remainder (a ledger's): pricing never gives more
+    return most if cap is None else min(most, cap)
 
 
 class MaxOffers:

@@ -14,10 +14,11 @@ from engine.plan.plan import Plan, Presale, Promotion
 from engine.plan.predicates import OrderFacts, line_floor, within
 from engine.pricing.conditions import clause_detail
 from engine.pricing.explain import Reason, Trace
+from engine.pricing.ledger import LedgerView, budget_left, refusal
 from engine.pricing.state import Candidate, Prepared, PresaleLine
 
 
-def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepared:
+def prepare(plan: Plan, request: Request, trace: Trace | None = None, ledger: LedgerView | None = None) -> Prepared:
     trace = trace or Trace(False)
     lines = sorted(request.lines, key=lambda line: line.id)
     now = request.at
@@ -33,6 +34,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         wallet = {name: wallet[name] for name in request.selected if name in wallet}
 
     candidates, blocked = [], {}
+    caps: dict[str, int] = {}  # promotions a budget cuts: the most each may give
     found = candidates_for(plan, lines)
     every = tuple(range(len(lines)))
     for name in [*wallet, *request.selected]:  # held coupons whatever their scope
@@ -50,7 +52,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
         if not scoped and not (promo.is_coupon and promo.name in wallet):
             continue  # not relevant to this cart: nothing to explain
         matched = tuple(i for i in scoped if lines[i].price > 0)
-        reason = _blocked(promo, matched, presale, wallet, request, now)
+        reason = _blocked(promo, matched, presale, wallet, request, now, ledger)
         if reason is None and not matched:
             reason = _condition_failure(promo, plan, request) or Reason(ReasonCode.NO_ELIGIBLE_ITEMS)
         if reason is not None:
@@ -59,6 +61,9 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
             continue
         if presale and promo.level != Level.ITEM:
             matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != Stage.DEPOSIT)
+        left = budget_left(promo, ledger)
+        if left is not None:
+            caps[promo.name] = left
         groups = _groups(promo, matched, lines)
         shops = frozenset(lines[i].shop for i in matched)
         candidates.append(Candidate(promo, matched, groups, wallet.get(promo.name), shops))
@@ -72,7 +77,8 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None) -> Prepare
     listed = [line.list_amount for line in lines]
     top = [presale[i].base if i in presale else listed[i] for i in range(len(lines))]
     return Prepared(plan, request, lines, floors, presale, candidates, blocked, trace, unknown,
-                    cart_quantity=sum(line.quantity for line in lines), listed=listed, top=top, top_total=sum(top))
+                    cart_quantity=sum(line.quantity for line in lines), listed=listed, top=top, top_total=sum(top),
+                    caps=caps)
 
 
 def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promotion, tuple[int, ...]]]:
@@ -95,7 +101,7 @@ def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promoti
 
 
 def _blocked(promo: Promotion, matched: tuple[int, ...], presale: dict[int, PresaleLine], wallet: dict[str, WalletEntry],
-             request: Request, now: datetime) -> Reason | None:
+             request: Request, now: datetime, ledger: LedgerView | None) -> Reason | None:
     if promo.window is not None and not within(promo.window, now):
         start, end = promo.window
         return Reason(ReasonCode.OUTSIDE_WINDOW, {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
@@ -104,8 +110,8 @@ def _blocked(promo: Promotion, matched: tuple[int, ...], presale: dict[int, Pres
         return Reason(ReasonCode.STAGE_MISMATCH, {"stage": Stage.DEPOSIT})
     if promo.is_coupon and promo.name not in wallet:
         return Reason(ReasonCode.NOT_IN_WALLET)
-    if promo.limit is not None and request.user.usage.get(promo.name, 0) >= promo.limit:
-        return Reason(ReasonCode.LIMIT_REACHED, {"limit": promo.limit, "used": request.user.usage.get(promo.name, 0)})
+    if promo.limits or promo.budgets or promo.codes:
+        return refusal(promo, wallet.get(promo.name), request, ledger)
     return None
 
 

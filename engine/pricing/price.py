@@ -59,7 +59,7 @@ def _switchable(promo: Promotion) -> bool:
 
 def _copy(p: Pricing) -> Pricing:
     return Pricing(list(p.base), list(p.final), [dict(d) for d in p.discounts], dict(p.applied), set(p.capped),
-                   dict(p.failed), list(p.hints), dict(p.shipping), list(p.gifts), p.payable)
+                   dict(p.desired), dict(p.failed), list(p.hints), dict(p.shipping), list(p.gifts), p.payable)
 
 
 def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: bool) -> None:
@@ -104,6 +104,8 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             out.applied[winner.name] = out.applied.get(winner.name, 0) + off
         if prep.trace.on:
             prep.trace.event("item", line=line.id, winner=winner.name if winner else "presale", discount=Minor(off))
+    if prep.caps:
+        _cut_item_level(prep, active, out)
     for cand in active:
         name = cand.promotion.name
         if cand.promotion.level == Level.ITEM and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
@@ -117,11 +119,38 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
             out.capped.discard(name)
 
 
+def _cut_item_level(prep: Prepared, active: list[Candidate], out: Pricing) -> None:
+    """An item-level promotion whose budget has less left than it gives: the lines give back
+    what is over, in id order, each as much as is still needed (ledger.md §2: a budget cuts)."""
+    for cand in active:
+        name = cand.promotion.name
+        cap = prep.caps.get(name)
+        if cap is None or cand.promotion.level != Level.ITEM or out.applied.get(name, 0) <= cap:
+            continue
+        over = out.applied[name] - cap
+        out.desired[name] = out.applied[name]
+        for i in range(len(prep.lines)):
+            part = out.discounts[i].get(name, 0)
+            if over <= 0:
+                break
+            if part:
+                back = min(part, over)
+                out.discounts[i][name] = part - back
+                out.base[i] += back
+                over -= back
+        out.applied[name] = cap
+        out.capped.add(name)
+        if prep.trace.on:
+            prep.trace.event("budget", promotion=name, desired=Minor(out.desired[name]), granted=Minor(cap))
+
+
 def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amount: int, out: Pricing, explain: bool) -> None:
     promo = cand.promotion
     # progressive: each promotion's base is what earlier ones left; parallel: the item-level base
     seen = amounts if prep.plan.stacking == "progressive" else out.base
     total, reasons = 0, []
+    cap = prep.caps.get(promo.name)  # a budget with less left than the offer cuts it (ledger.md §2)
+    cut = 0
     for idx in cand.groups:
         # a line brought to 0.00 is still bought: its units count; it only has no room (§4.3)
         weights = tuple(seen[i] for i in idx)
@@ -135,6 +164,9 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
             out.applied.setdefault(promo.name, 0)
             continue
         off = offer.off
+        if cap is not None and off > cap - total:
+            cut += off - max(0, cap - total)
+            off = max(0, cap - total)
         floors = prep.floors
         placed = _place(off, offer.shares, weights, [max(0, amounts[i] - floors[i]) for i in idx])
         for i, part in zip(idx, placed):
@@ -149,6 +181,11 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
         if prep.trace.on:
             prep.trace.event("apply", promotion=promo.name, base=Minor(sum(weights)), discount=Minor(off),
                              placed=Minor(placed_total), lines=[prep.lines[i].id for i in idx])
+    if cut and total > 0:
+        out.desired[promo.name] = total + cut
+        out.capped.add(promo.name)
+        if prep.trace.on:
+            prep.trace.event("budget", promotion=promo.name, desired=Minor(total + cut), granted=Minor(total))
     if total > 0:
         out.applied[promo.name] = total
     elif promo.name not in out.applied:
@@ -206,7 +243,8 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
                 fees[shop] = 0
     for cand in active:
         promo = cand.promotion
-        waived = 0
+        waived, cut = 0, 0
+        cap = prep.caps.get(promo.name)  # a budget with less left than the fees cuts the waiver
         reasons: list[Reason] = []
         for group in cand.groups:
             shop = prep.lines[group[0]].shop
@@ -220,8 +258,13 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
                     reason.would_save = fees.get(shop, 0)  # what free shipping is worth here
                 reasons.append(reason)
             elif fees.get(shop, 0) > 0:
-                waived += fees[shop]
-                fees[shop] = 0
+                give = fees[shop] if cap is None else min(fees[shop], max(0, cap - waived))
+                cut += fees[shop] - give
+                waived += give
+                fees[shop] -= give
+        if cut and waived:
+            out.desired[promo.name] = waived + cut
+            out.capped.add(promo.name)
         if waived:
             out.applied[promo.name] = waived
         else:

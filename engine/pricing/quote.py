@@ -13,6 +13,7 @@ from engine.base.request import Request
 from engine.plan.plan import Plan
 from engine.pricing.choose import Choice, choose
 from engine.pricing.explain import HintData, Reason, Trace
+from engine.pricing.ledger import LedgerView
 from engine.pricing.limits import DeadlineExceeded, Limits
 from engine.pricing.prepare import prepare
 from engine.pricing.state import Prepared
@@ -37,6 +38,7 @@ class Applied:
     amount: int
     coupon_id: str
     capped: bool
+    desired: int | None = None  # its budget cut it (a ledger's snapshot): what it would have given
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,14 @@ class Quote:
     better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
 
 
-def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
+def evaluate(plan: Plan, request: Request, limits: Limits = Limits(), ledger: LedgerView | None = None) -> Quote:
     """The quote; past `limits` the best coupon set found, said not to be proven optimal.
-    Raises DeadlineExceeded when the deadline passes before any set was priced."""
+    Raises DeadlineExceeded when the deadline passes before any set was priced. `ledger` is a
+    read-only snapshot of the ledger (engine/pricing/ledger.py); None: no ledger, `user.usage`
+    counts the per-user limits and nothing else of the ledger's clauses holds."""
     explain = request.explain != Explain.OFF
     trace = Trace(request.explain == Explain.TRACE)
-    prep = prepare(plan, request, trace)
+    prep = prepare(plan, request, trace, ledger)
     choice = choose(prep, explain, limits)
     pricing = choice.pricing
     by_id = {line.id: i for i, line in enumerate(prep.lines)}
@@ -120,7 +124,8 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
         return sorted(names, key=lambda name: plan.by_name[name].order_key)
 
     applied = tuple(
-        Applied(name, p.level, p.kind, pricing.applied[name], wallet_ids.get(name, ""), name in pricing.capped)
+        Applied(name, p.level, p.kind, pricing.applied[name], wallet_ids.get(name, ""), name in pricing.capped,
+                pricing.desired.get(name))
         for name in in_order(pricing.applied) if (p := plan.by_name[name])
     )
     not_applied: tuple[NotApplied, ...] = ()
@@ -145,16 +150,16 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits()) -> Quote:
         presale=tuple(_presale(prep, pricing.final)),
         search=SearchOutcome.of(choice),
         trace=tuple(trace.events),
-        better_set=_better_set(plan, request, pricing.payable, limits) if explain and request.selected else None,
+        better_set=_better_set(plan, request, pricing.payable, limits, ledger) if explain and request.selected else None,
     )
 
 
-def _better_set(plan: Plan, request: Request, payable: int, limits: Limits) -> BetterSet | None:
+def _better_set(plan: Plan, request: Request, payable: int, limits: Limits, ledger: LedgerView | None) -> BetterSet | None:
     """When the buyer picked the coupons: the set the engine would pick, if it saves more."""
     if limits.past_deadline():
         return None  # a suggestion, not the answer: not worth a late reply
     try:
-        best = choose(prepare(plan, replace(request, selected=())), explain=False, limits=limits)
+        best = choose(prepare(plan, replace(request, selected=()), ledger=ledger), explain=False, limits=limits)
     except DeadlineExceeded:
         return None
     if best.pricing.payable >= payable:

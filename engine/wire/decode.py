@@ -46,7 +46,8 @@ USER_FIELDS = ("id", "level", "tags", "new", "usage", "attributes")
 LINE_FIELDS = ("id", "sku", "shop", "category", "brand", "tags", "price", "quantity", "attributes")
 
 
-WALLET_FIELDS = ("coupon", "id", "expires")
+WALLET_FIELDS = ("coupon", "id", "expires", "code")
+MAX_CODE = 64  # characters of a wallet entry's code (the ledger issues at most 32 and a prefix)
 
 
 _JSON_NAMES = {"presaleSold": "presale_sold"}  # the lowerCamelCase names that differ
@@ -166,10 +167,14 @@ def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
         value = {"coupon": value}
     value = _message(value, path, WALLET_FIELDS)
     expires = value.get("expires")
+    code = _str(value, "code", f"{path}.")
+    if len(code) > MAX_CODE:
+        raise RequestError(f"{path}.code", f"at most {MAX_CODE} characters, got {len(code):,}")
     return WalletEntry(
         coupon=_str(value, "coupon", f"{path}.", required=True),
         id=_str(value, "id", f"{path}."),
         expires=parse_datetime(expires, f"{path}.expires", tz) if expires else None,
+        code=code,
     )
 
 
@@ -185,6 +190,9 @@ def _wallet(values: list, tz) -> tuple[WalletEntry, ...]:
         if first.expires != entry.expires:
             raise RequestError(f"wallet[{i}].expires", f"coupon `{clip(entry.coupon)}` with id `{clip(entry.id)}` "
                                "is already in the wallet with another expiry")
+        if first.code != entry.code:
+            raise RequestError(f"wallet[{i}].code", f"coupon `{clip(entry.coupon)}` with id `{clip(entry.id)}` "
+                               "is already in the wallet with another code")
     return tuple(kept.values())
 
 

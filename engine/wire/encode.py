@@ -18,7 +18,7 @@ from engine.base.money import format_money
 from engine.lang.diagnostics import Diagnostic
 from engine.plan.plan import Plan
 from engine.pricing.explain import HintData, Minor, Reason
-from engine.pricing.quote import LineQuote, NotApplied, Quote
+from engine.pricing.quote import Applied, LineQuote, NotApplied, Quote
 
 
 def _amount(value: int, digits: int, is_money: bool) -> str:
@@ -48,7 +48,10 @@ _FIXED: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.OUTSIDE_WINDOW: ("not active at this time", "不在活动时间内"),
     ReasonCode.STAGE_MISMATCH: ("not available at this payment stage", "当前支付阶段不可用"),
     ReasonCode.NOT_IN_WALLET: ("you do not hold this coupon", "您尚未领取该优惠券"),
+    ReasonCode.CODE_UNKNOWN: ("this code cannot be used", "该券码无法使用"),
+    ReasonCode.CODE_USED: ("this code cannot be used", "该券码无法使用"),  # the same: codes cannot be probed
     ReasonCode.LIMIT_REACHED: ("you have reached the usage limit", "已达到使用次数上限"),
+    ReasonCode.BUDGET_EXHAUSTED: ("this offer has run out", "该优惠已发放完毕"),
     ReasonCode.CONDITION_FAILED: ("this order does not meet the conditions", "订单不满足活动条件"),
     ReasonCode.NO_ELIGIBLE_ITEMS: ("no item in the cart is eligible", "购物车中没有适用商品"),
     ReasonCode.THRESHOLD_NOT_MET: ("the order does not reach the threshold", "订单未达到门槛"),
@@ -79,8 +82,7 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
         "totals": {"list": money(quote.list), "discount": money(quote.discount),
                    "shipping": money(quote.shipping), "payable": money(quote.payable)},
         "lines": [_line_json(line, money) for line in quote.lines],
-        "applied": [{"promotion": a.promotion, "level": a.level, "kind": a.kind, "amount": money(a.amount),
-                     "coupon_id": a.coupon_id, "capped": a.capped} for a in quote.applied],
+        "applied": [_applied_json(a, money) for a in quote.applied],
         "not_applied": [_not_applied_json(n, plan) for n in quote.not_applied],
         "hints": [_hint_json(h, plan) for h in quote.hints],
         "presale": [{"line": p.line, "stage": p.stage, "deposit": money(p.deposit), "deposit_worth": money(p.deposit_worth),
@@ -92,6 +94,14 @@ def quote_to_json(quote: Quote) -> dict[str, Any]:
         out["better_set"] = {"coupons": list(b.coupons), "payable": money(b.payable), "would_save": money(b.would_save)}
     if quote.trace:
         out["trace"] = [plain_detail(e, plan.digits) for e in quote.trace]
+    return out
+
+
+def _applied_json(a: Applied, money) -> dict:
+    out = {"promotion": a.promotion, "level": a.level, "kind": a.kind, "amount": money(a.amount),
+           "coupon_id": a.coupon_id, "capped": a.capped}
+    if a.desired is not None:  # its budget cut it
+        out["detail"] = {"desired": money(a.desired), "granted": money(a.amount)}
     return out
 
 

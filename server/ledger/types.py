@@ -37,9 +37,9 @@ class Reason(StrEnum):
     """Why a promotion got less than it asked: the engine's reason codes."""
 
     LIMIT_REACHED = ReasonCode.LIMIT_REACHED.value  # the pricing reason of the same name
-    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
-    CODE_UNKNOWN = "CODE_UNKNOWN"
-    CODE_USED = "CODE_USED"
+    BUDGET_EXHAUSTED = ReasonCode.BUDGET_EXHAUSTED.value
+    CODE_UNKNOWN = ReasonCode.CODE_UNKNOWN.value
+    CODE_USED = ReasonCode.CODE_USED.value
 
 
 class CodeState(StrEnum):

@@ -130,7 +130,12 @@ def block_text(item, currency: str, timezone: str | None) -> str:
             elif isinstance(c, ast.Exclusive):
                 rows.append("- exclusive: no other shop/platform promotion may touch its lines")
             elif isinstance(c, ast.Limit):
-                rows.append(f"- limit: {c.count.text} per {c.per.value}")
+                who = f"per {c.per.value}" if c.per is not None else "total"
+                rows.append(f"- limit: {c.count.text} {who}" + (f" per {c.period.value}" if c.period else ""))
+            elif isinstance(c, ast.Budget):
+                rows.append(f"- budget: {_money(c.amount, currency)}" + (f" per {c.period.value}" if c.period else ""))
+            elif isinstance(c, ast.Codes):
+                rows.append("- codes: redeemed by single-use codes")
     else:
         price = ast.first(item, ast.PresalePrice)
         if price is not None:

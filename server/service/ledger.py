@@ -34,8 +34,8 @@ from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
-from server.service import convert, decisions, metrics
-from server.service.ledger_pricer import QuotePricer, cached_clauses, clauses
+from server.service import convert
+from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
 
 LEDGER_SERVICE = lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name
 DEFAULT_TTL = 900
@@ -299,18 +299,44 @@ def redacted(url: str) -> str:
         return "(unparsable URL)"
 
 
+class ViewReader:
+    """What Evaluate and Qualify of PromotionService price with when the server has a ledger:
+    the engine's view of the ledger for one cart, read in a read-only snapshot (None when no
+    promotion of the cart has a ledger clause). A database error is UNAVAILABLE naming `ledger`;
+    a buyer id the ledger cannot hold is INVALID_ARGUMENT naming `<prefix>user.id`."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __call__(self, plan: Plan, cart: Any, prefix: str = "") -> LedgerSnapshot | None:
+        try:
+            return ledger_view(plan, cart, self.ledger.get_usage)
+        except InvalidArgument as error:
+            if error.field == "buyer":
+                raise InvalidArgument(f"{prefix}user.id", error.message) from None
+            raise
+        except (OperationalError, PoolTimeout) as error:
+            raise _unavailable(error) from error
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise _unavailable(error) from error
+            raise
+
+
 def attach(server, health_servicer, url: str, log, *, pool_size: int, served: Callable[[], Any],
            limits: Callable[[Any], Any], cart: Callable[[pb.EvaluateRequest, Plan], Any],
-           sweep_interval: float = SWEEP_INTERVAL) -> tuple[str, ...]:
+           sweep_interval: float = SWEEP_INTERVAL,
+           on_open: Callable[[ViewReader], None] | None = None) -> tuple[str, ...]:
     """Open the ledger at `url` (a database at the migration head: `promo serve` migrated or
     refused it before starting the workers), register LedgerService on `server` beside the
     pricing service, pricing with its `served` plan, its `limits` and its `cart` conversion, and
-    start the sweep. Returns the service names, for reflection."""
+    start the sweep; `on_open` gets the ledger's `ViewReader` (the pricing service's Evaluate and
+    Qualify read the ledger through it). Returns the service names, for reflection."""
     ledger = Ledger(url, pool_size=pool_size)
-    servicer = decisions.instrument_ledger(LedgerServicer(ledger, served, limits, cart))  # Reserve logged
-    lpb_grpc.add_LedgerServiceServicer_to_server(metrics.instrument_ledger(servicer), server)  # operations counted
+    if on_open is not None:
+        on_open(ViewReader(ledger))
+    lpb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger, served, limits, cart), server)
     health_servicer.set(LEDGER_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     Sweeper(ledger, log, sweep_interval).start()
-    metrics.watch_ledger(ledger, served, log)  # reservations held, budgets left
     log.info("ledger_open", url=redacted(url), backend=make_url(ledger.url).get_backend_name())
     return (LEDGER_SERVICE,)

@@ -1,16 +1,13 @@
 """The pricer Reserve hands the ledger: the engine's quote of a cart turned into the `Order` the
-ledger holds (server/ledger/types.py), priced again with the outcomes of a lost race.
+ledger holds (server/ledger/types.py), priced again with the outcomes of a lost race; and the
+ledger's read-only view that Evaluate, Qualify and Reserve price with.
 
 The engine stays pure: it never sees the database. What it gets from the ledger is a read-only
-snapshot (`Usage`: uses per promotion and period, spend, code states), read inside reserve's
-transaction. This module is the one place that knows how a promotion's ledger clauses are
-spelled in the plan (`clauses`) and how the engine is told about the ledger (`_engine_request`);
-docs/ledger.md "Engine interface (next step)" is the contract the engine will grow into.
-
-Today the language has one ledger clause, `limit N per user` (`Promotion.limit`): its uses are
-read from the ledger instead of the request's `user.usage`, and a promotion the ledger refused
-reaches the engine as a used-up limit (LIMIT_REACHED). `limit N total`, `budget M`, periods and
-`codes` come with the next round; `clauses` already reads them where the plan will carry them.
+snapshot (`Usage`: uses per promotion and period, spend, code states), read in a read-only
+transaction (Evaluate, Qualify) or inside reserve's, wrapped here as the engine's `LedgerView`
+(engine/pricing/ledger.py) with the outcomes of the guarded writes so far: a refused promotion is
+`unavailable` with its reason, a cut one `capped` at the spend its budget granted. This module is
+the one place that knows how a promotion's ledger clauses are spelled in the plan (`clauses`).
 """
 
 from __future__ import annotations
@@ -20,13 +17,27 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.base.request import Request
-from engine.plan.plan import Plan, Promotion
+from engine.plan.plan import BudgetClause, LimitClause, Plan, Promotion
 from engine.pricing.limits import Limits
+from engine.pricing.prepare import candidates_for
 from engine.pricing.quote import Quote, evaluate
 from server.ledger.shares import split
-from server.ledger.types import Budget, Hold, Limit, Line, Order, Outcome, Period, Reader, Usage, UsageQuery
+from server.ledger.types import (
+    Budget,
+    CodeRef,
+    Hold,
+    Limit,
+    Line,
+    Order,
+    Outcome,
+    Period,
+    Reader,
+    Reason,
+    Usage,
+    UsageQuery,
+)
 
-Price = Callable[[Plan, Request, Limits], Quote]
+Price = Callable[..., Quote]  # evaluate(plan, request, limits, ledger=view)
 Answer = Callable[[Quote], Any]  # the quote as the JSON value the reservation keeps
 
 
@@ -46,21 +57,22 @@ class Clauses:
 NONE = Clauses()
 
 
-def _period(value: Any) -> Period | None:
-    return None if value in (None, "") else Period(str(value))
+def _period(value: str | None) -> Period | None:
+    return None if value is None else Period(value)
+
+
+def limit_of(clause: LimitClause) -> Limit:
+    return Limit(clause.count, clause.per_user, _period(clause.period))
+
+
+def budget_of(clause: BudgetClause) -> Budget:
+    return Budget(clause.amount, _period(clause.period))
 
 
 def clauses(promotion: Promotion) -> Clauses:
-    """The ledger clauses of a promotion. `limit N per user` is `Promotion.limit` today; the
-    next round's plan carries `limits` (each with `count`, `per_user`, `period`), `budgets`
-    (`amount` in minor units, `period`) and `codes`, read here once they exist."""
-    limits: list[Limit] = []
-    if promotion.limit is not None:
-        limits.append(Limit(promotion.limit, per_user=True))
-    for clause in getattr(promotion, "limits", ()) or ():
-        limits.append(Limit(int(clause.count), bool(clause.per_user), _period(clause.period)))
-    budgets = tuple(Budget(int(b.amount), _period(b.period)) for b in getattr(promotion, "budgets", ()) or ())
-    return Clauses(tuple(dict.fromkeys(limits)), budgets, bool(getattr(promotion, "codes", False)))
+    """The ledger clauses of a promotion, as the ledger spells them."""
+    return Clauses(tuple(dict.fromkeys(limit_of(c) for c in promotion.limits)),
+                   tuple(budget_of(b) for b in promotion.budgets), promotion.codes)
 
 
 def plan_clauses(plan: Plan) -> dict[str, Clauses]:
@@ -82,6 +94,84 @@ def cached_clauses(plan: Plan) -> dict[str, Clauses]:
     return found
 
 
+def usage_query(plan: Plan, request: Request, found: Mapping[str, Clauses] | None = None) -> UsageQuery | None:
+    """The snapshot a cart needs: the counters of the promotions with ledger clauses that concern
+    it (automatic ones the plan's index finds for its lines, coupons it holds or selects), in
+    the order's periods, and its wallet's codes. None when none has a clause: the price does not
+    depend on the ledger."""
+    found = cached_clauses(plan) if found is None else found
+    if not found:
+        return None
+    held = {e.coupon for e in request.wallet} | set(request.selected)
+    names = {name for name in candidates_for(plan, request.lines) if name in found and not plan.by_name[name].is_coupon}
+    names |= {name for name in held if name in found}
+    if not names:
+        return None
+    codes = tuple(sorted({CodeRef(e.coupon, e.code) for e in request.wallet
+                          if e.code and e.coupon in names and found[e.coupon].codes},
+                         key=lambda r: (r.coupon, r.code)))
+    return UsageQuery(tuple(sorted(names)), buyer=request.user.id or None, at=request.at,
+                      timezone=str(plan.timezone), codes=codes)
+
+
+class LedgerSnapshot:
+    """The engine's `LedgerView` of the server's `Usage`, with what the guarded writes found:
+    `unavailable` (promotion -> the reason it was refused) and `capped` (promotion -> the spend
+    its budget granted). Without a buyer a per-user limit counts no use (nothing is known of an
+    anonymous buyer); an unread snapshot (None) counts nothing."""
+
+    def __init__(self, usage: Usage | None, unavailable: Mapping[str, str] | None = None,
+                 capped: Mapping[str, int] | None = None) -> None:
+        self.usage = usage
+        self._unavailable = dict(unavailable or {})
+        self._capped = dict(capped or {})
+
+    @classmethod
+    def of(cls, usage: Usage | None, outcomes: Mapping[str, Outcome]) -> LedgerSnapshot:
+        unavailable = {name: str(o.reason or Reason.LIMIT_REACHED) for name, o in outcomes.items() if not o.granted}
+        capped = {name: o.spend for name, o in outcomes.items() if o.granted and o.spend < o.desired}
+        return cls(usage, unavailable, capped)
+
+    @property
+    def unavailable(self) -> Mapping[str, str]:
+        return self._unavailable
+
+    @property
+    def capped(self) -> Mapping[str, int]:
+        return self._capped
+
+    def uses(self, promotion: str, limit: LimitClause) -> int:
+        if self.usage is None or (limit.per_user and not self.usage.buyer):
+            return 0
+        return self.usage.uses(promotion, limit_of(limit))
+
+    def spent(self, promotion: str, budget: BudgetClause) -> int:
+        return 0 if self.usage is None else self.usage.spent(promotion, budget_of(budget))
+
+    def code(self, coupon: str, code: str) -> str:
+        return "unknown" if self.usage is None else str(self.usage.code(coupon, code))
+
+    def key(self, plan: Plan, query: UsageQuery | None) -> tuple[Any, ...]:
+        """What of the snapshot an answer can depend on: every figure the query's promotions read."""
+        if query is None:
+            return ()
+        figures: list[Any] = []
+        for name in query.promotions:
+            p = plan.by_name[name]
+            figures += [(name, limit, self.uses(name, limit)) for limit in p.limits]
+            figures += [(name, budget, self.spent(name, budget)) for budget in p.budgets]
+        figures += [(ref.coupon, ref.code, self.code(ref.coupon, ref.code)) for ref in query.codes]
+        return tuple(figures)
+
+
+def ledger_view(plan: Plan, request: Request, read: Reader) -> LedgerSnapshot | None:
+    """The view Evaluate and Qualify price with when the server has a ledger: the snapshot of
+    the counters this cart needs, read by `read` (the ledger's read-only `get_usage`), or None
+    when no promotion of the cart has a ledger clause."""
+    query = usage_query(plan, request)
+    return None if query is None else LedgerSnapshot(read(query))
+
+
 class QuotePricer:
     """Prices one checkout for `Ledger.reserve` (the `Pricer` protocol): called with a reader of
     the reserve's transaction and the outcomes of the holds refused or cut so far.
@@ -100,6 +190,7 @@ class QuotePricer:
         self._answer = answer
         self._price = price
         self._clauses = cached_clauses(plan)
+        self._query: tuple[UsageQuery | None] | None = None  # worked out on first use
         self._priced: tuple[Any, Order, Quote] | None = None
         self.quote: Quote | None = None
         self.pricings = 0  # how many times the engine ran (bench and tests)
@@ -107,12 +198,13 @@ class QuotePricer:
     # ---- the Pricer protocol ----
 
     def __call__(self, read: Reader, outcomes: Mapping[str, Outcome]) -> Order:
-        snapshot = self._snapshot(read)
-        inputs = (self._inputs(snapshot), tuple(sorted((k, _outcome_key(v)) for k, v in outcomes.items())))
+        query = self.query()
+        view = LedgerSnapshot.of(None if query is None else read(query), outcomes)
+        inputs = (view.key(self.plan, query), tuple(sorted((k, _outcome_key(v)) for k, v in outcomes.items())))
         if self._priced is not None and self._priced[0] == inputs:
             self.quote = self._priced[2]
             return self._priced[1]
-        quote = self._price(self.plan, self._engine_request(snapshot, outcomes), self.limits)
+        quote = self._price(self.plan, self.request, self.limits, ledger=view)
         self.pricings += 1
         order = order_of(quote, self.request, self._clauses, self._answer(quote))
         self._priced = (inputs, order, quote)
@@ -126,45 +218,12 @@ class QuotePricer:
     # ---- what the engine reads of the ledger ----
 
     def query(self) -> UsageQuery | None:
-        """The snapshot this cart needs: the counters of the promotions with ledger clauses. None
-        when no promotion has any: the price does not depend on the ledger."""
-        if not self._clauses:
-            return None
-        return UsageQuery(tuple(sorted(self._clauses)), buyer=self.buyer, at=self.request.at,
-                          timezone=str(self.plan.timezone))
-
-    def _snapshot(self, read: Reader) -> Usage | None:
-        query = self.query()
-        return None if query is None else read(query)
-
-    def _inputs(self, snapshot: Usage | None) -> tuple[tuple[str, int], ...]:
-        """What of the snapshot the engine's answer depends on (today: per-user uses)."""
-        return tuple(sorted(self._usage(snapshot).items()))
-
-    def _usage(self, snapshot: Usage | None) -> dict[str, int]:
-        if snapshot is None:
-            return {}
-        usage = {}
-        for name, found in self._clauses.items():
-            mine = [limit for limit in found.limits if limit.per_user and limit.period is None]
-            if mine:
-                usage[name] = snapshot.uses(name, mine[0])
-        return usage
-
-    def _engine_request(self, snapshot: Usage | None, outcomes: Mapping[str, Outcome]) -> Request:
-        """The request the engine prices. Today the ledger speaks to the engine through
-        `user.usage` (the ledger's count replaces the request's for each promotion with a
-        per-user limit), and a promotion the ledger refused is given a used-up limit. The next
-        round passes `ledger=snapshot, unavailable=…, capped=…` to `evaluate` instead."""
-        if snapshot is None and not outcomes:
-            return self.request
-        usage = dict(self.request.user.usage)
-        usage.update(self._usage(snapshot))
-        for name, outcome in outcomes.items():
-            if not outcome.granted:
-                cap = min((limit.count for limit in self._clauses.get(name, NONE).limits), default=0)
-                usage[name] = max(usage.get(name, 0), outcome.used, cap)
-        return replace(self.request, user=replace(self.request.user, usage=usage))
+        """The snapshot this cart needs (`usage_query`, for this buyer); None when no promotion of
+        the cart has a ledger clause: the price does not depend on the ledger."""
+        if self._query is None:
+            found = usage_query(self.plan, self.request, self._clauses)
+            self._query = (None if found is None else replace(found, buyer=self.buyer),)
+        return self._query[0]
 
 
 def _outcome_key(outcome: Outcome) -> tuple[Any, ...]:
@@ -201,10 +260,9 @@ def _allocation(spend: int, by_line: Mapping[str, int]) -> dict[str, int]:
 
 
 def _codes(request: Request) -> dict[str, str]:
-    """coupon -> the code its wallet entry carries (`code`, next round's WalletEntry field)."""
+    """coupon -> the code its wallet entry carries (the first entry of the coupon with one)."""
     found: dict[str, str] = {}
     for entry in request.wallet:
-        code = getattr(entry, "code", "")
-        if code:
-            found.setdefault(entry.coupon, code)
+        if entry.code:
+            found.setdefault(entry.coupon, entry.code)
     return found

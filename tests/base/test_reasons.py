@@ -7,6 +7,7 @@ import pytest
 from pricing_helpers import Case, cart, check, line, not_applied, params, quote, ruleset
 
 from engine.base.enums import NOT_APPLIED_REASONS
+from engine.pricing.ledger import FixedLedger
 
 # ---- windows -------------------------------------------------------------------------------------
 
@@ -187,6 +188,34 @@ REASON_CASES = [
     Case("item-level-loser", ruleset('promotion "i5" { level item scope category == "c" discount 5 each }\n'
                                      'promotion "i8" { level item scope category == "c" discount 8 each }'),
          cart(line("a", "20.00")), payable="12.00", applied={"i8": "8.00"}, reasons={"i5": "NOT_BEST_COMBINATION"}),
+    # the ledger's reasons need a ledger's snapshot (a FixedLedger here; the server's in tests/server)
+    # CODE_UNKNOWN: a coupon with `codes` held without a code
+    Case("CODE_UNKNOWN", ruleset('coupon "c" { level shop codes discount 5 }'),
+         cart(line("a", "50.00"), wallet=["c"]), payable="50.00", reasons={"c": "CODE_UNKNOWN"}, ledger=FixedLedger()),
+    # CODE_USED: its code is redeemed already
+    Case("CODE_USED", ruleset('coupon "c" { level shop codes discount 5 }'),
+         cart(line("a", "50.00"), wallet=[{"coupon": "c", "code": "K7Q2"}]), payable="50.00",
+         reasons={"c": "CODE_USED"}, ledger=FixedLedger(codes={("c", "K7Q2"): "redeemed"})),
+    # a free code: 50 − 5 = 45
+    Case("code-free", ruleset('coupon "c" { level shop codes discount 5 }'),
+         cart(line("a", "50.00"), wallet=[{"coupon": "c", "code": "K7Q2"}]), payable="45.00",
+         applied={"c": "5.00"}, ledger=FixedLedger()),
+    # LIMIT_REACHED of a total limit: 3 uses of `limit 3 total`
+    Case("LIMIT_REACHED-total", ruleset('promotion "p" { level shop limit 3 total discount 5 }'),
+         cart(line("a", "50.00")), payable="50.00", reasons={"p": "LIMIT_REACHED"}, ledger=FixedLedger({"p": 3})),
+    # BUDGET_EXHAUSTED: 25.00 spent of `budget 25`
+    Case("BUDGET_EXHAUSTED", ruleset('promotion "p" { level shop budget 25 discount 10 }'),
+         cart(line("a", "50.00")), payable="50.00", reasons={"p": "BUDGET_EXHAUSTED"},
+         ledger=FixedLedger(spend={"p": 2500})),
+    # a budget with 5.00 left cuts the 10.00 off to 5.00: 50 − 5 = 45, capped
+    Case("budget-cut", ruleset('promotion "p" { level shop budget 25 discount 10 }'),
+         cart(line("a", "50.00")), payable="45.00", applied={"p": "5.00"}, capped={"p"},
+         ledger=FixedLedger(spend={"p": 2000})),
+    # CODE_UNKNOWN is checked before LIMIT_REACHED, LIMIT_REACHED before BUDGET_EXHAUSTED
+    Case("CODE_UNKNOWN-before-LIMIT_REACHED", ruleset('coupon "c" { level shop codes limit 1 total discount 5 }'),
+         cart(line("a", "50.00"), wallet=["c"]), reasons={"c": "CODE_UNKNOWN"}, ledger=FixedLedger({"c": 1})),
+    Case("LIMIT_REACHED-before-BUDGET_EXHAUSTED", ruleset('promotion "p" { level shop limit 1 total budget 5 discount 5 }'),
+         cart(line("a", "50.00")), reasons={"p": "LIMIT_REACHED"}, ledger=FixedLedger({"p": 1}, {"p": 500})),
 ]
 
 

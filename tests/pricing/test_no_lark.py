@@ -40,9 +40,9 @@ span = Span("rules.promo", 1, 1, 1, 2)
 threshold = b.Threshold("amount", False, 10000)
 shop = Promotion("s1-100-10", "promotion", "shop", "", 0, None, lambda line: True, "", (
     Clause(lambda facts: facts.amount >= 10000, "amount >= 100", span, threshold, ("amount",)),),
-    b.AmountOff(1000), None, False, None, span)
+    b.AmountOff(1000), None, False, (), span)
 tee = Promotion("tee-9", "promotion", "item", "", 0, None, lambda line: line.sku == "tee", 'sku == "tee"', (),
-                b.AmountOff(200, each=True), None, False, None, span)
+                b.AmountOff(200, each=True), None, False, (), span)
 tz = ZoneInfo("Asia/Shanghai")
 plan = Plan("t", "r1", "CNY", 2, tz, "parallel", "half_up", 0, {}, (tee, shop), {"tee-9": tee, "s1-100-10": shop},
             (), (), (), {}, (tee, shop))

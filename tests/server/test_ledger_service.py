@@ -37,6 +37,8 @@ coupon "once-20" {
 }
 
 coupon "plain-3" { level shop  discount 3 }
+
+coupon "coded-5" { level shop  discount 5  codes }
 """
 
 
@@ -126,9 +128,14 @@ def test_the_service_is_listed_by_reflection_and_says_serving(served):
 
 
 def test_reserve_prices_the_cart_exactly_as_evaluate(served):
+    evaluated = served.pricing.Evaluate(cart("flow-0"), timeout=30)
     held = served.stub.Reserve(reserve("flow-0", buyer="flow-0"), timeout=30)
-    assert held.quote == served.pricing.Evaluate(cart("flow-0"), timeout=30)
+    assert held.quote == evaluated
     assert applied(held.quote) == ["a-direct", "plain-3", "once-20"]
+    # Evaluate reads the same ledger: the held use counts, the buyer's next Evaluate is without it
+    after = served.pricing.Evaluate(cart("flow-0"), timeout=30)
+    assert "once-20" not in applied(after)
+    assert {n.promotion: n.reason for n in after.not_applied}["once-20"] == "LIMIT_REACHED"
 
 
 def test_reserve_commit_return_gives_everything_back_once_every_unit_is_returned(served):
@@ -319,12 +326,14 @@ def test_other_bad_requests_are_invalid_argument_naming_the_field(served):
                                         lines=[lpb.ReturnLine(id="l1", quantity=0)]), "lines[0].quantity"),
         (stub.GetUsage, lpb.GetUsageRequest(), "promotion"),
         (stub.GetUsage, lpb.GetUsageRequest(promotion="once-20", at="soon"), "at"),
-        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="plain-3", count=0, idempotency_key="k-c1"), "count"),
+        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="coded-5", count=0, idempotency_key="k-c1"), "count"),
         (stub.IssueCodes, lpb.IssueCodesRequest(coupon="a-direct", count=5, idempotency_key="k-c2"), "coupon"),
-        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="plain-3", count=5, length=3, idempotency_key="k-c3"), "length"),
-        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="plain-3", count=5, prefix="O0", idempotency_key="k-c4"),
+        # a coupon without `codes` is never redeemed by one
+        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="plain-3", count=5, idempotency_key="k-c2b"), "coupon"),
+        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="coded-5", count=5, length=3, idempotency_key="k-c3"), "length"),
+        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="coded-5", count=5, prefix="O0", idempotency_key="k-c4"),
          "prefix"),
-        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="plain-3", count=5), "idempotency_key"),
+        (stub.IssueCodes, lpb.IssueCodesRequest(coupon="coded-5", count=5), "idempotency_key"),
     ]
     for call, request, field in cases:
         assert refused(call, request) == (grpc.StatusCode.INVALID_ARGUMENT, field), (request, field)
@@ -334,7 +343,7 @@ def test_other_bad_requests_are_invalid_argument_naming_the_field(served):
 
 
 def test_issue_codes_streams_10000_valid_unique_codes_and_a_replay_streams_the_same(served):
-    request = lpb.IssueCodesRequest(coupon="plain-3", count=10_000, prefix="D88", idempotency_key="issue-10k")
+    request = lpb.IssueCodesRequest(coupon="coded-5", count=10_000, prefix="D88", idempotency_key="issue-10k")
     started = time.monotonic()
     issued = [c.code for c in served.stub.IssueCodes(request, timeout=120)]
     took = time.monotonic() - started
@@ -342,7 +351,7 @@ def test_issue_codes_streams_10000_valid_unique_codes_and_a_replay_streams_the_s
     assert all(code.startswith("D88") and code_check.is_valid(code) for code in issued)
     assert took < 60
     assert [c.code for c in served.stub.IssueCodes(request, timeout=120)] == issued
-    other = lpb.IssueCodesRequest(coupon="plain-3", count=10, idempotency_key="issue-10k")
+    other = lpb.IssueCodesRequest(coupon="coded-5", count=10, idempotency_key="issue-10k")
     assert refused(served.stub.IssueCodes, other) == (grpc.StatusCode.ALREADY_EXISTS, "idempotency_key")
 
 

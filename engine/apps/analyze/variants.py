@@ -53,7 +53,7 @@ def split_orders(plan: Plan, item: CatalogItem, options: Options, alone: dict[in
         return None
     one_order = alone.get(k) or price(plan, item, Scenario("alone", k), options)
     first = alone[1]
-    limited = [name for name, _, _ in first.applied if plan.by_name[name].limit is not None]
+    limited = [name for name, _, _ in first.applied if plan.by_name[name].per_user_limits]
     if not limited:
         total = first.final * k
     else:
@@ -63,7 +63,7 @@ def split_orders(plan: Plan, item: CatalogItem, options: Options, alone: dict[in
             p = price(plan, item, Scenario("alone", 1), options, usage=usage)
             total += p.final
             for name, _, _ in p.applied:
-                if plan.by_name[name].limit is not None:
+                if plan.by_name[name].per_user_limits:
                     usage[name] = usage.get(name, 0) + 1
     return Split(k, one_order.unit, Fraction(total, k))
 

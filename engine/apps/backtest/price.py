@@ -72,15 +72,9 @@ def use_plans(job: Job, rules: Plan, against: Plan | None) -> None:
 
 
 def budgets_of(plan: Plan) -> tuple[Budget, ...]:
-    """The plan's `budget` clauses (ledger.md §1). The language has none yet; a promotion that
-    carries `budgets` (each with `amount` in minor units and `period`) is read as the ledger reads it."""
-    found = []
-    for promotion in plan.promotions:
-        for clause in getattr(promotion, "budgets", ()) or ():
-            period = getattr(clause, "period", None)
-            found.append(Budget(promotion.name, int(clause.amount), str(period.value if hasattr(period, "value")
-                                                                             else period) if period else None))
-    return tuple(found)
+    """The plan's `budget` clauses (ledger.md §1), each with its amount in minor units and period."""
+    return tuple(Budget(promotion.name, clause.amount, clause.period)
+                 for promotion in plan.promotions for clause in promotion.budgets)
 
 
 @dataclass(frozen=True)

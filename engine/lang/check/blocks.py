@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine.lang import ast
 from engine.lang import messages as m
 from engine.lang.check.state import KEYWORDS, State, keyword_span
+from engine.lang.printer import clause_text
 from engine.lang.schema import LEVELS
 
 
@@ -29,7 +30,8 @@ def run(st: State) -> None:
 
 
 def _promotion(st: State, p: ast.Promotion) -> None:
-    seen = st.singles(p, p.clauses)
+    seen = st.singles(p, p.clauses, allowed_twice=(ast.Limit, ast.Budget))
+    _ledger_clauses(st, p)
     benefits = [c for c in p.clauses if isinstance(c, ast.BENEFIT_TYPES)]
     if not benefits:
         st.emit(m.no_benefit(p.name.span, p.kind, p.name.value))
@@ -45,6 +47,27 @@ def _promotion(st: State, p: ast.Promotion) -> None:
                 st.emit(m.free_shipping_off_level(b.span, level.value.value))
         elif not free:
             st.emit(m.shipping_without_free_shipping(level.value.span))
+
+
+def _ledger_clauses(st: State, p: ast.Promotion) -> None:
+    """Several `limit` and `budget` clauses may stand together, each counting something else: a
+    second one counting the same (per user or in total, over the same period) is a duplicate.
+    `codes` redeems a coupon: on an automatic promotion it is an error."""
+    counted: dict[tuple[str, str, str], object] = {}
+    for c in p.clauses:
+        if isinstance(c, ast.Limit):
+            key = ("limit", c.per.value if c.per is not None else "", c.period.value if c.period is not None else "")
+        elif isinstance(c, ast.Budget):
+            key = ("budget", "", c.period.value if c.period is not None else "")
+        else:
+            if isinstance(c, ast.Codes) and p.kind != "coupon":
+                st.emit(m.codes_on_promotion(keyword_span(c), p.name.value))
+            continue
+        if key in counted:
+            st.emit(m.same_limit_twice(keyword_span(c), clause_text(c), p.name.value,
+                                       counted[key].span))  # type: ignore[attr-defined]
+        else:
+            counted[key] = c
 
 
 def _presale(st: State, p: ast.Presale) -> None:

@@ -24,7 +24,7 @@ MAX_TIERS = 100  # tiers of one clause: pricing and the tier lint compare them p
 KEYWORDS: dict[type, str] = {
     ast.Title: "title", ast.Level: "level", ast.Active: "active", ast.Scope: "scope",
     ast.When: "when", ast.GroupRef: "group", ast.Priority: "priority", ast.Exclusive: "exclusive",
-    ast.Limit: "limit", ast.DiscountAmount: "discount", ast.DiscountPercent: "discount",
+    ast.Limit: "limit", ast.Budget: "budget", ast.Codes: "codes", ast.DiscountAmount: "discount", ast.DiscountPercent: "discount",
     ast.DiscountEvery: "discount", ast.PriceEach: "price", ast.Tiers: "tiers", ast.Nth: "nth",
     ast.Gift: "gift", ast.FreeShipping: "free_shipping", ast.PresalePrice: "price",
     ast.Deposit: "deposit", ast.BalanceDiscount: "balance", ast.DepositWindow: "deposit_window",
@@ -35,7 +35,8 @@ KEYWORDS: dict[type, str] = {
     ast.AttributeDecl: "attribute", ast.AtStmt: "at", ast.UserStmt: "user",
     ast.ChannelStmt: "channel", ast.RegionStmt: "region", ast.LineStmt: "line",
     ast.ShippingStmt: "shipping", ast.WalletStmt: "wallet", ast.SelectedStmt: "selected",
-    ast.StageStmt: "stage", ast.SoldStmt: "sold", ast.Expect: "expect",
+    ast.StageStmt: "stage", ast.SoldStmt: "sold", ast.UsedStmt: "used",
+    ast.SpentStmt: "spent", ast.Expect: "expect",
     ast.Ruleset: "ruleset", ast.Promotion: "promotion", ast.Presale: "presale",
     ast.Guard: "guard", ast.WarningLine: "warning", ast.RuleTest: "test",
 }

@@ -19,7 +19,7 @@ from engine.lang.checked import UNKNOWN
 from engine.lang.schema import TEST_LINE_FIELDS, TEST_LINE_REQUIRED, TEST_STAGES, TEST_USER_FIELDS
 from engine.lang.source import Span
 
-_REPEATABLE = (ast.LineStmt, ast.ShippingStmt, ast.SoldStmt, ast.Expect)
+_REPEATABLE = (ast.LineStmt, ast.ShippingStmt, ast.SoldStmt, ast.UsedStmt, ast.SpentStmt, ast.Expect)
 _FIELD_TYPES: dict[type, str] = {ast.String: "string", ast.Number: "number", ast.Bool: "bool",
                                  ast.DateTime: "datetime", ast.ListLit: "list"}
 
@@ -75,6 +75,16 @@ def _test(st: State, t: ast.RuleTest, allowed: bool, line_fields: dict[str, str]
             first = _first(once, ("sold", s.presale.value), s)
             if first is not None:
                 st.emit(m.sold_twice(keyword_span(s), s.presale.value, first))
+        elif isinstance(s, (ast.UsedStmt, ast.SpentStmt)):
+            _promotion_name(st, s.promotion, presale_ok=False)
+            if isinstance(s, ast.UsedStmt):
+                st.whole(s.count, m.USED)
+            else:
+                st.money(s.amount)
+            word = KEYWORDS[type(s)]
+            first = _first(once, (word, s.promotion.value), s)
+            if first is not None:
+                st.emit(m.ledger_stmt_twice(keyword_span(s), word, s.promotion.value, first))
         elif isinstance(s, ast.Expect):
             _expect(st, s, lines, once)
 

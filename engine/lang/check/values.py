@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from engine.lang import ast
 from engine.lang import messages as m
 from engine.lang.check.state import MAX_TIERS, State
-from engine.lang.schema import LIMIT_PER
+from engine.lang.schema import LIMIT_PER, PERIODS
 
 
 def run(st: State) -> None:
@@ -66,7 +66,15 @@ def _promotion(st: State, p: ast.Promotion) -> None:
             st.whole(c.value, m.PRIORITY)
         elif isinstance(c, ast.Limit):
             st.whole(c.count, m.LIMIT, minimum=1)
-            st.enum(c.per, LIMIT_PER, m.LIMIT_PERIOD)
+            if c.per is not None:
+                st.enum(c.per, LIMIT_PER, m.LIMIT_PERIOD)
+            if c.period is not None:
+                st.enum(c.period, PERIODS, m.PERIOD)
+        elif isinstance(c, ast.Budget):
+            st.money(c.amount)
+            st.positive(c.amount, m.BUDGET)
+            if c.period is not None:
+                st.enum(c.period, PERIODS, m.PERIOD)
         elif isinstance(c, ast.BENEFIT_TYPES):
             _benefit(st, c)
 

@@ -113,14 +113,16 @@ class Line(_message.Message):
     def __init__(self, id: _Optional[str] = ..., sku: _Optional[str] = ..., shop: _Optional[str] = ..., category: _Optional[str] = ..., brand: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., price: _Optional[str] = ..., quantity: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class WalletCoupon(_message.Message):
-    __slots__ = ("coupon", "id", "expires")
+    __slots__ = ("coupon", "id", "expires", "code")
     COUPON_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
     coupon: str
     id: str
     expires: str
-    def __init__(self, coupon: _Optional[str] = ..., id: _Optional[str] = ..., expires: _Optional[str] = ...) -> None: ...
+    code: str
+    def __init__(self, coupon: _Optional[str] = ..., id: _Optional[str] = ..., expires: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class EvaluateRequest(_message.Message):
     __slots__ = ("at", "user", "channel", "region", "lines", "shipping", "wallet", "selected", "stage", "presale_sold", "explain")
@@ -201,20 +203,22 @@ class LineQuote(_message.Message):
     def __init__(self, id: _Optional[str] = ..., quantity: _Optional[int] = ..., list: _Optional[str] = ..., base: _Optional[str] = ..., final: _Optional[str] = ..., discounts: _Optional[_Iterable[_Union[LineDiscount, _Mapping]]] = ..., gift_of: _Optional[str] = ...) -> None: ...
 
 class Applied(_message.Message):
-    __slots__ = ("promotion", "level", "kind", "amount", "coupon_id", "capped")
+    __slots__ = ("promotion", "level", "kind", "amount", "coupon_id", "capped", "detail")
     PROMOTION_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     COUPON_ID_FIELD_NUMBER: _ClassVar[int]
     CAPPED_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     promotion: str
     level: Level
     kind: Kind
     amount: str
     coupon_id: str
     capped: bool
-    def __init__(self, promotion: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., kind: _Optional[_Union[Kind, str]] = ..., amount: _Optional[str] = ..., coupon_id: _Optional[str] = ..., capped: _Optional[bool] = ...) -> None: ...
+    detail: _struct_pb2.Struct
+    def __init__(self, promotion: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., kind: _Optional[_Union[Kind, str]] = ..., amount: _Optional[str] = ..., coupon_id: _Optional[str] = ..., capped: _Optional[bool] = ..., detail: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class NotApplied(_message.Message):
     __slots__ = ("promotion", "reason", "message", "message_zh", "detail")
