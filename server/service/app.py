@@ -13,10 +13,12 @@ import errno
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -38,7 +40,7 @@ from engine.pricing.limits import BUDGET, Limits
 from engine.pricing.quote import evaluate
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
-from server.service import convert
+from server.service import convert, decisions, metrics
 from server.service.interceptors import CallInterceptor, Calls, NoRuleset, annotate
 from server.service.reload import RulesetWatcher, Served
 
@@ -107,6 +109,10 @@ class Settings:
     reflection: bool = True
     tls: TLS | None = None
     ledger: str | None = None  # the ledger's database URL (LedgerService, server/service/ledger.py); None: pricing only
+    metrics_port: int | None = None  # serve Prometheus /metrics on host:port (server/service/metrics.py); 0: a free port
+    decision_log: str | None = None  # one JSON line per Evaluate/Reserve answered (server/service/decisions.py)
+    decision_log_max_bytes: int = decisions.MAX_BYTES  # a decision log file's size before it is rotated
+    decision_log_keep: int = decisions.KEEP  # rotated decision log files kept
 
 
 LOG_FIELD = 4000  # characters of one log field; a traceback keeps its end
@@ -156,7 +162,7 @@ def configure_logging(fmt: str, level: str = "info") -> None:
     structlog.configure(
         processors=[_Stamp(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),  # a line in one write: workers share the file
         cache_logger_on_first_use=True,
     )
 
@@ -192,7 +198,10 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
     def Evaluate(self, request, context):
         plan = self._served().plan
         cart = self._cart(request, plan)
-        return convert.evaluate_response(evaluate(plan, cart, self._limits(context), ledger=self._view(plan, cart)))
+        started = time.thread_time()  # the engine's CPU for the call's log line (bench/grpc.py reads it)
+        quote = evaluate(plan, cart, self._limits(context), ledger=self._view(plan, cart))
+        annotate(engine_ms=round((time.thread_time() - started) * 1000, 3))
+        return convert.evaluate_response(quote)
 
     def Qualify(self, request, context):
         plan = self._served().plan
@@ -264,7 +273,7 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
     promotions = PromotionServicer(watcher, settings)
-    pb_grpc.add_PromotionServiceServicer_to_server(promotions, server)
+    pb_grpc.add_PromotionServiceServicer_to_server(decisions.instrument(promotions), server)
     ledger_services: tuple[str, ...] = ()
     if settings.ledger is not None:  # beside the pricing service, on the same handler threads
         from server.service.ledger import attach
@@ -292,6 +301,19 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     alone on its port, 1..N the workers of `run_workers`."""
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger().bind(worker=worker)
+    if settings.metrics_port is not None:
+        metrics.enable()  # a worker's metrics go to the supervisor's directory (PROMETHEUS_MULTIPROC_DIR)
+        if worker == 0 and _export_metrics(settings, log, metrics.multiprocess_directory()) is None:
+            return 1
+    if settings.decision_log is not None:
+        try:
+            path = decisions.open_log(settings.decision_log, worker, settings.decision_log_max_bytes,
+                                      settings.decision_log_keep)
+        except OSError as err:
+            log.error("decision_log_failed", path=settings.decision_log, error=str(err))
+            return 1
+        log.info("decision_log", path=str(path), max_bytes=settings.decision_log_max_bytes,
+                 keep=settings.decision_log_keep)
     try:
         service = build(rules, settings, log, shared=worker > 0)
     except RuntimeError as err:
@@ -319,8 +341,21 @@ def serve(rules: str, settings: Settings, worker: int = 0) -> int:
     # past the grace) is closed now, not waited for.
     abandoned = service.calls.active
     server.stop(0).wait(0 if abandoned else FLUSH)  # a call past its grace would keep it waiting
+    decisions.close()  # every line of the calls answered is written
     log.info("stopped", abandoned=abandoned)
     _exit(0)
+
+
+def _export_metrics(settings: Settings, log, directory: str | None):
+    """Serve /metrics (logged as `metrics_listening` with the port bound); None if it cannot."""
+    assert settings.metrics_port is not None
+    try:
+        exporter = metrics.start_exporter(settings.host, settings.metrics_port, directory)
+    except OSError as err:
+        log.error("bind_failed", host=settings.host, metrics_port=settings.metrics_port, error=str(err))
+        return None
+    log.info("metrics_listening", host=settings.host, port=exporter.server_port, multiprocess_directory=directory)
+    return exporter
 
 
 def _exit(code: int) -> NoReturn:
@@ -388,6 +423,24 @@ def run_workers(rules: str, settings: Settings, workers: int) -> int:
 
 
 def _supervise(rules: str, settings: Settings, workers: int, log) -> int:
+    directory = exporter = None
+    if settings.metrics_port is not None:  # the workers' metrics in a fresh directory, summed here
+        directory = tempfile.mkdtemp(prefix="promo-metrics-")
+        os.environ[metrics.MULTIPROC_ENV] = directory  # before the workers start: they inherit it
+        exporter = _export_metrics(settings, log, directory)
+        if exporter is None:
+            shutil.rmtree(directory, ignore_errors=True)
+            return 1
+    try:
+        return _run_supervised(rules, settings, workers, log, directory)
+    finally:
+        if exporter is not None:
+            exporter.shutdown()
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_supervised(rules: str, settings: Settings, workers: int, log, directory: str | None) -> int:
     ctx = multiprocessing.get_context("spawn")  # no fork after grpc: start clean interpreters
     procs = [ctx.Process(target=_worker_main, args=(rules, settings, i + 1), name=f"promo-worker-{i + 1}")
              for i in range(workers)]
@@ -405,9 +458,13 @@ def _supervise(rules: str, settings: Settings, workers: int, log) -> int:
         p.start()
     log.info("workers", count=workers, port=settings.port, pids=[p.pid for p in procs])
     code = 0
+    dead: set[int] = set()
     while any(p.is_alive() for p in procs):
         for p in procs:
             p.join(0.2)
+            if directory is not None and not p.is_alive() and p.pid and p.pid not in dead:
+                dead.add(p.pid)
+                metrics.process_dead(p.pid, directory)  # its live gauges leave the sum
             if not p.is_alive() and p.exitcode not in (0, None) and not stopping.is_set():
                 log.error("worker_died", pid=p.pid, exitcode=p.exitcode)
                 code = 1

@@ -34,7 +34,7 @@ from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
-from server.service import convert
+from server.service import convert, decisions, metrics
 from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
 
 LEDGER_SERVICE = lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name
@@ -335,8 +335,10 @@ def attach(server, health_servicer, url: str, log, *, pool_size: int, served: Ca
     ledger = Ledger(url, pool_size=pool_size)
     if on_open is not None:
         on_open(ViewReader(ledger))
-    lpb_grpc.add_LedgerServiceServicer_to_server(LedgerServicer(ledger, served, limits, cart), server)
+    servicer = decisions.instrument_ledger(LedgerServicer(ledger, served, limits, cart))  # Reserve logged
+    lpb_grpc.add_LedgerServiceServicer_to_server(metrics.instrument_ledger(servicer), server)  # operations counted
     health_servicer.set(LEDGER_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     Sweeper(ledger, log, sweep_interval).start()
+    metrics.watch_ledger(ledger, served, log)  # reservations held, budgets left
     log.info("ledger_open", url=redacted(url), backend=make_url(ledger.url).get_backend_name())
     return (LEDGER_SERVICE,)
