@@ -45,8 +45,8 @@ class _Metrics:
                                ["outcome"], registry=registry)
         self.ledger = Counter("promo_ledger_operations", "ledger operations by kind and outcome (ok or the status)",
                               ["operation", "outcome"], registry=registry)
-        self.held = Gauge("promo_ledger_reservations_held", "reservations held now (not committed, not expired)",
-                          multiprocess_mode="livemostrecent", registry=registry)
+        self._registry = registry
+        self.held: Any = None  # made with the ledger (`with_ledger`): no ledger, no such series
         self.budget = Gauge("promo_budget_remaining", "budget left of a promotion that declares one, currency units",
                             ["promotion"], multiprocess_mode="livemostrecent", registry=registry)
         for outcome in ("loaded", "rejected"):
@@ -55,6 +55,13 @@ class _Metrics:
         self.budgets: set[str] = set()
         self._children: dict[tuple[str, Any], tuple[Any, Any]] = {}
         self._poke = threading.Event()
+
+    def with_ledger(self) -> None:
+        if self.held is None:
+            from prometheus_client import Gauge
+
+            self.held = Gauge("promo_ledger_reservations_held", "reservations held now (not committed, not expired)",
+                              multiprocess_mode="livemostrecent", registry=self._registry)
 
     def observe(self, method: str, code: Any, seconds: float) -> None:
         key = (method, code)
@@ -214,7 +221,7 @@ def _set_gauges(held: int | None, budgets: Mapping[str, float] | None) -> None:
     on = _on
     if on is None:
         return
-    if held is not None:
+    if held is not None and on.held is not None:
         on.held.set(held)
     if budgets is not None:
         for gone in on.budgets - budgets.keys():  # a reload dropped the promotion or its budget
@@ -280,6 +287,7 @@ def watch_ledger(ledger: Any, served: Callable[[], Any], log: Any) -> LedgerGaug
     """Start keeping the ledger's gauges (None when metrics are off)."""
     if _on is None:
         return None
+    _on.with_ledger()
     gauges = LedgerGauges(ledger, served, log)
     gauges.start()
     return gauges

@@ -122,6 +122,7 @@ def test_no_metric_has_a_label_that_could_hold_an_id(alone):
     codes = {dict(labels)["code"] for (name, labels) in samples if name == "promo_calls_total"}
     assert codes <= {c.name for c in grpc.StatusCode}  # `code` is a status name, nothing else
     assert all(name.startswith(("promo_", "process_", "python_")) for name, _ in samples)
+    assert not any(name.startswith("promo_ledger") or name == "promo_budget_remaining" for name, _ in samples)  # no ledger
 
 
 def test_the_decision_log_has_one_line_per_answer(alone):
