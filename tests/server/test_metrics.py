@@ -290,7 +290,8 @@ def wait_scrape(port: int, done, timeout: float = 30.0):
         time.sleep(0.1)
 
 
-def test_ledger_operations_held_reservations_and_budget_left(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ledger_operations_held_reservations_and_budget_left(tmp_path, workers):
     from google.protobuf import json_format
 
     from engine.lang.load import load_sources
@@ -304,10 +305,12 @@ def test_ledger_operations_held_reservations_and_budget_left(tmp_path):
     (tmp_path / "rules" / "rules.promo").write_text(BUDGET_RULES, encoding="utf-8")
     log = tmp_path / "decisions.jsonl"
     server = ServerProcess(tmp_path / "rules", tmp_path / "log.jsonl", "--ledger", f"sqlite:///{tmp_path}/ledger.db",
-                           "--metrics-port", "0", "--decision-log", str(log))
+                           "--metrics-port", "0", "--decision-log", str(log), "--workers", str(workers))
     try:
         server.wait_serving()
         port = server.wait_for("metrics_listening")["port"]
+        for worker in range(1, workers + 1) if workers > 1 else ():
+            server.wait_for("ruleset_loaded", worker=worker)
         stub = lpb_grpc.LedgerServiceStub(server.channel)
         request = json_format.ParseDict(
             {"at": "2026-11-11T10:00:00+08:00", "user": {"id": "buyer-1"},
@@ -336,7 +339,8 @@ def test_ledger_operations_held_reservations_and_budget_left(tmp_path):
         assert not (labels_of(samples) - {ALLOWED_CODE}) & FORBIDDEN
     finally:
         assert server.stop() == 0
-    (line,) = [json.loads(t) for t in log.read_text(encoding="utf-8").splitlines()]
+    files = [log] if workers == 1 else [Path(f"{log}.worker-{w}") for w in range(1, workers + 1)]
+    (line,) = [json.loads(t) for f in files if f.exists() for t in f.read_text(encoding="utf-8").splitlines()]
     assert line["method"] == "Reserve" and line["request_id"] == "reserve-1"
     assert line["order_id"] == "order-1" and line["reservation_id"] == held.reservation_id
     assert line["payable"] == "95.00" and line["state"] == "held"
