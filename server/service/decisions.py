@@ -78,6 +78,7 @@ class DecisionLog:
     def __init__(self, path: Path, max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
         self.file = RotatingFile(path, max_bytes, keep)
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE)
+        self.failed = 0  # batches that could not be written (a full disk): lost, the writer goes on
         self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
         self._thread.start()
 
@@ -99,12 +100,15 @@ class DecisionLog:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            for item in batch:
-                if item is _STOP:
-                    stop = True
-                    continue
-                self.file.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
-            self.file.flush()
+            try:
+                for item in batch:
+                    if item is _STOP:
+                        stop = True
+                        continue
+                    self.file.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+                self.file.flush()
+            except Exception:  # noqa: BLE001 - a full disk must not stop the writer (the calls would wait on it)
+                self.failed += 1
             if stop:
                 self.file.close()
                 return
