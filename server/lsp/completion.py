@@ -25,6 +25,7 @@ from engine.lang.schema import (
     BUILTIN,
     LEVELS,
     LIMIT_PER,
+    PERIODS,
     STACKING_MODES,
     TEST_LINE_FIELDS,
     TEST_STAGES,
@@ -35,12 +36,13 @@ TOP = ("ruleset", "promotion", "coupon", "presale", "guard", "warning", "test")
 CLAUSES: dict[str, tuple[str, ...]] = {
     "ruleset": ("currency", "timezone", "stacking", "rounding", "min_payment", "group", "attribute"),
     "promotion": ("title", "level", "active", "scope", "when", "discount", "price", "tiers", "nth", "gift",
-                  "free_shipping", "group", "priority", "exclusive", "limit"),
+                  "free_shipping", "group", "priority", "exclusive", "limit", "budget", "codes"),
     "presale": ("title", "scope", "active", "priority", "price", "deposit", "balance", "deposit_window",
                 "balance_window", "ships"),
     "guard": ("title", "scope", "active", "floor"),
     "warning": ("title", "scope", "below"),
-    "test": ("at", "user", "channel", "region", "line", "shipping", "wallet", "selected", "stage", "sold", "expect"),
+    "test": ("at", "user", "channel", "region", "line", "shipping", "wallet", "selected", "stage", "sold", "used",
+             "spent", "expect"),
 }
 CLAUSES["coupon"] = CLAUSES["promotion"]
 EXPECTS = ("payable", "discount", "shipping", "applied", "not_applied", "line", "hint")
@@ -233,8 +235,10 @@ def _items(ctx: Context, names: Names) -> list[Item]:
     if kind in ("promotion", "presale", "guard", "warning"):
         if prev == "level" and kind == "promotion":
             return _kw(LEVELS, "level")
-        if prev == "per":
-            return _kw(LIMIT_PER, "limit period")
+        if prev == "per":  # `limit N per user`, then `per day`; `limit N total per day`; `budget M per day`
+            if clause == "limit" and "user" not in after and "total" not in after:
+                return _kw(LIMIT_PER, "limit period")
+            return _kw(PERIODS, "period")
         if prev == "group" and kind == "promotion":
             return _quoted(names.groups, "declared group")
         if not ctx.line_start and prev not in ("{", None):
