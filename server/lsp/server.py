@@ -131,7 +131,7 @@ def did_change_watched(ls: PromoLanguageServer, params: types.DidChangeWatchedFi
 
 
 def _header_settings(ruleset: Ruleset) -> tuple[str, str | None]:
-    for _, item in ruleset.all_items():
+    for item in ruleset.names():
         if isinstance(item, ast.Ruleset):
             currency = ast.first(item, ast.Currency)
             zone = ast.first(item, ast.Timezone)
@@ -172,7 +172,7 @@ def completion(ls: PromoLanguageServer, params: types.CompletionParams) -> types
     line0, col = params.position.line, lines.column(params.position.line, params.position.character)
     before = "\n".join(lines.lines[:line0] + [lines.line(line0 + 1)[: col - 1]])
     ruleset = ls.rules.ruleset_of(ls.path_of(uri))
-    names = comp.names_of(item for _, item in ruleset.all_items())
+    names = comp.names_of(ruleset.names())  # names only: no need of the files' real spans
     items, prefix = comp.complete(before, names)
     start = types.Position(line=line0, character=lines.character(line0 + 1, col - len(prefix)))
     replace = types.Range(start=start, end=params.position)

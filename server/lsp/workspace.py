@@ -246,7 +246,7 @@ class Ruleset:
         self.open: set[str] = set()
         self.parser = BlockParser()
         self.parsed: dict[tuple[str, str], FileState] = {}  # (unit key, text) -> its state
-        self._real: dict[str, tuple[int, tuple, tuple]] = {}  # unit key -> (line0, items, comments) in its file
+        self._real: dict[str, tuple[FileState, int, tuple, tuple]] = {}  # unit key -> (it, line0, items, comments) in its file
 
     # ---- the files ---------------------------------------------------------------------------
 
@@ -340,7 +340,8 @@ class Ruleset:
         for path, doc in fresh.items():
             old = self.docs.get(path)
             if old is not None:
-                self._unplace(old, set(doc.keys()))
+                same = {u.path: u for u in doc.units}
+                self._unplace(old, {u.path for u in old.units if same.get(u.path) is u})
             self.docs[path] = doc
             self._place(doc)
         self._reorder()
@@ -583,13 +584,20 @@ class Ruleset:
             if u.tree is None:
                 return None
             kept = self._real.get(u.path)
-            if kept is None or kept[0] != lines or self.files.get(u.path) is not u:
-                kept = (lines, rebase(u.tree.items, doc.path, lines), rebase(u.tree.comments, doc.path, lines))
+            if kept is None or kept[0] is not u or kept[1] != lines:
+                kept = (u, lines, rebase(u.tree.items, doc.path, lines), rebase(u.tree.comments, doc.path, lines))
                 if self.files.get(u.path) is u:
                     self._real[u.path] = kept
-            items.extend(kept[1])
-            comments.extend(kept[2])
+            items.extend(kept[2])
+            comments.extend(kept[3])
         return ast.File(doc.path, tuple(items), tuple(comments))
+
+    def names(self) -> Iterable[object]:
+        """Every block of the ruleset, for what needs only their names and settings (completion):
+        the units' trees, whose spans count from each unit's first line."""
+        for state in self._ordered():
+            if state.tree is not None:
+                yield from state.tree.items
 
     def all_items(self) -> Iterable[tuple[Document, object]]:
         for path in sorted(self.docs, key=_path_key):
