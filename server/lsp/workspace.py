@@ -271,7 +271,8 @@ class Ruleset:
                                       facts_of(chunk.file, chunk.text))
                 units.append(found)
                 line0.append(lines)
-        for state in units:
+        for state in units:  # the current units last: the oldest go first
+            self.parsed.pop((state.path, state.text), None)
             self.parsed[(state.path, state.text)] = state
         current = sum(len(d.units) for d in self.docs.values()) + len(units)
         while len(self.parsed) > current + PARSED_KEPT:
