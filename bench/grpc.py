@@ -239,8 +239,10 @@ def tree_cpu(pid: int) -> float:
 
 
 def start_promo(pack: str, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+    # pricing only (--no-ledger): with a ledger Evaluate also reads it, which bench/ledger.py measures
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", pack, "--host", "127.0.0.1", "--port", "0",
-                             "--workers", str(workers)], cwd=ROOT, stderr=log.open("w"), stdout=subprocess.DEVNULL)
+                             "--workers", str(workers), "--no-ledger"], cwd=ROOT, stderr=log.open("w"),
+                            stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
