@@ -27,7 +27,7 @@ from server.lsp.definition import definition
 from server.lsp.front import FormatError, format_text
 from server.lsp.hover import hover_text
 from server.lsp.positions import Lines
-from server.lsp.workspace import Document, Ruleset, Workspace
+from server.lsp.workspace import Ruleset, Workspace
 
 
 def _version() -> str:
@@ -85,14 +85,20 @@ class PromoLanguageServer(LanguageServer):
 
     # ---- what requests need ------------------------------------------------------------------
 
-    def current(self, uri: str) -> tuple[Ruleset, Document, Lines] | None:
+    def current(self, uri: str, line: int) -> tuple[Ruleset, ast.File, int, Lines] | None:
+        """The ruleset of `uri`, the tree of its unit that holds `line` (1-based) and that line in
+        the unit (server/lsp/workspace.py): a request never waits for the whole file's tree."""
         if self.pending:
             self.flush()
         path = self.path_of(uri)
         state = self.rules.state(path)
-        if state is None or state.tree is None:
+        if state is None or any(u.tree is None for u in state.units):
             return None
-        return self.rules.ruleset_of(path), state, Lines(state.text, self.encoding())
+        ruleset = self.rules.ruleset_of(path)
+        at = ruleset.unit_at(path, line)
+        if at is None:
+            return None
+        return ruleset, at[0], at[1], Lines(state.text, self.encoding())
 
 
 server = PromoLanguageServer()
@@ -141,20 +147,18 @@ def _header_settings(ruleset: Ruleset) -> tuple[str, str | None]:
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 def hover(ls: PromoLanguageServer, params: types.HoverParams) -> types.Hover | None:
-    found = ls.current(params.text_document.uri)
+    found = ls.current(params.text_document.uri, params.position.line + 1)
     if found is None:
         return None
-    ruleset, state, lines = found
-    assert state.tree is not None  # current() answers only parsed files
-    line, column = params.position.line + 1, lines.column(params.position.line, params.position.character)
+    ruleset, tree, line, lines = found
+    column = lines.column(params.position.line, params.position.character)
     currency, zone = _header_settings(ruleset)
-    items = [item for _, item in ruleset.all_items()]
-    result = hover_text(state.tree, line, column, items, currency, zone)
+    result = hover_text(tree, line, column, ruleset.lookup_items(), currency, zone)
     if result is None:
         return None
     text, node = result
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
-                       range=lines.range(node.span))
+                       range=lines.range(ruleset.real_span(node.span)))
 
 
 _KINDS = {"keyword": types.CompletionItemKind.Keyword, "attribute": types.CompletionItemKind.Field,
@@ -190,15 +194,15 @@ def completion(ls: PromoLanguageServer, params: types.CompletionParams) -> types
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
 def goto_definition(ls: PromoLanguageServer, params: types.DefinitionParams) -> types.Location | None:
-    found = ls.current(params.text_document.uri)
+    found = ls.current(params.text_document.uri, params.position.line + 1)
     if found is None:
         return None
-    ruleset, state, lines = found
-    assert state.tree is not None
-    line, column = params.position.line + 1, lines.column(params.position.line, params.position.character)
-    span = definition(state.tree, line, column, [item for _, item in ruleset.all_items()])
-    if span is None:
+    ruleset, tree, line, lines = found
+    column = lines.column(params.position.line, params.position.character)
+    found_span = definition(tree, line, column, ruleset.lookup_items())
+    if found_span is None:
         return None
+    span = ruleset.real_span(found_span)
     target = ls.lines_of(span.file)
     if target is None:
         return None

@@ -32,6 +32,7 @@ names), so an edit that only moves lines re-checks nothing below it.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 import zoneinfo
@@ -43,7 +44,7 @@ from typing import Any
 
 from engine.lang import ast
 from engine.lang.schema import LEVELS
-from engine.lang.source import SourceFile
+from engine.lang.source import SourceFile, Span
 from server.lsp import front
 from server.lsp.front import MAX_FILE_BYTES, BlockParser, Diagnostic, chunk_key, rebase, rebase_diagnostic
 
@@ -592,6 +593,33 @@ class Ruleset:
             items.extend(kept[2])
             comments.extend(kept[3])
         return ast.File(doc.path, tuple(items), tuple(comments))
+
+    def unit_at(self, path: str, line: int) -> tuple[ast.File, int] | None:
+        """The tree of the unit of `path` that holds `line`, and that line counted in the unit."""
+        doc = self.docs.get(path)
+        if doc is None or not doc.units:
+            return None
+        i = max(bisect.bisect_left(doc.line0, line) - 1, 0)  # a unit holds lines line0 + 1 on
+        tree = doc.units[i].tree
+        return (tree, line - doc.line0[i]) if tree is not None else None
+
+    def lookup_items(self) -> list:
+        """Every block, for hover and go-to-definition: the units' trees, the headers moved to their
+        real lines (hover says where an attribute is declared); `real_span` places the others."""
+        out: list = []
+        for state in self._ordered():
+            if state.tree is not None:
+                path, lines = self.where[state.path]
+                out.extend(rebase(item, path, lines) if isinstance(item, ast.Ruleset) else item
+                           for item in state.tree.items)
+        return out
+
+    def real_span(self, span: Span) -> Span:
+        """`span` of a unit's tree, in its file."""
+        moved = self.where.get(span.file)
+        if moved is None:
+            return span
+        return Span(moved[0], span.line + moved[1], span.column, span.end_line + moved[1], span.end_column)
 
     def names(self) -> Iterable[object]:
         """Every block of the ruleset, for what needs only their names and settings (completion):

@@ -273,3 +273,35 @@ async def test_quick_fix_for_did_you_mean(client: LanguageClient):
         lines[r.start.line] = line[: r.start.character] + edit.new_text + line[r.end.character:]
     change(client, uri, "\n".join(lines), 2)
     assert not await diagnostics_of(client, uri, lambda ds: not ds)
+
+
+@pytest.mark.asyncio
+async def test_hover_and_definition_in_a_large_file_after_lines_move(client: LanguageClient):
+    """A file of many chunks (server/lsp/workspace.py): after an edit that adds lines at its top,
+    hover and go-to-definition deep in it answer with the file's real lines, and the diagnostics
+    stay those of `promo check`."""
+    big = client.rules / "big.promo"
+    blocks = [f'promotion "big-{i}" {{\n    level item\n    scope sku == "S{i}"\n    discount 1\n}}\n' for i in range(400)]
+    blocks.append('coupon "big-coupon" {\n    level shop\n    group "socks-offer"\n    discount 5\n}\n')
+    text = "\n".join(blocks)
+    big.write_text(text)
+    uri = open_doc(client, big)
+    await diagnostics_of(client, uri)
+    moved = "# one\n# two\npromotion \"big-x\" {\n    level shp\n    discount 1\n}\n\n" + text
+    big.write_text(moved)
+    change(client, uri, moved, 2)
+    found = await diagnostics_of(client, uri, until=lambda ds: any(d.code == "unknown-value" for d in ds))
+    checked = json.loads(promo("check", str(client.rules), "--format", "json").stdout)
+    want = [(d["code"], d["severity"], d["line"], d["column"], d["end_line"], d["end_column"])
+            for d in checked if d["file"].endswith("big.promo")]
+    assert sorted(as_check_json(d) for d in found) == sorted(want) and len(want) == 1
+    doc = types.TextDocumentIdentifier(uri=uri)
+    hover = await client.text_document_hover_async(types.HoverParams(
+        text_document=doc, position=position_of(big, '"big-399"', 2)))
+    assert "promotion `big-399`" in hover.contents.value
+    assert hover.range.start == position_of(big, '"big-399"')
+    found_at = await client.text_document_definition_async(types.DefinitionParams(
+        text_document=doc, position=position_of(big, 'group "socks-offer"', 9)))
+    header = client.rules / "00_ruleset.promo"
+    assert found_at.uri == header.as_uri()
+    assert found_at.range.start == position_of(header, 'group "socks-offer" max 1', 6)
