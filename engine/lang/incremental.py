@@ -27,6 +27,7 @@ compares them over random edits):
 
 from __future__ import annotations
 
+import gc
 import re
 import zlib
 from dataclasses import dataclass
@@ -185,6 +186,15 @@ class BlockParser:
     def chunks(self, path: str, text: str) -> list[tuple[int, Chunk]] | None:
         """`text` of `path` as (lines before it, chunk), in order; None when only a parse of the
         whole text gives `parse_source`'s diagnostics (see the module docstring)."""
+        enabled = gc.isenabled()
+        gc.disable()  # many small acyclic objects: the collector's passes over a large tree only cost
+        try:
+            return self._chunks(path, text)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _chunks(self, path: str, text: str) -> list[tuple[int, Chunk]] | None:
         starts = block_starts(text)
         starts.append(len(text))
         pieces = [text[start:end] for start, end in zip(starts, starts[1:])]
