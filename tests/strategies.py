@@ -59,7 +59,7 @@ KEYWORDS = frozenset(
     """ruleset currency timezone stacking rounding min_payment group max attribute promotion
     coupon title level active scope when priority exclusive limit per discount every price each
     tiers nth gift qty free_shipping presale deposit worth balance deposit_window balance_window
-    ships guard floor warning below test at user channel region line shipping wallet selected
+    ships stock guard floor warning below test at user channel region line shipping wallet selected
     stage sold expect payable applied not_applied final hint missing true false or and not in
     has""".split()
 )
@@ -364,7 +364,7 @@ def _setting(draw) -> list[str]:
 @st.composite
 def _presale_clause(draw) -> list[str]:
     kind = _pick(draw, ["title", "scope", "active", "priority", "price", "price_tiers",
-                                 "deposit", "balance", "deposit_window", "balance_window", "ships"])
+                                 "deposit", "balance", "deposit_window", "balance_window", "ships", "stock"])
     if kind == "title":
         return ["title", draw(string_literals())]
     if kind == "scope":
@@ -386,6 +386,8 @@ def _presale_clause(draw) -> list[str]:
         return ["balance", "discount", draw(numbers())]
     if kind in ("deposit_window", "balance_window"):
         return [kind] + draw(_window())
+    if kind == "stock":
+        return ["stock", draw(numbers())]
     return ["ships", draw(datetimes())]
 
 

@@ -419,6 +419,13 @@ class Ships:
 
 
 @dataclass(frozen=True)
+class Stock:
+    """`stock N`: the units a presale may sell (activity stock, held by the ledger)."""
+    count: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class FloorPercent:
     percent: Number
     span: Span = _span()

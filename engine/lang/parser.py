@@ -525,6 +525,10 @@ class _Builder:
     def ships(self, c, span):
         return ast.Ships(self._datetime(c[0]), span=span)
 
+    @_rule
+    def stock(self, c, span):
+        return ast.Stock(self._number(c[0]), span=span)
+
     # guards and warnings
     @_rule
     def floor_percent(self, c, span):

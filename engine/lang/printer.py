@@ -267,6 +267,8 @@ def _leaf(node) -> str:
             return f"balance_window {_window(node.window)}"
         case ast.Ships():
             return f"ships {node.date.text}"
+        case ast.Stock():
+            return f"stock {_num(node.count)}"
         # guards and warnings
         case ast.FloorPercent():
             return f"floor {_num(node.percent)}%"

@@ -316,6 +316,7 @@ def _presale(node: ast.Presale, ctx: _Context) -> Presale:
     title = ast.first(node, ast.Title)
     priority = ast.first(node, ast.Priority)
     ships = ast.first(node, ast.Ships)
+    stock = ast.first(node, ast.Stock)
     window = lambda kind: ctx.window(ast.first(node, kind).window) if ast.first(node, kind) else None  # noqa: E731
     return Presale(
         name=node.name.value,
@@ -333,6 +334,7 @@ def _presale(node: ast.Presale, ctx: _Context) -> Presale:
         balance_window=window(ast.BalanceWindow),
         ships=ships.date.text if ships else None,
         span=node.name.span,
+        stock=int(stock.count.value) if stock else None,
     )
 
 

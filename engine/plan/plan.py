@@ -115,6 +115,7 @@ class Presale:
     balance_window: tuple[datetime, datetime] | None
     ships: str | None
     span: Span
+    stock: int | None = None  # units it may sell (`stock N`); None: no activity stock
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ CLAUSES: dict[str, tuple[str, ...]] = {
     "promotion": ("title", "level", "active", "scope", "when", "discount", "price", "tiers", "nth", "gift",
                   "free_shipping", "group", "priority", "exclusive", "limit", "budget", "codes"),
     "presale": ("title", "scope", "active", "priority", "price", "deposit", "balance", "deposit_window",
-                "balance_window", "ships"),
+                "balance_window", "ships", "stock"),
     "guard": ("title", "scope", "active", "floor"),
     "warning": ("title", "scope", "below"),
     "test": ("at", "user", "channel", "region", "line", "shipping", "wallet", "selected", "stage", "sold", "used",

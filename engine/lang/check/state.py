@@ -28,7 +28,7 @@ KEYWORDS: dict[type, str] = {
     ast.DiscountEvery: "discount", ast.PriceEach: "price", ast.Tiers: "tiers", ast.Nth: "nth",
     ast.Gift: "gift", ast.FreeShipping: "free_shipping", ast.PresalePrice: "price",
     ast.Deposit: "deposit", ast.BalanceDiscount: "balance", ast.DepositWindow: "deposit_window",
-    ast.BalanceWindow: "balance_window", ast.Ships: "ships", ast.FloorPercent: "floor",
+    ast.BalanceWindow: "balance_window", ast.Ships: "ships", ast.Stock: "stock", ast.FloorPercent: "floor",
     ast.FloorEach: "floor", ast.BelowPercent: "below", ast.BelowEach: "below",
     ast.Currency: "currency", ast.Timezone: "timezone", ast.Stacking: "stacking",
     ast.Rounding: "rounding", ast.MinPayment: "min_payment", ast.GroupDecl: "group",

@@ -138,6 +138,8 @@ def _presale(st: State, p: ast.Presale) -> None:
             st.positive(c.amount, m.BALANCE_DISCOUNT)
         elif isinstance(c, ast.Ships):
             st.instant(c.date)
+        elif isinstance(c, ast.Stock):
+            st.whole(c.count, m.STOCK, minimum=1)
 
 
 def _percent_of_price(st: State, num: ast.Number, what: str) -> None:
