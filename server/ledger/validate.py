@@ -60,6 +60,7 @@ def _hold(hold: Hold, field: str, line_ids: set[str]) -> None:
     for i, budget in enumerate(hold.budgets):
         count(budget.amount, f"{field}.budgets[{i}].amount")
     count(hold.spend, f"{field}.spend", least=0)
+    count(hold.desired, f"{field}.desired", least=0)
     name(hold.code, f"{field}.code", optional=True)
     for line_id, amount in hold.allocation.items():
         if line_id not in line_ids:

@@ -91,7 +91,10 @@ def test_a_budget_of_25_with_10_off_cuts_the_third_order_then_is_exhausted(serve
     third = next(a for a in held[2].quote.applied if a.promotion == "budget-25")
     assert third.capped and json_format.MessageToDict(third.detail) == {"desired": "10.00", "granted": "5.00"}
     assert held[2].quote.totals.payable == "95.00"
-    assert {p.promotion: p.spend for p in held[2].promotions} == {"budget-25": "5.00"}
+    # the ledger's answer says the same: it held 5.00 of the 10.00 the coupon gives (cut)
+    assert [(p.promotion, p.granted, p.reason, p.desired, p.spend) for p in held[2].promotions] == [
+        ("budget-25", True, "BUDGET_EXHAUSTED", "10.00", "5.00")]
+    assert [(p.desired, p.spend, p.reason) for p in held[1].promotions] == [("10.00", "10.00", "")]
     assert reasons(held[3].quote)["budget-25"] == "BUDGET_EXHAUSTED"
     assert held[3].quote.totals.payable == "100.00"
     usage = ledger.GetUsage(lpb.GetUsageRequest(promotion="budget-25"), timeout=30)
