@@ -112,11 +112,14 @@ def _warnings_stage(build: Build) -> None:
 
 def _revision_stage(build: Build) -> None:
     """The ruleset's revision: a hash of its files' paths and texts (what the service reports)."""
-    sources = build.source.sources
+    build.revision = revision_of(build.source.sources)
+
+
+def revision_of(sources: Mapping[str, SourceFile]) -> str:
     revision = hashlib.sha256()
     for path in sorted(sources):
         revision.update(path.encode() + b"\0" + sources[path].text.encode() + b"\0")
-    build.revision = revision.hexdigest()
+    return revision.hexdigest()
 
 
 STAGES: tuple[tuple[str, Callable[[Build], None]], ...] = (
@@ -140,6 +143,11 @@ def compile_plan(source: CompileInput, metrics: MutableMapping[str, float] | Non
         stage(build)
         if metrics is not None:
             metrics[name] = metrics.get(name, 0.0) + time.perf_counter() - start
+    return assemble_plan(settings, build, source.sources)
+
+
+def assemble_plan(settings: RulesetSettings, build: Build, sources: Mapping[str, SourceFile]) -> Plan:
+    """The plan of a finished build (compile_plan's, or engine/plan/parts.py's from cached parts)."""
     return Plan(
         name=settings.name,
         revision=build.revision,
@@ -158,7 +166,7 @@ def compile_plan(source: CompileInput, metrics: MutableMapping[str, float] | Non
         index=build.index,
         everywhere=build.everywhere,
         scope_is_key=build.scope_is_key,
-        sources={path: src.text for path, src in source.sources.items()},
+        sources={path: src.text for path, src in sources.items()},
     )
 
 

@@ -12,8 +12,22 @@ def build_index(promotions: list[Promotion], nodes: list[ast.Promotion]):
     """Index each promotion under the sku / shop / category values its scope requires; also
     name the promotions whose whole scope is that condition (a line found under the key is in)."""
     keys_by_name = {n.name.value: _index_keys(ast.first(n, ast.Scope)) for n in nodes}
-    exact = frozenset(n.name.value for n in nodes
-                      if keys_by_name[n.name.value] and len(ast.conjuncts(ast.first(n, ast.Scope).expr)) == 1)
+    exact = frozenset(n.name.value for n in nodes if keys_by_name[n.name.value] and is_exact(n))
+    return assemble_index(promotions, keys_by_name, exact)
+
+
+def index_keys(node: ast.Promotion) -> list[tuple[str, str]] | None:
+    """The index keys of one promotion (what `build_index` files it under)."""
+    return _index_keys(ast.first(node, ast.Scope))
+
+
+def is_exact(node: ast.Promotion) -> bool:
+    """Its scope is one condition (with index keys, a line found under a key is in)."""
+    scope = ast.first(node, ast.Scope)
+    return scope is not None and len(ast.conjuncts(scope.expr)) == 1
+
+
+def assemble_index(promotions: list[Promotion], keys_by_name: dict, exact: frozenset[str]):
     index: dict[tuple[str, str], list[Promotion]] = {}
     everywhere = []
     for p in promotions:
