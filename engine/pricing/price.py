@@ -228,6 +228,13 @@ def _place(off: int, shares: list[int] | None, weights: Sequence[int], room: lis
     if shares is None:
         parts, _ = allocate(off, weights, room)
         return parts
+    over = sum(shares) - off
+    if over > 0:  # a budget cut the offer: the lines give back what is over, in id order (as at item level)
+        shares = list(shares)
+        for k, share in enumerate(shares):
+            back = min(share, over)
+            shares[k] -= back
+            over -= back
     first = [min(s, r) for s, r in zip(shares, room)]
     rest, _ = allocate(off - sum(first), weights, [r - f for r, f in zip(room, first)])
     return [f + r for f, r in zip(first, rest)]
