@@ -408,28 +408,7 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
             "Anchor: the smallest wallet of the same stacking mode.", "",
             table(["stacking", "wallet", "p50 ms", "p90 ms", "p50 ÷ smallest wallet", "choices priced",
                    "feasible choices"], wrows), ""]
-    first = {}
-    mrows = []
-    for r in mixed:
-        anchor = first.setdefault(r["stacking"], r)
-        mrows.append([r["stacking"], r["wallet"], ms(r["p50"]), ms(r["max"]), ratio(r["p50"] / anchor["p50"]),
-                      r["priced"], "yes" if r["optimal"] else "**no** (budget)"])
-    out += [HEADINGS[7], "",
-            f"`bench/combine.py` `mixed_instance`: a 200-coupon ruleset of item coupons (by sku or shop), shop coupons "
-            f"with thresholds (some in a cross-shop group of 2, some `exclusive`), platform coupons in a group of 1, "
-            f"and automatic promotions (a cross-shop every-300, a shop 满减, a 单品直降, a two-shop 5% in a group); a "
-            f"20-line cart over 10 shops; the wallet holds the first N coupons. {config.mixed_seeds} instances "
-            f"(seeds) x {config.mixed_repeat} runs per row, `prepare` included; *choices priced*: the most of any "
-            f"instance; *proven optimal*: every answer (otherwise the budget of {BUDGET:,} choices stopped one). "
-            "Anchor: the smallest wallet of the same stacking mode.", "",
-            table(["stacking", "wallet", "p50 ms", "max ms", "p50 ÷ smallest", "choices priced", "proven optimal"],
-                  mrows), ""]
-    out += [HEADINGS[8], "",
-            f"`bench/hostile.py`: requests built to make one call compute for long, in-process, best and worst of "
-            f"{config.hostile_repeat}. Anchor: the half second a checkout call may take.", "",
-            table(["request", "best s", "worst s", "worst ÷ 0.5 s"],
-                  [[r["what"], f"{r['best_s']:.3f}", f"{r['max_s']:.3f}", ratio(r["max_s"] / 0.5)] for r in hostile_rows]),
-            ""]
+    out += search_lines(config, mixed, hostile_rows)
 
     # gRPC
     out += [HEADINGS[9], "", *grpc_lines(transport, m["cores"]), ""]
@@ -551,6 +530,34 @@ def grpc_lines(transport: dict, cores: int) -> list[str]:
     ]
 
 
+def search_lines(config: Config, mixed: list[dict], hostile_rows: list[dict]) -> list[str]:
+    """The sections on mixed-level wallets and hostile inputs (bench/combine.py, bench/hostile.py)."""
+    out: list[str] = []
+    first = {}
+    mrows = []
+    for r in mixed:
+        anchor = first.setdefault(r["stacking"], r)
+        mrows.append([r["stacking"], r["wallet"], ms(r["p50"]), ms(r["max"]), ratio(r["p50"] / anchor["p50"]),
+                      r["priced"], "yes" if r["optimal"] else "**no** (budget)"])
+    out += [HEADINGS[7], "",
+            f"`bench/combine.py` `mixed_instance`: a 200-coupon ruleset of item coupons (by sku or shop), shop coupons "
+            f"with thresholds (some in a cross-shop group of 2, some `exclusive`), platform coupons in a group of 1, "
+            f"and automatic promotions (a cross-shop every-300, a shop 满减, a 单品直降, a two-shop 5% in a group); a "
+            f"20-line cart over 10 shops; the wallet holds the first N coupons. {config.mixed_seeds} instances "
+            f"(seeds) x {config.mixed_repeat} runs per row, `prepare` included; *choices priced*: the most of any "
+            f"instance; *proven optimal*: every answer (otherwise the budget of {BUDGET:,} choices stopped one). "
+            "Anchor: the smallest wallet of the same stacking mode.", "",
+            table(["stacking", "wallet", "p50 ms", "max ms", "p50 ÷ smallest", "choices priced", "proven optimal"],
+                  mrows), ""]
+    out += [HEADINGS[8], "",
+            f"`bench/hostile.py`: requests built to make one call compute for long, in-process, best and worst of "
+            f"{config.hostile_repeat}. Anchor: the half second a checkout call may take.", "",
+            table(["request", "best s", "worst s", "worst ÷ 0.5 s"],
+                  [[r["what"], f"{r['best_s']:.3f}", f"{r['max_s']:.3f}", ratio(r["max_s"] / 0.5)] for r in hostile_rows]),
+            ""]
+    return out
+
+
 def splice_grpc(path: Path, config: Config) -> None:
     """Run bench/grpc.py alone and write its section and its headline lines into the report at
     `path` (the rest of the report is left as it was measured)."""
@@ -574,14 +581,34 @@ def splice_grpc(path: Path, config: Config) -> None:
     path.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
+def splice_search(path: Path, config: Config) -> None:
+    """Run the mixed-wallet and hostile-input benches alone and write their two sections into
+    the report at `path` (the rest is left as it was measured)."""
+    m = machine()
+    mixed = combine.mixed_rows(config.mixed_wallets, seeds=range(config.mixed_seeds), repeat=config.mixed_repeat)
+    lines = search_lines(config, mixed, hostile.rows(config.hostile_repeat))
+    lines[-1:] = ["", f"_These two sections were measured alone (`bench/run.py --only search`, commit {m['commit']}, "
+                  f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, load average "
+                  f"{' / '.join(f'{x:.2f}' for x in m['load_start'])} at start); the next `make bench` writes them "
+                  "with the rest._", ""]
+    text = path.read_text(encoding="utf-8")
+    for heading in HEADINGS[7:9]:  # an earlier splice's sections go first
+        if heading in text:
+            start = text.index(heading)
+            text = text[:start] + text[text.index("\n## ", start + 1) + 1:]
+    at = text.index(HEADINGS[9])
+    path.write_text(text[:at] + "\n".join(lines) + "\n" + text[at:], encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="run every bench and write the report")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--tiny", action="store_true", help="toy sizes, to check the report builds")
-    parser.add_argument("--only", choices=["grpc"], help="run one section and write it into the existing report")
+    parser.add_argument("--only", choices=["grpc", "search"],
+                        help="run one part (gRPC; mixed wallets and hostile inputs) and write it into the existing report")
     args = parser.parse_args()
-    if args.only == "grpc":
-        splice_grpc(Path(args.out), TINY if args.tiny else Config())
+    if args.only:
+        (splice_grpc if args.only == "grpc" else splice_search)(Path(args.out), TINY if args.tiny else Config())
         return
     start = time.perf_counter()
     log = lambda message: print(f"[{time.perf_counter() - start:6.0f}s] {message}", flush=True)  # noqa: E731
