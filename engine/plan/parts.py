@@ -12,8 +12,10 @@ ruleset (tests/plan/test_plan_parts.py compares them over random edits of a mult
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import cast
 
 from engine.lang import ast
@@ -52,18 +54,24 @@ def compile_file(tree: ast.File, source: SourceFile, settings: RulesetSettings, 
 
 
 class PlanParts:
-    """The compiled parts of the files last built, by path."""
+    """The compiled parts of the files last built, by path, and the plan's sorted lists and index
+    as last assembled (an edit takes out the old parts' promotions and puts the new ones in)."""
 
     def __init__(self) -> None:
         self.parts: dict[str, FilePart] = {}
         self.settings: RulesetSettings | None = None
         self.compiled: list[str] = []  # the files the last build compiled (the others were reused)
+        self._sorted: list[Promotion] = []
+        self._index: dict[tuple[str, str], tuple[Promotion, ...]] = {}
+        self._everywhere: list[Promotion] = []
+        self._exact: set[str] = set()
 
     def build(self, trees: Sequence[ast.File], sources: Mapping[str, SourceFile], settings: RulesetSettings,
               types_of: Callable[[ast.File], Types]) -> Plan:
         """The plan of `trees` (the ruleset's files in ruleset order, checked without errors);
         `types_of(tree)` gives the checker's expression types of one file's tree."""
-        if settings != self.settings:
+        whole = settings != self.settings
+        if whole:
             self.parts.clear()
             self.settings = settings
         parts: dict[str, FilePart] = {}
@@ -74,16 +82,63 @@ class PlanParts:
                 part = compile_file(tree, sources[tree.path], settings, types_of(tree))
                 self.compiled.append(tree.path)
             parts[tree.path] = part
+        old = [part for path, part in self.parts.items() if parts.get(path) is not part]
+        new = [parts[path] for path in self.compiled]
         self.parts = parts
         ordered = [parts[t.path] for t in trees]
+        if whole or len(new) + len(old) > max(8, len(ordered) // 4):
+            self._assemble(ordered)
+        else:
+            self._update(old, new)
         build = c.Build(cast(c.CompileInput, None), settings, [])  # assembling reads no input
-        build.promotions = sorted((p for part in ordered for p in part.promotions), key=lambda p: p.order_key)
-        keys_by_name = {name: keys for part in ordered for name, keys, _ in part.index_keys}
-        exact = frozenset(name for part in ordered for name, keys, one in part.index_keys if keys and one)
-        build.index, build.everywhere, build.scope_is_key = assemble_index(build.promotions, keys_by_name, exact)
+        build.promotions = self._sorted
+        build.index, build.everywhere, build.scope_is_key = self._index, tuple(self._everywhere), frozenset(self._exact)
         build.presales = tuple(sorted((p for part in ordered for p in part.presales), key=lambda p: (-p.priority, p.name)))
         build.guards = tuple(g for part in ordered for g in part.guards)
         build.warnings = tuple(w for part in ordered for w in part.warnings)
         build.revision = c.revision_of(sources)
-        return c.assemble_plan(settings, build, sources)
+        plan = c.assemble_plan(settings, build, sources)
+        self._index = dict(self._index)  # the plan's own is never changed by the next update
+        return plan
 
+    def _assemble(self, ordered: list[FilePart]) -> None:
+        """Everything from the parts, as compile_plan's stages do it."""
+        self._sorted = sorted((p for part in ordered for p in part.promotions), key=_ORDER)
+        keys_by_name = {name: keys for part in ordered for name, keys, _ in part.index_keys}
+        exact = frozenset(name for part in ordered for name, keys, one in part.index_keys if keys and one)
+        self._index, everywhere, _ = assemble_index(self._sorted, keys_by_name, exact)
+        self._everywhere, self._exact = list(everywhere), set(exact)
+
+    def _update(self, old: list[FilePart], new: list[FilePart]) -> None:
+        """The lists of the last build without `old`'s promotions and with `new`'s, in order: the
+        promotions' order keys are unique (the names are), so this is what sorting them all gives."""
+        gone = {id(p) for part in old for p in part.promotions}
+        touched: dict[tuple[str, str], list[Promotion]] = {}
+        for part in old:
+            for name, keys, _ in part.index_keys:
+                self._exact.discard(name)
+                for key in keys or ():
+                    touched.setdefault(key, [p for p in self._index.get(key, ()) if id(p) not in gone])
+        if gone:
+            self._sorted = [p for p in self._sorted if id(p) not in gone]
+            self._everywhere = [p for p in self._everywhere if id(p) not in gone]
+        for part in new:
+            for p, (name, keys, one) in zip(part.promotions, part.index_keys):
+                bisect.insort(self._sorted, p, key=_ORDER)
+                if not keys:
+                    bisect.insort(self._everywhere, p, key=_ORDER)
+                elif one:
+                    self._exact.add(name)
+                for key in keys or ():
+                    at = touched.get(key)
+                    if at is None:
+                        at = touched[key] = list(self._index.get(key, ()))
+                    bisect.insort_right(at, p, key=_ORDER)
+        for key, promotions in touched.items():
+            if promotions:
+                self._index[key] = tuple(promotions)
+            else:
+                self._index.pop(key, None)
+
+
+_ORDER = attrgetter("order_key")

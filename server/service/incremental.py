@@ -52,6 +52,7 @@ class IncrementalLoad:
         self.ruleset = Ruleset(root)
         self.parts = PlanParts()
         self._types: dict[str, tuple[ast.File, tuple, Types]] = {}  # path -> (tree, headers, its types)
+        self._heads: dict[str, tuple[ast.File, tuple]] = {}  # path -> (tree, its `ruleset` blocks)
 
     def load(self) -> Result:
         before = dict(self.ruleset.docs)
@@ -68,8 +69,7 @@ class IncrementalLoad:
         if any(t is None for t in trees):  # too large to parse: reported as an error already
             return result
         files: list[ast.File] = [t for t in trees if t is not None]
-        headers = tuple(ast.File(t.path, tuple(i for i in t.items if isinstance(i, ast.Ruleset)))
-                        for t in files if any(isinstance(i, ast.Ruleset) for i in t.items))
+        headers = tuple(ast.File(t.path, items) for t in files if (items := self._headers_of(t)))
         heads = tuple(h.items for h in headers)
         settings = check_ruleset(headers).settings
 
@@ -87,4 +87,11 @@ class IncrementalLoad:
         result.plan = self.parts.build(files, sources, settings, types_of)
         result.compiled = list(self.parts.compiled)
         self._types = {p: v for p, v in self._types.items() if p in docs}
+        self._heads = {p: v for p, v in self._heads.items() if p in docs}
         return result
+
+    def _headers_of(self, tree: ast.File) -> tuple:
+        kept = self._heads.get(tree.path)
+        if kept is None or kept[0] is not tree:
+            kept = self._heads[tree.path] = (tree, tuple(i for i in tree.items if isinstance(i, ast.Ruleset)))
+        return kept[1]
