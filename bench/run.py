@@ -72,6 +72,8 @@ class Config:
     cart_size: int = 10_000  # the ruleset the cart-size table runs on
     cart_lines: tuple[int, ...] = (1, 10, 30, 50, 100, 200)
     cart_repeat: int = 100
+    reload_edits: int = 5  # bench/reload.py on the largest of `sizes`, in files of reload_per_file promotions
+    reload_per_file: int = 100
     wallets: tuple[int, ...] = (10, 20, 30, 50)  # shop coupons (+5 platform coupons)
     combine_repeat: int = 30
     brute_wallets: tuple[int, ...] = (2, 4, 6, 8, 10)
@@ -275,6 +277,45 @@ def lsp_section(config: Config) -> str:
             + lsp_bench.table(rows))
 
 
+def reload_section(config: Config, log) -> dict:
+    """bench/reload.py on the largest ruleset size: a one-file edit, from the write to its plan served."""
+    import reload as reload_bench
+
+    return reload_bench.measure(max(config.sizes), config.reload_per_file, config.reload_edits, log=log)
+
+
+def reload_lines(reloaded: dict) -> list[str]:
+    """The reload part of the compile section (its own `###` heading, so `--only reload` can replace it)."""
+    import reload as reload_bench
+
+    return [RELOAD_HEADING, "",
+            "`bench/reload.py`: the bench ruleset as a directory, the service's `RulesetWatcher` in-process (its "
+            "default poll), one file edited at a time (a promotion added) while a client prices a cart against the "
+            "served plan. Only the edited file is parsed, checked and compiled; the plan is assembled from the "
+            "other files' cached parts (server/service/incremental.py, engine/plan/parts.py). Issue 17: served "
+            "≤ 3 s after the write, with no failed call.", "",
+            *reload_bench.lines(reloaded), ""]
+
+
+RELOAD_HEADING = "### Reload: one file of a large ruleset directory edited"
+
+
+def splice_reload(path: Path, config: Config) -> None:
+    """Run bench/reload.py alone and write its part of the compile section into the report at `path`."""
+    m = machine()
+    lines = reload_lines(reload_section(config, print))
+    lines[-1:] = ["", f"_Measured alone (`bench/run.py --only reload`, commit {m['commit']}, "
+                  f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, load average "
+                  f"{' / '.join(f'{x:.2f}' for x in m['load_start'])} at start); the next `make bench` writes it "
+                  "with the rest._", ""]
+    text = path.read_text(encoding="utf-8")
+    if RELOAD_HEADING in text:
+        start = text.index(RELOAD_HEADING)
+        text = text[:start] + text[text.index("\n## ", start) + 1:]
+    at = text.index("\n## ", text.index(HEADINGS[10]) + 1) + 1
+    path.write_text(text[:at] + "\n".join(lines) + "\n" + text[at:], encoding="utf-8")
+
+
 # ---- the report -------------------------------------------------------------------------------------
 
 
@@ -292,6 +333,8 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
     conditions = peers.rows(config.peer_inputs, config.peer_repeat)
     log("rulesets: parse, compile, memory, evaluate")
     sized = sizes_section(config, log)
+    log("reload: one file of the largest ruleset edited (bench/reload.py)")
+    reloaded = reload_section(config, log)
     log("combination search")
     brute = combine.versus_brute_force(config.brute_wallets, repeat=5)
     wallets = combine.rows(config.wallets, repeat=config.combine_repeat)
@@ -424,6 +467,7 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
                     f"{s['compile_s'] / s['promotions'] * 1e6:,.0f}", ratio(s["compile_s"] / base["compile_s"]),
                     f"{s['plan_bytes'] / 2**20:.1f}", f"{s['plan_bytes'] / 1024 / s['promotions']:.2f}",
                     ratio(s["plan_bytes"] / base["plan_bytes"])] for s in sizes]), ""]
+    out += reload_lines(reloaded)
 
     # analyze
     out += [HEADINGS[11], "", analyze, ""]
@@ -604,11 +648,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="run every bench and write the report")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--tiny", action="store_true", help="toy sizes, to check the report builds")
-    parser.add_argument("--only", choices=["grpc", "search"],
-                        help="run one part (gRPC; mixed wallets and hostile inputs) and write it into the existing report")
+    parser.add_argument("--only", choices=["grpc", "search", "reload"],
+                        help="run one part (gRPC; mixed wallets and hostile inputs; reload) and write it into the "
+                             "existing report")
     args = parser.parse_args()
     if args.only:
-        (splice_grpc if args.only == "grpc" else splice_search)(Path(args.out), TINY if args.tiny else Config())
+        splice = {"grpc": splice_grpc, "search": splice_search, "reload": splice_reload}[args.only]
+        splice(Path(args.out), TINY if args.tiny else Config())
         return
     start = time.perf_counter()
     log = lambda message: print(f"[{time.perf_counter() - start:6.0f}s] {message}", flush=True)  # noqa: E731
