@@ -164,3 +164,23 @@ def test_an_unchanged_file_is_not_parsed_or_compiled_again(tmp_path):
     third = inc.load()  # nothing changed
     assert third.parsed == [] and third.compiled == []
     assert third.plan is not None and third.plan.revision == second.plan.revision
+
+
+def test_files_added_and_removed(tmp_path):
+    rng = random.Random(5)
+    write_ruleset(tmp_path, rng, files=3)
+    inc = IncrementalLoad(tmp_path)
+    inc.load()
+    steps = [
+        lambda: (tmp_path / "f9.promo").write_text(block(rng, "late-1") + block(rng, "late-2")),
+        lambda: (tmp_path / "f1.promo").unlink(),
+        lambda: (tmp_path / "f9.promo").write_text(block(rng, "late-1")),
+        lambda: (tmp_path / "f0.promo").unlink(),
+        lambda: (tmp_path / "f1.promo").write_text(block(rng, "p0-0")),  # a name f0 had
+    ]
+    for step in steps:
+        step()
+        got = inc.load()
+        loaded, plan = full(tmp_path)
+        assert got.diagnostics == loaded.diagnostics
+        assert plan is not None and got.plan is not None and norm(got.plan) == norm(plan)
