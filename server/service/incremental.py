@@ -18,6 +18,7 @@ sorted diagnostics, and the plan when there are no errors.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,17 @@ class IncrementalLoad:
         self._heads: dict[str, tuple[ast.File, tuple]] = {}  # path -> (tree, its `ruleset` blocks)
 
     def load(self) -> Result:
+        """The ruleset as it is on disk now. The cyclic collector is paused meanwhile (as the parser
+        and checker do): its passes over the caches' large trees would cost more than the work."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load(self) -> Result:
         before = dict(self.ruleset.docs)
         self.ruleset.sync_disk()
         docs = self.ruleset.docs
