@@ -30,6 +30,19 @@ class FailedPrecondition(LedgerError):
     status = "FAILED_PRECONDITION"
 
 
+class OutOfStock(FailedPrecondition):
+    """A deposit (or full-payment presale order) that would sell more units than the presale's
+    `stock` has left: the reservation is refused and holds nothing (reason OUT_OF_STOCK)."""
+
+    reason = "OUT_OF_STOCK"
+
+    def __init__(self, field: str, presale: str, left: int, asked: int) -> None:
+        super().__init__(field, f"OUT_OF_STOCK: presale `{presale[:64]}` has {max(0, left)} units left, "
+                                f"the line asks {asked}")
+        self.presale = presale
+        self.left = max(0, left)
+
+
 class ReservationExpired(FailedPrecondition):
     """Commit after the ttl: the checkout must reserve again."""
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
-from server.ledger import issue, lifecycle, usage, validate
+from server.ledger import issue, lifecycle, presale, usage, validate
 from server.ledger import reserve as reserving
 from server.ledger.clock import to_us, utc_now
 from server.ledger.database import connect, reading, write
@@ -116,7 +116,17 @@ class Ledger:
     def sweep(self, limit: int = 1_000) -> int:
         """Mark up to `limit` held reservations past their expiry `expired` and release their
         holds (queries already count them as released); returns how many."""
-        return write(self._engine, lambda conn: lifecycle.expire_due(conn, to_us(self.now()), limit=limit))
+        def sweep(conn: Connection) -> int:
+            now_us = to_us(self.now())
+            return lifecycle.expire_due(conn, now_us, limit=limit) + presale.expire_balances(conn, now_us, limit)
+
+        return write(self._engine, sweep)
+
+    def get_order(self, order_id: str) -> presale.ParentOrder:
+        """A presale parent order with its deposit and balance orders (ledger.md §5)."""
+        validate.name(order_id, "order_id")
+        with reading(self._engine) as conn:
+            return presale.get_order(conn, order_id)
 
     # ----
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, Connection, bindparam, case, exists, func, select
 
-from server.ledger import counters
+from server.ledger import counters, presale
 from server.ledger.errors import FailedPrecondition, InvalidArgument, NotFound, ReservationExpired
 from server.ledger.schema import allocations, entries, lines, reservations
 from server.ledger.schema import counters as counter_rows
@@ -49,6 +49,7 @@ def _expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
                              .values(state=State.EXPIRED, ended_us=now_us).returning(r.id)).first()
         if moved is not None:
             counters.release(conn, reservation_id, "expire", now_us)
+            presale.on_end(conn, reservation_id, State.EXPIRED, now_us)
             swept += 1
     return swept
 
@@ -61,6 +62,7 @@ _COMMIT = (reservations.update().where(r.id == bindparam("rid"), r.state == str(
 def commit(conn: Connection, reservation_id: str, now_us: int) -> StateChange:
     row = conn.execute(_COMMIT, {"rid": reservation_id, "now_us": now_us}).first()
     if row is not None:
+        presale.on_commit(conn, reservation_id, now_us)
         return StateChange(reservation_id, row.order_id, State.COMMITTED)
     order_id, state = _current(conn, reservation_id)
     if state is State.COMMITTED:
@@ -82,6 +84,7 @@ def cancel(conn: Connection, reservation_id: str, now_us: int) -> StateChange:
         return StateChange(reservation_id, order_id, state)
     state = State(row.state)
     counters.release(conn, reservation_id, _CAUSE[state], now_us)
+    presale.on_end(conn, reservation_id, state, now_us)
     return StateChange(reservation_id, row.order_id, state)
 
 
@@ -89,6 +92,7 @@ def return_(conn: Connection, order_id: str, returned: Sequence[ReturnLine], now
     """Give back the returned units' share of each promotion's spend; uses and codes once every
     unit of the order is back."""
     reservation_id = _committed(conn, order_id)
+    presale.check_return(conn, reservation_id, now_us)
     back: dict[str, int] = defaultdict(int)
     refunds: dict[str, int] = {}
     for i, line in sorted(enumerate(returned), key=lambda x: x[1].id):  # rows locked in one order

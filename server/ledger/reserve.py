@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from server.ledger import codes, counters, usage, validate
+from server.ledger import codes, counters, presale, usage, validate
 from server.ledger.clock import to_us
 from server.ledger.database import built, insert_new
-from server.ledger.errors import AlreadyExists, Contention
+from server.ledger.errors import AlreadyExists, Contention, OutOfStock
 from server.ledger.lifecycle import expire_due
 from server.ledger.periods import local_date, period_key
 from server.ledger.schema import allocations, lines, redemptions, reservations
@@ -40,6 +40,7 @@ from server.ledger.types import (
     UsageQuery,
 )
 
+NO_STOCK = 2**62  # the cap of a presale's units counter without `stock`
 ATTEMPTS = 8  # pricings per reserve: each one after the first answers a lost race
 _PRICED = (reservations.update().where(reservations.c.id == bindparam("rid"))
            .values(payable=bindparam("new_payable"), answer=bindparam("new_answer")))
@@ -65,6 +66,7 @@ def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now
 
     order, outcomes = _settle(conn, request, price, read, reservation_id, day, now_us)
     _record(conn, reservation_id, order, outcomes)
+    presale.on_reserve(conn, request, reservation_id, order, now_us)
     return Reservation(reservation_id, request.order_id, State.HELD, expires, outcomes, order.answer)
 
 
@@ -83,6 +85,7 @@ def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, rea
         asked = {h.promotion: h.spend for h in order.holds}
         # short: refused, or granted less than its hold asked (a cut the pricing made itself is not)
         short = {o.promotion: o for o in outcomes if not o.granted or o.spend < asked[o.promotion]}
+        _refuse_oversold(order, outcomes)
         if fixed or not short:
             attempt.commit()
             return order, outcomes
@@ -92,6 +95,17 @@ def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, rea
         fixed = again == order  # the pricer keeps this order as it is: hold what it can
         order = again
     raise Contention("order_id", "the ledger changed under every pricing of this order: retry")
+
+
+def _refuse_oversold(order: Order, outcomes: tuple[Outcome, ...]) -> None:
+    """A presale line whose units the stock cannot cover refuses the whole reservation (docs/ledger.md):
+    pricing it without the presale would charge the list price for what the buyer meant as a deposit."""
+    for outcome in outcomes:
+        if outcome.reason is Reason.OUT_OF_STOCK:
+            hold = next(h for h in order.holds if h.promotion == outcome.promotion)
+            line = next((i for i, p in enumerate(order.presales) if p.presale == hold.promotion), 0)
+            raise OutOfStock(f"cart.lines[{line}]" if order.presales else "cart.lines", hold.promotion,
+                             (hold.stock or 0) - outcome.used, hold.units)
 
 
 def _priced(price: Pricer | None, read: Reader, shortfalls: Mapping[str, Outcome]) -> Order:
@@ -117,7 +131,7 @@ def _take(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: s
 
 def _counts(hold: Hold) -> bool:
     """The hold takes a counter: a code, a limit, or spend against a budget."""
-    return hold.code is not None or bool(hold.limits) or bool(hold.spend and hold.budgets)
+    return hold.code is not None or bool(hold.limits) or bool(hold.spend and hold.budgets) or hold.units > 0
 
 
 def _steps(hold: Hold, code: str | None, buyer: str, day: date) -> list[tuple[CounterKey, int, Limit | Budget | None]]:
@@ -137,6 +151,8 @@ def _steps(hold: Hold, code: str | None, buyer: str, day: date) -> list[tuple[Co
     if hold.spend:
         for budget in hold.budgets:
             add(CounterKey(hold.promotion, Metric.SPEND, "", period_key(budget.period, day)), budget.amount, budget)
+    if hold.units:  # a presale's stock: no stock counts the units under a cap nothing reaches
+        add(CounterKey(hold.promotion, Metric.UNITS, "", ""), hold.stock if hold.stock is not None else NO_STOCK, None)
     return [(key, cap, clause) for key, (cap, clause) in sorted(steps.items(), key=lambda kv: _order(kv[0]))]
 
 
@@ -155,10 +171,13 @@ def _take_all(conn: Connection, hold: Hold, buyer: str, day: date, reservation_i
         return refused(Reason.CODE_UNKNOWN)
     spend, cut_by, spent = hold.spend, None, []  # type: tuple[int, Limit | Budget | None, list[int]]
     for key, cap, clause in _steps(hold, code, buyer, day):
-        want = spend if key.metric is Metric.SPEND else 1
-        got = counters.take(conn, key, want, cap, 1, reservation_id=reservation_id, now_us=now_us)
+        want = spend if key.metric is Metric.SPEND else hold.units if key.metric is Metric.UNITS else 1
+        at_least = want if key.metric is Metric.UNITS else 1  # units: all the line's, or none
+        got = counters.take(conn, key, want, cap, at_least, reservation_id=reservation_id, now_us=now_us)
         if got is None:
             used = counters.used(conn, key)
+            if key.metric is Metric.UNITS:
+                return refused(Reason.OUT_OF_STOCK, used=used)
             if isinstance(clause, Budget):
                 return refused(Reason.BUDGET_EXHAUSTED, budget=clause, used=used)
             return refused(Reason.LIMIT_REACHED if clause else Reason.CODE_USED, limit=clause, used=used)
@@ -192,7 +211,8 @@ def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple
         conn.execute(lines.insert(), [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
                                        "final": x.final, "returned": 0} for x in order.lines])
     holds = {h.promotion: h for h in order.holds}
-    granted = [o for o in outcomes if o.granted]
+    units = {h.promotion for h in order.holds if h.units}  # a presale's units: the parent order records them
+    granted = [o for o in outcomes if o.granted and o.promotion not in units]
     if granted:  # one statement for all, one for their allocations
         conn.execute(redemptions.insert(), [
             {"reservation_id": reservation_id, "promotion": o.promotion, "desired": o.desired, "granted": o.spend,

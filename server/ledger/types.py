@@ -40,6 +40,7 @@ class Reason(StrEnum):
     BUDGET_EXHAUSTED = ReasonCode.BUDGET_EXHAUSTED.value
     CODE_UNKNOWN = ReasonCode.CODE_UNKNOWN.value
     CODE_USED = ReasonCode.CODE_USED.value
+    OUT_OF_STOCK = "OUT_OF_STOCK"  # a presale's `stock` has fewer units left than the line asks (ledger only)
 
 
 class CodeState(StrEnum):
@@ -88,6 +89,21 @@ class Hold:
     code: str | None = None
     allocation: Mapping[str, int] = field(default_factory=dict)
     desired: int = 0  # what it would give uncut, when the pricing already cut it to a budget's remainder (0: spend)
+    units: int = 0  # a presale's units (its `promotion` is the presale): held against `stock`, all or none
+    stock: int | None = None  # the presale's `stock`; None: units are counted, never refused
+
+
+@dataclass(frozen=True)
+class PresaleOrder:
+    """A presale line of a priced order (ledger.md §5): at the deposit stage its reservation is
+    the deposit order of the parent order; at the balance stage the balance order."""
+
+    line_id: str
+    presale: str
+    stage: str  # deposit | balance | full
+    units: int
+    ship_us: int | None = None
+    balance_closes_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,7 @@ class Order:
     lines: tuple[Line, ...] = ()
     payable: int = 0
     answer: Any = None
+    presales: tuple[PresaleOrder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,9 @@ class UsageQuery:
     at: datetime | None = None
     timezone: str = "UTC"
     codes: tuple[CodeRef, ...] = ()
+    # presales whose units sold the engine reads: (name, the instant in µs their deposit window
+    # closed, or None while it is open); after the close the count is the one at the close
+    presales: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,7 @@ class Usage:
     period_keys: Mapping[Period | None, str]
     counters: Mapping[CounterKey, Count]
     codes: Mapping[CodeRef, CodeState]
+    sold: Mapping[str, int] = field(default_factory=dict)  # presale -> units sold (the query's presales)
 
     def uses(self, promotion: str, limit: Limit) -> int:
         subject = (self.buyer or "") if limit.per_user else ""

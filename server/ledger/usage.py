@@ -43,7 +43,28 @@ def read(conn: Connection, query: UsageQuery, now: datetime, now_us: int) -> Usa
         period_keys={None: "", **{p: period_key(p, day) for p in Period}},
         counters={k: v for k, v in counts.items() if k.metric is not Metric.CODE},
         codes={ref: _code_state(ref, issued, counts) for ref in sorted(wanted, key=lambda r: (r.coupon, r.code))},
+        sold={name: sold(conn, name, closed, now_us) for name, closed in query.presales},
     )
+
+
+def sold(conn: Connection, presale: str, closed_us: int | None, now_us: int) -> int:
+    """A presale's units sold: held (not past expiry) and committed deposits. After its deposit
+    window closed (`closed_us`, passed), the units sold at the close, the same for every buyer:
+    the sum of the stock counter's entries up to then, without the reservations that were neither
+    committed nor alive at the close (an unswept expired hold)."""
+    c, e, r = counters.c, entries.c, reservations.c
+    counter = conn.execute(select(c.id, c.used).where(
+        c.promotion == presale, c.metric == str(Metric.UNITS), c.subject == "", c.period == "")).first()
+    if counter is None:
+        return 0
+    if closed_us is None or closed_us > now_us:
+        _held, due = holds_of(conn, (counter.id,), now_us)
+        return int(counter.used - due.get(counter.id, 0))
+    dead = and_(r.expires_us <= closed_us, or_(r.committed_us.is_(None), r.committed_us > closed_us))
+    total = conn.execute(select(func.coalesce(func.sum(e.delta), 0))
+                         .select_from(entries.join(reservations, r.id == e.reservation_id))
+                         .where(e.counter_id == counter.id, e.at_us <= closed_us, ~dead)).scalar_one()
+    return int(total)
 
 
 def _issued(conn: Connection, texts: set[str]) -> dict[str, str]:

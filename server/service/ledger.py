@@ -30,9 +30,11 @@ from server.gen.promo.v1 import ledger_pb2 as lpb
 from server.gen.promo.v1 import ledger_pb2_grpc as lpb_grpc
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.ledger import validate
+from server.ledger.clock import from_us
 from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
+from server.ledger.presale import ParentOrder
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
 from server.service import convert, decisions, metrics
 from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
@@ -207,7 +209,25 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
         return usage_response(request.promotion, usage.counters, plan, cached_clauses(plan).get(request.promotion))
 
 
+    @_database
+    def GetOrder(self, request: lpb.GetOrderRequest, context) -> lpb.GetOrderResponse:
+        return order_response(self.ledger.get_order(request.order_id), self._plan().digits)
+
+
 # ---- answers -------------------------------------------------------------------------------------
+
+
+def order_response(order: ParentOrder, digits: int) -> lpb.GetOrderResponse:
+    out = lpb.GetOrderResponse(order_id=order.order_id, presale=order.presale, line=order.line_id,
+                               units=order.units, state=order.state)
+    if order.ship_us is not None:
+        out.ships = _instant(from_us(order.ship_us))
+    if order.balance_closes_us is not None:
+        out.balance_closes = _instant(from_us(order.balance_closes_us))
+    for child in order.children:
+        out.children.add(kind=child.kind, reservation_id=child.reservation_id, order_id=child.order_id,
+                         state=child.state, payable=format_money(child.payable, digits))
+    return out
 
 
 def _reserved(outcome: Outcome, digits: int) -> lpb.ReservedPromotion:

@@ -36,6 +36,7 @@ from server.ledger.types import (
     Usage,
     UsageQuery,
 )
+from server.service.presale_view import presale_orders, sold_query, with_sold
 
 Price = Callable[..., Quote]  # evaluate(plan, request, limits, ledger=view)
 Answer = Callable[[Quote], Any]  # the quote as the JSON value the reservation keeps
@@ -199,14 +200,21 @@ class QuotePricer:
 
     def __call__(self, read: Reader, outcomes: Mapping[str, Outcome]) -> Order:
         query = self.query()
-        view = LedgerSnapshot.of(None if query is None else read(query), outcomes)
-        inputs = (view.key(self.plan, query), tuple(sorted((k, _outcome_key(v)) for k, v in outcomes.items())))
+        usage = None if query is None else read(query)
+        view = LedgerSnapshot.of(usage, outcomes)
+        # a presale's units sold come from the ledger (server/service/presale_view.py)
+        request = self.request if usage is None or not query or not query.presales else with_sold(self.request, usage.sold)
+        inputs = (view.key(self.plan, query), tuple(sorted((k, _outcome_key(v)) for k, v in outcomes.items())),
+                  tuple(sorted(request.presale_sold.items())))
         if self._priced is not None and self._priced[0] == inputs:
             self.quote = self._priced[2]
             return self._priced[1]
-        quote = self._price(self.plan, self.request, self.limits, ledger=view)
+        quote = self._price(self.plan, request, self.limits, ledger=view)
         self.pricings += 1
-        order = order_of(quote, self.request, self._clauses, self._answer(quote))
+        order = order_of(quote, request, self._clauses, self._answer(quote))
+        if query is not None and query.presales:
+            units, presales = presale_orders(self.plan, request, quote)
+            order = replace(order, holds=order.holds + units, presales=presales)
         self._priced = (inputs, order, quote)
         self.quote = quote
         return order
@@ -222,6 +230,10 @@ class QuotePricer:
         the cart has a ledger clause: the price does not depend on the ledger."""
         if self._query is None:
             found = usage_query(self.plan, self.request, self._clauses)
+            presales = sold_query(self.plan, self.request)
+            if presales:  # a presale line: its units sold are read, and its units held
+                found = replace(found or UsageQuery((), at=self.request.at, timezone=str(self.plan.timezone)),
+                                presales=presales)
             self._query = (None if found is None else replace(found, buyer=self.buyer),)
         return self._query[0]
 

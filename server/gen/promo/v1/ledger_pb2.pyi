@@ -196,3 +196,43 @@ class GetUsageResponse(_message.Message):
     budget: str
     counters: _containers.RepeatedCompositeFieldContainer[UsageCounter]
     def __init__(self, promotion: _Optional[str] = ..., uses: _Optional[int] = ..., uses_held: _Optional[int] = ..., limit_total: _Optional[int] = ..., spend: _Optional[str] = ..., spend_held: _Optional[str] = ..., budget: _Optional[str] = ..., counters: _Optional[_Iterable[_Union[UsageCounter, _Mapping]]] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("order_id",)
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    def __init__(self, order_id: _Optional[str] = ...) -> None: ...
+
+class ChildOrder(_message.Message):
+    __slots__ = ("kind", "reservation_id", "order_id", "state", "payable")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAYABLE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    reservation_id: str
+    order_id: str
+    state: str
+    payable: str
+    def __init__(self, kind: _Optional[str] = ..., reservation_id: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., payable: _Optional[str] = ...) -> None: ...
+
+class GetOrderResponse(_message.Message):
+    __slots__ = ("order_id", "presale", "line", "units", "state", "ships", "balance_closes", "children")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRESALE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SHIPS_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_CLOSES_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    presale: str
+    line: str
+    units: int
+    state: str
+    ships: str
+    balance_closes: str
+    children: _containers.RepeatedCompositeFieldContainer[ChildOrder]
+    def __init__(self, order_id: _Optional[str] = ..., presale: _Optional[str] = ..., line: _Optional[str] = ..., units: _Optional[int] = ..., state: _Optional[str] = ..., ships: _Optional[str] = ..., balance_closes: _Optional[str] = ..., children: _Optional[_Iterable[_Union[ChildOrder, _Mapping]]] = ...) -> None: ...

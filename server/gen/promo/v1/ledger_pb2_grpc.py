@@ -66,6 +66,11 @@ class LedgerServiceStub:
                 request_serializer=promo_dot_v1_dot_ledger__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=promo_dot_v1_dot_ledger__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/promo.v1.LedgerService/GetOrder',
+                request_serializer=promo_dot_v1_dot_ledger__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=promo_dot_v1_dot_ledger__pb2.GetOrderResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -124,6 +129,14 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrder(self, request, context):
+        """A presale parent order (ledger.md §5) with its children, the deposit order and the balance
+        order: `order_id` is the parent's (the deposit Reserve's order id) or its balance order's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -156,6 +169,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=promo_dot_v1_dot_ledger__pb2.GetUsageRequest.FromString,
                     response_serializer=promo_dot_v1_dot_ledger__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=promo_dot_v1_dot_ledger__pb2.GetOrderRequest.FromString,
+                    response_serializer=promo_dot_v1_dot_ledger__pb2.GetOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -322,6 +340,33 @@ class LedgerService:
             '/promo.v1.LedgerService/GetUsage',
             promo_dot_v1_dot_ledger__pb2.GetUsageRequest.SerializeToString,
             promo_dot_v1_dot_ledger__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promo.v1.LedgerService/GetOrder',
+            promo_dot_v1_dot_ledger__pb2.GetOrderRequest.SerializeToString,
+            promo_dot_v1_dot_ledger__pb2.GetOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,
