@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, func, select
 
-from server.ledger.database import built, insert_new
+from server.ledger.database import insert_new, run
 from server.ledger.schema import counters, entries
 from server.ledger.types import CounterKey
 
-_ENTRY = entries.insert()
+_ENTRY_KEYS = ("reservation_id", "counter_id", "delta", "cause", "at_us")
+_NEW_KEYS = ("promotion", "metric", "subject", "period", "used", "cap", "moved")
 
 
 class Drift(RuntimeError):
@@ -36,23 +37,23 @@ def take(conn: Connection, key: CounterKey, want: int, cap: int, at_least: int, 
          reservation_id: str, now_us: int) -> tuple[int, int] | None:
     """Add `want` to the counter, or as much as is left under `cap` if that is at least
     `at_least`; returns (counter id, amount added), or None when less than `at_least` is left."""
-    guarded = built(conn, "counters.take", _guarded)
     values = {**_key(key), "want": want, "new_cap": cap, "at_least": at_least}
-    row = conn.execute(guarded, values).first()
+    row = run(conn, "counters.take", _guarded, values).first()
     if row is None:
         # a counter nobody has touched yet: create it at 0 and try once more (a concurrent
         # creator makes the insert a no-op, and the second update then sees its row)
-        conn.execute(built(conn, "counters.new", lambda c: insert_new(c, counters)),
-                     {"promotion": key.promotion, "metric": str(key.metric), "subject": key.subject,
-                      "period": key.period, "used": 0, "cap": cap, "moved": 0})
-        row = conn.execute(guarded, values).first()
+        run(conn, "counters.new", lambda: insert_new(conn, counters),
+            {"promotion": key.promotion, "metric": str(key.metric), "subject": key.subject,
+             "period": key.period, "used": 0, "cap": cap, "moved": 0}, _NEW_KEYS)
+        row = run(conn, "counters.take", _guarded, values).first()
         if row is None:
             return None
-    _entry(conn, reservation_id, row.id, row.moved, "reserve", now_us)
-    return row.id, row.moved
+    counter_id, moved = int(row[0]), int(row[1])
+    _entry(conn, reservation_id, counter_id, moved, "reserve", now_us)
+    return counter_id, moved
 
 
-def _guarded(_conn: Connection) -> Any:
+def _guarded() -> Any:
     """UPDATE counters SET used = used + grant … WHERE <key> AND used + :at_least <= :cap, where
     grant is :want, or what is left under the cap when that is less."""
     c = counters.c
@@ -72,7 +73,7 @@ def _key(key: CounterKey) -> dict[str, str]:
             "k_period": key.period}
 
 
-def _giving(_conn: Connection) -> Any:
+def _giving() -> Any:
     c = counters.c
     amount = bindparam("amount", type_=BigInteger)
     return (counters.update().where(c.id == bindparam("counter_id"), c.used >= amount)
@@ -81,8 +82,7 @@ def _giving(_conn: Connection) -> Any:
 
 def give(conn: Connection, counter_id: int, amount: int, *, reservation_id: str, cause: str, now_us: int) -> None:
     """Give back `amount` that this reservation holds on the counter."""
-    guarded = built(conn, "counters.give", _giving)
-    if conn.execute(guarded, {"counter_id": counter_id, "amount": amount}).first() is None:
+    if run(conn, "counters.give", _giving, {"counter_id": counter_id, "amount": amount}).first() is None:
         raise Drift(f"counter {counter_id} holds less than the {amount} reservation {reservation_id} gives back")
     _entry(conn, reservation_id, counter_id, -amount, cause, now_us)
 
@@ -93,8 +93,8 @@ def used(conn: Connection, key: CounterKey) -> int:
 
 
 def _entry(conn: Connection, reservation_id: str, counter_id: int, delta: int, cause: str, now_us: int) -> None:
-    conn.execute(_ENTRY, {"reservation_id": reservation_id, "counter_id": counter_id, "delta": delta, "cause": cause,
-                          "at_us": now_us})
+    run(conn, "entries.new", entries.insert, {"reservation_id": reservation_id, "counter_id": counter_id,
+                                              "delta": delta, "cause": cause, "at_us": now_us}, _ENTRY_KEYS)
 
 
 def holdings(conn: Connection, reservation_id: str, promotion: str | None = None,

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, String, Table, create_engine, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from server.ledger.errors import InvalidArgument
 
@@ -126,3 +126,90 @@ def built(conn: Connection, name: str, build: Callable[[Connection], Any]) -> An
     if found is None:
         found = _built[key] = build(conn)
     return found
+
+
+
+class Rows:
+    """The rows a statement `run` returned, as plain tuples."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> tuple[Any, ...]:
+        if len(self.rows) != 1:
+            raise AssertionError(f"one row expected, {len(self.rows)} found")
+        return self.rows[0]
+
+
+_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, Any], bool]] = {}
+
+
+def run(conn: Connection, name: str, build: Callable[[], Any], params: dict[str, Any] | list[dict[str, Any]],
+        keys: tuple[str, ...] | None = None) -> Rows:
+    """Execute the statement `build` makes on the connection's driver cursor, in the
+    connection's transaction: compiled once per dialect to its SQL text, so a call pays no
+    cache-key walk, compile lookup, parameter or result processing, which cost SQLAlchemy
+    ~0.05-0.07 ms a statement, ten times what SQLite takes to run it (a Reserve runs ~20).
+    The statement's values must be bind parameters given here (`params`; a list for
+    executemany; an insert names its columns in `keys`) or literals bound when it was built, and
+    need no type processing (text and whole numbers). Driver errors are raised as SQLAlchemy's
+    (OperationalError, IntegrityError, …), as `conn.execute` raises them."""
+    key = (conn.dialect.name, name)
+    found = _compiled.get(key)
+    if found is None:
+        statement = build()
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys) if keys is not None else None)
+        positions = tuple(compiled.positiontup) if conn.dialect.paramstyle in ("qmark", "numeric") else None
+        returns = bool(compiled.returning) or getattr(statement, "is_select", False)
+        found = _compiled[key] = (compiled.string, positions, dict(compiled.params), returns)
+    sql, positions, defaults, returns = found
+
+    def bound(values: dict[str, Any]) -> Any:
+        merged = {**defaults, **values} if defaults else values
+        return merged if positions is None else tuple(merged[p] for p in positions)
+
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        if isinstance(params, list):
+            cursor.executemany(sql, [bound(p) for p in params])
+            return Rows([])
+        cursor.execute(sql, bound(params))
+        return Rows([tuple(row) for row in cursor.fetchall()] if returns else [])
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from error
+    finally:
+        cursor.close()
+
+
+class Savepoint:
+    """A savepoint in the connection's transaction, set and ended by statements sent straight
+    to the driver (SQLAlchemy's `begin_nested` builds and compiles each SAVEPOINT / RELEASE
+    anew, ~0.3 ms a pair on SQLite). `commit` keeps what was done since it was set, `rollback`
+    undoes it; an exception that ends the whole transaction needs neither."""
+
+    def __init__(self, conn: Connection, name: str) -> None:
+        self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._name = name
+        self._send(f"SAVEPOINT {name}", conn)
+        self._conn = conn
+
+    def _send(self, sql: str, conn: Connection) -> None:
+        try:
+            self._cursor.execute(sql)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(sql, (), error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect) from error
+
+    def commit(self) -> None:
+        self._send(f"RELEASE SAVEPOINT {self._name}", self._conn)
+        self._cursor.close()
+
+    def rollback(self) -> None:
+        self._send(f"ROLLBACK TO SAVEPOINT {self._name}", self._conn)
+        self._send(f"RELEASE SAVEPOINT {self._name}", self._conn)
+        self._cursor.close()

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
-from server.ledger.database import built, insert_new
+from server.ledger.database import insert_new, run
 from server.ledger.errors import IdempotencyConflict
 from server.ledger.schema import idempotency
 
@@ -26,20 +26,20 @@ def request_hash(operation: str, request: Any) -> str:
 def claim(conn: Connection, key: str, operation: str, request: Any, now_us: int) -> Any | None:
     """None if the key is now this transaction's; else the first answer (JSON) to replay."""
     digest = request_hash(operation, request)
-    claiming = built(conn, "idempotency.claim", lambda c: insert_new(c, idempotency).returning(idempotency.c.key))
-    won = conn.execute(claiming, {"key": key, "operation": operation, "request_hash": digest,
-                                  "created_us": now_us}).first()
+    won = run(conn, "idempotency.claim", lambda: insert_new(conn, idempotency).returning(idempotency.c.key),
+              {"key": key, "operation": operation, "request_hash": digest, "created_us": now_us}, _CLAIM_KEYS).first()
     if won is not None:
         return None
-    row = conn.execute(_FIRST, {"k": key}).one()
-    if row.request_hash != digest:
+    stored_hash, answer = run(conn, "idempotency.first", lambda: _FIRST, {"k": key}).one()
+    if stored_hash != digest:
         raise IdempotencyConflict(operation)
-    return json.loads(row.answer)
+    return json.loads(answer)
 
 
 def store(conn: Connection, key: str, answer: Any) -> None:
-    conn.execute(_STORE, {"k": key, "new_answer": json.dumps(answer)})
+    run(conn, "idempotency.store", lambda: _STORE, {"k": key, "new_answer": json.dumps(answer)})
 
 
+_CLAIM_KEYS = ("key", "operation", "request_hash", "created_us")
 _FIRST = select(idempotency.c.request_hash, idempotency.c.answer).where(idempotency.c.key == bindparam("k"))
 _STORE = idempotency.update().where(idempotency.c.key == bindparam("k")).values(answer=bindparam("new_answer"))

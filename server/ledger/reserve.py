@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from server.ledger import codes, counters, presale, usage, validate
 from server.ledger.clock import to_us
-from server.ledger.database import built, insert_new
+from server.ledger.database import Savepoint, insert_new, run
 from server.ledger.errors import AlreadyExists, Contention, OutOfStock
 from server.ledger.lifecycle import expire_due
 from server.ledger.periods import local_date, period_key
@@ -44,6 +44,11 @@ NO_STOCK = 2**62  # the cap of a presale's units counter without `stock`
 ATTEMPTS = 8  # pricings per reserve: each one after the first answers a lost race
 _PRICED = (reservations.update().where(reservations.c.id == bindparam("rid"))
            .values(payable=bindparam("new_payable"), answer=bindparam("new_answer")))
+_NEW_KEYS = ("id", "order_id", "parent_order_id", "buyer", "state", "timezone", "at_us", "local_day", "created_us",
+             "expires_us", "payable")
+_LINE_KEYS = ("reservation_id", "line_id", "quantity", "final", "returned")
+_REDEMPTION_KEYS = ("reservation_id", "promotion", "desired", "granted", "code")
+_ALLOCATION_KEYS = ("reservation_id", "promotion", "line_id", "amount")
 
 
 def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now: datetime) -> Reservation:
@@ -52,12 +57,11 @@ def reserve(conn: Connection, request: ReserveRequest, price: Pricer | None, now
     expires = now + timedelta(seconds=request.ttl_seconds)
     reservation_id = "r_" + uuid.uuid4().hex
     expire_due(conn, now_us, order_id=request.order_id)  # an expired hold of this order no longer counts
-    creating = built(conn, "reservations.new", lambda c: insert_new(c, reservations).returning(reservations.c.id))
-    created = conn.execute(creating, {
+    created = run(conn, "reservations.new", lambda: insert_new(conn, reservations).returning(reservations.c.id), {
         "id": reservation_id, "order_id": request.order_id, "parent_order_id": request.parent_order_id,
         "buyer": request.buyer, "state": str(State.HELD), "timezone": request.timezone,
         "at_us": to_us(request.at or now), "local_day": day.isoformat(), "created_us": now_us,
-        "expires_us": to_us(expires), "payable": 0}).first()
+        "expires_us": to_us(expires), "payable": 0}, _NEW_KEYS).first()
     if created is None:
         raise AlreadyExists("order_id", "the order has a reservation held or committed")
 
@@ -79,7 +83,7 @@ def _settle(conn: Connection, request: ReserveRequest, price: Pricer | None, rea
         counted = [h.promotion for h in order.holds if _counts(h)]
         if counted:  # an expired hold on a counter this order takes gives it back first
             expire_due(conn, now_us, promotions=counted)
-        attempt = conn.begin_nested()
+        attempt = Savepoint(conn, "attempt")
         outcomes = tuple(_take(conn, hold, request.buyer, day, reservation_id, now_us)
                          for hold in sorted(order.holds, key=lambda h: h.promotion))
         asked = {h.promotion: h.spend for h in order.holds}
@@ -120,7 +124,7 @@ def _take(conn: Connection, hold: Hold, buyer: str, day: date, reservation_id: s
     """All of one promotion's holds, or none of them."""
     if not _counts(hold):  # no counter to take: granted, and nothing to undo
         return Outcome(hold.promotion, True, None, hold.spend, hold.spend)
-    savepoint = conn.begin_nested()
+    savepoint = Savepoint(conn, "hold")
     outcome = _take_all(conn, hold, buyer, day, reservation_id, now_us)
     if outcome.granted:
         savepoint.commit()
@@ -206,17 +210,18 @@ def _issued_for(conn: Connection, code: str, coupon: str) -> bool:
 
 def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple[Outcome, ...]) -> None:
     """What a return and the figures need: the lines, what each promotion got and where it fell."""
-    conn.execute(_PRICED, {"rid": reservation_id, "new_payable": order.payable, "new_answer": json.dumps(order.answer)})
+    run(conn, "reservations.priced", lambda: _PRICED,
+        {"rid": reservation_id, "new_payable": order.payable, "new_answer": json.dumps(order.answer)})
     if order.lines:
-        conn.execute(lines.insert(), [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
-                                       "final": x.final, "returned": 0} for x in order.lines])
+        run(conn, "lines.new", lines.insert, [{"reservation_id": reservation_id, "line_id": x.id, "quantity": x.quantity,
+                                               "final": x.final, "returned": 0} for x in order.lines], _LINE_KEYS)
     holds = {h.promotion: h for h in order.holds}
     units = {h.promotion for h in order.holds if h.units}  # a presale's units: the parent order records them
     granted = [o for o in outcomes if o.granted and o.promotion not in units]
     if granted:  # one statement for all, one for their allocations
-        conn.execute(redemptions.insert(), [
+        run(conn, "redemptions.new", redemptions.insert, [
             {"reservation_id": reservation_id, "promotion": o.promotion, "desired": o.desired, "granted": o.spend,
-             "code": o.code} for o in granted])
+             "code": o.code} for o in granted], _REDEMPTION_KEYS)
     shares = []
     for outcome in granted:
         allocation = holds[outcome.promotion].allocation
@@ -225,4 +230,4 @@ def _record(conn: Connection, reservation_id: str, order: Order, outcomes: tuple
             shares += [{"reservation_id": reservation_id, "promotion": outcome.promotion, "line_id": line_id,
                         "amount": part} for line_id, part in zip(allocation, parts)]
     if shares:
-        conn.execute(allocations.insert(), shares)
+        run(conn, "allocations.new", allocations.insert, shares, _ALLOCATION_KEYS)
