@@ -9,6 +9,10 @@ order holds one more promotion with a `limit N total` and a `budget M` (the lang
 them next): a **hot** coupon that every client's order takes (one counter row, every writer
 on it) or **spread** coupons, one per client (no two writers on one row).
 
+A row more per backend: Reserve alone (no Commit) with 1 client, each Reserve followed by an
+Evaluate alone of the same cart and an fsync, so that `Reserve - Evaluate` p50 (issue 17's goal:
+at most 1 ms on SQLite) and the fsync floor under it are measured together.
+
 SQLite is a file in a temporary folder (WAL, synchronous=FULL: an fsync per commit);
 PostgreSQL a throwaway server (tests/ledger_support.py) with fsync on, on a Unix socket.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -64,6 +69,8 @@ class Row:
     p50_ms: float
     p99_ms: float
     repriced: int = 0  # reserves whose pricer ran more than once
+    evaluate_p50_ms: float = 0.0  # mode "reserve": Evaluate alone, timed between the Reserves
+    fsync_p50_ms: float = 0.0  # mode "reserve": one fsync of a 4 KiB write in the database's folder
 
     @property
     def per_second(self) -> float:
@@ -72,7 +79,9 @@ class Row:
     def to_json(self) -> dict:
         return {"backend": self.backend, "mode": self.mode, "clients": self.clients, "orders": self.orders,
                 "per_second": round(self.per_second, 1), "p50_ms": round(self.p50_ms, 3),
-                "p99_ms": round(self.p99_ms, 3), "repriced": self.repriced}
+                "p99_ms": round(self.p99_ms, 3), "repriced": self.repriced,
+                **({"evaluate_p50_ms": round(self.evaluate_p50_ms, 3), "fsync_p50_ms": round(self.fsync_p50_ms, 3)}
+                   if self.mode == "reserve" else {})}
 
 
 def percentile(runs: list[float], q: float) -> float:
@@ -141,6 +150,46 @@ class Bench:
         seconds, lat = run_clients(clients, orders, lambda c, n: evaluate(self.plan, self.cart_for(n)))
         return Row("-", "evaluate", clients, orders, seconds, statistics.median(lat), percentile(lat, 0.99))
 
+    def reserve_alone(self, backend: str, url: str, folder: Path, orders: int) -> Row:
+        """One client: a Reserve as the service runs it (the cart priced with a snapshot read
+        before the transaction, then the transaction: priced again only if the ledger moved,
+        the holds taken, the quote stored), without Commit; each Reserve followed by an Evaluate
+        alone of the same cart and an fsync in the database's folder, so the three medians are
+        measured under the same load and `Reserve - Evaluate` is the ledger's cost to a call."""
+        run = next(self.runs)
+        probe = folder / f"fsync-{run}"
+        reserve_ms: list[float] = []
+        evaluate_ms: list[float] = []
+        fsync_ms: list[float] = []
+        repriced = 0
+        with Ledger(url, pool_size=2) as ledger, probe.open("wb") as handle:
+            for n in range(-min(orders, 20), orders):  # the first ones warm up
+                cart = self.cart_for(n)
+                start = time.perf_counter()
+                pricer = QuotePricer(self.plan, cart, Limits(), cart.user.id, stored_answer)
+                priced = WithCoupon(pricer, HOT, 100)
+                pricer.prime(ledger.get_usage)
+                order_id = f"alone{run}-{n}"
+                ledger.reserve(ReserveRequest(order_id=order_id, idempotency_key=f"r-{order_id}", buyer=cart.user.id,
+                                              timezone=str(self.plan.timezone), at=cart.at, fingerprint=order_id),
+                               priced)
+                took = time.perf_counter() - start
+                start = time.perf_counter()
+                evaluate(self.plan, cart)
+                alone = time.perf_counter() - start
+                handle.write(b"x" * 4096)
+                handle.flush()
+                start = time.perf_counter()
+                os.fsync(handle.fileno())
+                synced = time.perf_counter() - start
+                if n >= 0:
+                    reserve_ms.append(took * 1000)
+                    evaluate_ms.append(alone * 1000)
+                    fsync_ms.append(synced * 1000)
+                    repriced += pricer.pricings > 1
+        return Row(backend, "reserve", 1, orders, sum(reserve_ms) / 1000, statistics.median(reserve_ms),
+                   percentile(reserve_ms, 0.99), repriced, statistics.median(evaluate_ms), statistics.median(fsync_ms))
+
     def ledger(self, backend: str, url: str, mode: str, clients: int, orders: int) -> Row:
         run = next(self.runs)
         repriced = [0]
@@ -197,6 +246,8 @@ def measure(orders: int = 400, clients: tuple[int, ...] = (1, 8, 32), names: tup
             rows.append(bench.evaluate(n, orders))
             log(f"evaluate x{n}: {rows[-1].to_json()}")
         for backend, url in urls.items():
+            rows.append(bench.reserve_alone(backend, url, folder, orders))
+            log(f"{backend} reserve alone x1: {rows[-1].to_json()}")
             for mode in ("hot", "spread"):
                 for n in clients:
                     rows.append(bench.ledger(backend, url, mode, n, orders))
@@ -216,7 +267,7 @@ def section(result: dict) -> str:
              "Evaluate p50 ms | ledger's cost (p50) | throughput ratio | repriced |",
              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
-        if r["mode"] == "evaluate":
+        if r["mode"] in ("evaluate", "reserve"):
             continue
         e = alone[r["clients"]]
         cost, throughput = r["p50_ms"] - e["p50_ms"], r["per_second"] / e["per_second"]
@@ -225,6 +276,20 @@ def section(result: dict) -> str:
                      f"+{cost:.2f} ms | {throughput:.2f} | {r['repriced']} |")
     for backend, why in result.get("missing", {}).items():
         lines.append(f"| {backend} | – | – | {why} | | | | | | | |")
+    alone_rows = [r for r in rows if r["mode"] == "reserve"]
+    if alone_rows:
+        lines += ["", "Reserve alone (no Commit), 1 client, each Reserve followed by an Evaluate alone of the same cart "
+                  "and an fsync in the database's folder (the three timed under the same load). Goal: Reserve − "
+                  "Evaluate ≤ 1 ms p50 on SQLite; SQLite commits with one fsync (WAL, synchronous=FULL), so what "
+                  "the ledger itself spends is Reserve − Evaluate − fsync.", "",
+                  "| backend | Reserve p50 ms | p99 ms | Evaluate p50 ms | Reserve − Evaluate p50 | fsync p50 ms | "
+                  "Reserve − Evaluate − fsync | repriced |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|"]
+        for r in alone_rows:
+            cost = r["p50_ms"] - r["evaluate_p50_ms"]
+            lines.append(f"| {r['backend']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['evaluate_p50_ms']:.2f} | "
+                         f"+{cost:.2f} ms | {r['fsync_p50_ms']:.2f} | {cost - r['fsync_p50_ms']:+.2f} ms | "
+                         f"{r['repriced']} |")
     return "\n".join(lines)
 
 

@@ -59,6 +59,7 @@ HEADINGS = (
     "## Analyze throughput",
     "## Language server: from an edit to its diagnostics",
     "## Backtest throughput and memory",
+    "## Ledger: Reserve and Commit on SQLite and PostgreSQL",
     "## Headline ratios",
 )
 
@@ -93,13 +94,17 @@ class Config:
     backtest: bool = True  # bench/backtest.py (issue 19), its short defaults (--full: 100,000 orders, 1,000,000)
     backtest_args: tuple[str, ...] = ()
     backtest_timeout: int = 900
+    ledger_orders: int = 400  # bench/ledger.py: Reserve+Commit pairs per measurement
+    ledger_clients: tuple[int, ...] = (1, 8, 32)
+    ledger_backends: tuple[str, ...] = ("sqlite", "postgresql")
+    ledger_timeout: int = 1800
 
 
 TINY = Config(peer_inputs=20, peer_repeat=1, sizes=(100, 200), eval_repeat={}, cart_size=200, cart_lines=(1, 5),
               cart_repeat=3, wallets=(2, 4), combine_repeat=2, brute_wallets=(1, 2), mixed_wallets=(20,), mixed_seeds=1,
               mixed_repeat=1, hostile_repeat=1, grpc_calls=20, grpc_clients=1,
               grpc_workers=(1,), analyze=False, lsp_promotions=1_000, lsp_edits=4,
-              backtest=False)
+              backtest=False, ledger_orders=10, ledger_clients=(1,), ledger_backends=("sqlite",))
 
 
 def repeat_for(config: Config, size: int) -> int:
@@ -258,6 +263,27 @@ def backtest_section(config: Config) -> str:
         return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
     return done.stdout.rstrip() + ("\n\nThe full run (100,000 orders; memory up to 1,000,000) is `bench/backtest.py "
                                    "--full`, about a quarter of an hour on 2 cores; docs/backtest.md has its figures.")
+
+
+def ledger_section(config: Config) -> str:
+    """bench/ledger.py in its own process (it keeps bench/ off sys.path, as bench/grpc.py does)."""
+    args = ["--orders", str(config.ledger_orders), "--clients", ",".join(map(str, config.ledger_clients)),
+            "--backends", ",".join(config.ledger_backends)]
+    shown_command = " ".join(["bench/ledger.py", *args])
+    try:
+        done = subprocess.run([sys.executable, str(BENCH / "ledger.py"), *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=config.ledger_timeout)
+    except subprocess.TimeoutExpired:
+        return f"_`{shown_command}` did not finish within {config.ledger_timeout} s._"
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
+    return (f"`{shown_command}`: Reserve+Commit as LedgerService runs them below gRPC (the cart priced before the "
+            "transaction, priced again inside it only if the ledger moved), on the double11 cart with a new buyer per "
+            "order and one more promotion with `limit` and `budget`: a hot coupon (every client on one counter) or "
+            "spread ones (one per client); SQLite in WAL with synchronous=FULL (an fsync per commit), PostgreSQL "
+            "with fsync on. The ledger's cost is the p50 against Evaluate alone at the same concurrency.\n\n"
+            + done.stdout.rstrip())
 
 
 def lsp_section(config: Config) -> str:
@@ -474,6 +500,8 @@ def build_report(config: Config | None = None, log=lambda message: None) -> str:
     log("language server (bench/lsp.py)")
     out += [HEADINGS[12], "", lsp_section(config), ""]
     out += [HEADINGS[13], "", backtest, ""]
+    log("ledger (bench/ledger.py)")
+    out += [HEADINGS[14], "", ledger_section(config), ""]
 
     # headline
     out += [HEADINGS[-1], ""] + headlines(conditions, sizes, transport, brute) + [""]

@@ -24,7 +24,7 @@ def test_tiny_report_has_every_section(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = out.read_text(encoding="utf-8")
     expected = headings()
-    assert len(expected) == 15
+    assert len(expected) == 16
     positions = [report.find(h + "\n") for h in expected]
     assert all(p >= 0 for p in positions), [h for h, p in zip(expected, positions) if p < 0]
     assert positions == sorted(positions)
@@ -40,4 +40,5 @@ def test_tiny_report_has_every_section(tmp_path):
             assert agree == of, row
     assert "| Evaluate | 1 |" in report and "| empty handler | 1 |" in report and "| empty handler, grpc.aio | 1 |" in report
     assert "own ÷ engine (goal ≤ 0.25)" in report and "the service's own CPU per Evaluate call" in report
+    assert "| sqlite | hot | 1 |" in report and "Reserve − Evaluate p50" in report  # the ledger section ran
     assert "**no**" not in report  # the search found brute force's payable on every instance
