@@ -178,6 +178,10 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
     def _view(self, plan, cart, prefix: str = ""):
         return None if self.ledger_view is None else self.ledger_view(plan, cart, prefix)
 
+    def _sold(self, plan, cart):
+        """With a ledger, the cart with its presales' units sold from the ledger (not the request's)."""
+        return cart if self.ledger_view is None else self.ledger_view.with_sold(plan, cart)
+
     def _served(self) -> Served:
         served = self.watcher.current  # read once: this call uses this plan to the end
         if served is None:
@@ -197,7 +201,7 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
 
     def Evaluate(self, request, context):
         plan = self._served().plan
-        cart = self._cart(request, plan)
+        cart = self._sold(plan, self._cart(request, plan))
         started = time.thread_time()  # the engine's CPU for the call's log line (bench/grpc.py reads it)
         quote = evaluate(plan, cart, self._limits(context), ledger=self._view(plan, cart))
         annotate(engine_ms=round((time.thread_time() - started) * 1000, 3))
@@ -205,7 +209,7 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
 
     def Qualify(self, request, context):
         plan = self._served().plan
-        cart = self._cart(request.cart, plan)
+        cart = self._sold(plan, self._cart(request.cart, plan))
         return convert.qualify_response(qualify(plan, cart, self._limits(context), ledger=self._view(plan, cart, "cart.")),
                                         request.operator)
 

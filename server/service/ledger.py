@@ -38,6 +38,7 @@ from server.ledger.presale import ParentOrder
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
 from server.service import convert, decisions, metrics
 from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
+from server.service.presale_view import sold_query, with_sold
 
 LEDGER_SERVICE = lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name
 DEFAULT_TTL = 900
@@ -329,8 +330,20 @@ class ViewReader:
         self.ledger = ledger
 
     def __call__(self, plan: Plan, cart: Any, prefix: str = "") -> LedgerSnapshot | None:
+        return self._reading(lambda: ledger_view(plan, cart, self.ledger.get_usage), prefix)
+
+    def with_sold(self, plan: Plan, cart: Any) -> Any:
+        """The cart with its presales' units sold read from the ledger (the request's `presale_sold`
+        ignored), as Reserve prices them; the cart itself when it has no presale line."""
+        presales = sold_query(plan, cart)
+        if not presales:
+            return cart
+        query = UsageQuery((), at=cart.at, timezone=str(plan.timezone), presales=presales)
+        return with_sold(cart, self._reading(lambda: self.ledger.get_usage(query), "").sold)
+
+    def _reading(self, read: Callable[[], Any], prefix: str) -> Any:
         try:
-            return ledger_view(plan, cart, self.ledger.get_usage)
+            return read()
         except InvalidArgument as error:
             if error.field == "buyer":
                 raise InvalidArgument(f"{prefix}user.id", error.message) from None

@@ -115,6 +115,12 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
                 assert a.quote.totals.payable == "100.00"
                 assert a.quote.presale[0].stage == "deposit" and a.quote.presale[0].deposit == "100.00"
         assert units_sold(url) == 3
+        # Evaluate reads sold from the ledger too (the request's presale_sold ignored): 3 units, the
+        # 1600 tier; the line at the deposit stage: 100 + (1600 − 200 − 50) = 1450 (at 2000: 1850)
+        evaluate = cart("u9")
+        evaluate.presale_sold["dj"] = 0
+        quote = served.pricing.Evaluate(evaluate, timeout=30)
+        assert quote.lines[0].final == "1450.00" and quote.presale[0].balance_due == "1350.00"
         for order in paid:
             parent = stub.GetOrder(lpb.GetOrderRequest(order_id=order), timeout=30)
             assert parent.state == "deposit_paid" and parent.presale == "dj" and parent.units == 1
