@@ -39,11 +39,17 @@ class Served:
     loaded_at: datetime
 
 
-def _settle_heap() -> None:
+def _settle_heap(whole: bool = True) -> None:
     """Collect what the previous plan left, then freeze the live heap (the new plan: hundreds of
     thousands of long-lived objects) so the cyclic collector stops rescanning it during requests;
-    measured on a 100,000-promotion plan, it removes the 7 ms stalls from Evaluate's tail."""
-    gc.unfreeze()
+    measured on a 100,000-promotion plan, it removes the 7 ms stalls from Evaluate's tail.
+
+    After an incremental load (`whole` False: most of the plan is the previous one's parts, already
+    frozen) only what is not frozen is collected: a full collection of a 100,000-promotion heap
+    holds the interpreter lock for seconds, and the parts an edit drops hold no reference cycles
+    (measured: none left after edits), so refcounting frees them, frozen or not."""
+    if whole:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 
@@ -122,7 +128,7 @@ class RulesetWatcher:
         served = Served(plan, datetime.now(UTC))
         previous = self._revision()
         self.current = served  # the atomic swap
-        _settle_heap()
+        _settle_heap(whole=work.get("compiled_files", len(loaded.sources)) >= len(loaded.sources))
         self.log.info("ruleset_loaded", path=str(self.root), name=plan.name, revision=plan.revision,
                       previous=previous, promotions=len(plan.promotions), **work)
         metrics.reloaded(plan.revision)
