@@ -85,7 +85,7 @@ def _str(obj: Mapping, key: str, path: str, required: bool = False) -> str:
 _INT_TEXT = re.compile(r"-?[0-9]+")  # ASCII digits: int() would take any script's
 
 
-def _int(value: Any, field_path: str, low: int = 0, high: int = 2**53) -> int:
+def whole_number(value: Any, field_path: str, low: int = 0, high: int = 2**53) -> int:
     # proto3 JSON writes 64-bit integers as strings; accept both forms.
     if isinstance(value, str) and _INT_TEXT.fullmatch(value):
         # past 20 digits it is out of range anyway, and int() refuses strings past 4,300 digits
@@ -97,7 +97,7 @@ def _int(value: Any, field_path: str, low: int = 0, high: int = 2**53) -> int:
     return value
 
 
-def _money(value: Any, field_path: str, digits: int) -> int:
+def money_amount(value: Any, field_path: str, digits: int) -> int:
     try:
         return parse_money(value, digits)
     except MoneyError as err:
@@ -152,8 +152,8 @@ def _line(obj: Any, i: int, digits: int) -> Line:
         category=_str(obj, "category", path),
         brand=_str(obj, "brand", path),
         tags=_strings(obj.get("tags", []), f"{path}tags"),
-        price=_money(obj["price"], f"{path}price", digits),
-        quantity=_int(obj.get("quantity", 0), f"{path}quantity", 1, MAX_QUANTITY),
+        price=money_amount(obj["price"], f"{path}price", digits),
+        quantity=whole_number(obj.get("quantity", 0), f"{path}quantity", 1, MAX_QUANTITY),
         attributes=dict(attributes),
     )
     if line.list_amount > MAX_MINOR:
@@ -161,7 +161,7 @@ def _line(obj: Any, i: int, digits: int) -> Line:
     return line
 
 
-def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
+def wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
     path = f"{field_name}[{i}]"
     if isinstance(value, str):  # the command line's shorthand: a coupon name
         value = {"coupon": value}
@@ -178,14 +178,14 @@ def _wallet_entry(value: Any, i: int, field_name: str, tz) -> WalletEntry:
     )
 
 
-def _wallet(values: list, tz) -> tuple[WalletEntry, ...]:
+def wallet_entries(values: list, tz) -> tuple[WalletEntry, ...]:
     """The wallet with repeated entries collapsed, the first kept where it stands: entries with
     the same coupon and id are one coupon held (an id names one issued coupon; entries without
     one cannot be told apart), so a wallet costs what its coupons cost, not its length. The same
     coupon and id with another expiry is an error: the request contradicts itself."""
     kept: dict[tuple[str, str], WalletEntry] = {}
     for i, value in enumerate(values):
-        entry = _wallet_entry(value, i, "wallet", tz)
+        entry = wallet_entry(value, i, "wallet", tz)
         first = kept.setdefault((entry.coupon, entry.id), entry)
         if first.expires != entry.expires:
             raise RequestError(f"wallet[{i}].expires", f"coupon `{clip(entry.coupon)}` with id `{clip(entry.id)}` "
@@ -196,7 +196,7 @@ def _wallet(values: list, tz) -> tuple[WalletEntry, ...]:
     return tuple(kept.values())
 
 
-def _enum(value: Any, field_path: str, names: Mapping[str, E], unspecified: str, default: D) -> E | D:
+def enum_value(value: Any, field_path: str, names: Mapping[str, E], unspecified: str, default: D) -> E | D:
     """A proto enum by its value name; absent, null or `<ENUM>_UNSPECIFIED`: `default`."""
     if value in ("", None, unspecified):
         return default
@@ -224,10 +224,10 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = UTC,
     usage = _object(user_json.get("usage", {}), "user.usage")
     user = User(
         id=_str(user_json, "id", "user."),
-        level=_int(user_json.get("level", 0), "user.level", 0, 10**9),
+        level=whole_number(user_json.get("level", 0), "user.level", 0, 10**9),
         tags=_strings(user_json.get("tags", []), "user.tags"),
         new=_bool(user_json.get("new", False), "user.new"),
-        usage={k: _int(v, f"user.usage.{clip(k)}") for k, v in usage.items()},
+        usage={k: whole_number(v, f"user.usage.{clip(k)}") for k, v in usage.items()},
         attributes=dict(_object(user_json.get("attributes", {}), "user.attributes")),
     )
     shipping = _object(data.get("shipping", {}), "shipping")
@@ -237,7 +237,7 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = UTC,
     for name, value in (("wallet", wallet), ("selected", selected)):
         if not isinstance(value, list):
             raise RequestError(name, "expected a list")
-    shipping_fees = {shop: _money(fee, f"shipping.{clip(shop)}", digits) for shop, fee in shipping.items()}
+    shipping_fees = {shop: money_amount(fee, f"shipping.{clip(shop)}", digits) for shop, fee in shipping.items()}
     if sum(line.list_amount for line in lines) + sum(shipping_fees.values()) > MAX_MINOR:
         raise RequestError("lines", f"the lines' list amounts and shipping must total at most {format_money(MAX_MINOR, digits)}")
     return Request(
@@ -247,11 +247,11 @@ def request_from_json(data: Any, digits: int, tz: ZoneInfo | timezone = UTC,
         channel=_str(data, "channel", ""),
         region=_str(data, "region", ""),
         shipping=shipping_fees,
-        wallet=_wallet(wallet, tz),
-        selected=tuple(_wallet_entry(v, i, "selected", tz).coupon for i, v in enumerate(selected)),
-        stage=_enum(data.get("stage"), "stage", STAGE_NAMES, "STAGE_UNSPECIFIED", None),
-        presale_sold={k: _int(v, f"presale_sold.{clip(k)}") for k, v in sold.items()},
-        explain=_enum(data.get("explain"), "explain", EXPLAIN_NAMES, "EXPLAIN_UNSPECIFIED", Explain.REASONS),
+        wallet=wallet_entries(wallet, tz),
+        selected=tuple(wallet_entry(v, i, "selected", tz).coupon for i, v in enumerate(selected)),
+        stage=enum_value(data.get("stage"), "stage", STAGE_NAMES, "STAGE_UNSPECIFIED", None),
+        presale_sold={k: whole_number(v, f"presale_sold.{clip(k)}") for k, v in sold.items()},
+        explain=enum_value(data.get("explain"), "explain", EXPLAIN_NAMES, "EXPLAIN_UNSPECIFIED", Explain.REASONS),
     )
 
 

@@ -51,19 +51,19 @@ def _as_json(message, path: str = "") -> dict[str, Any]:
     try:
         return json_format.MessageToDict(message, preserving_proto_field_name=True)
     except json_format.SerializeToJsonError:
-        field = _non_finite(message, path)
+        field = non_finite_field(message, path)
         if field is None:
             raise
         raise RequestError(field, "must be a finite number, not NaN or Infinity") from None  # JSON has neither
 
 
-def _non_finite(message, path: str = "") -> str | None:
+def non_finite_field(message, path: str = "") -> str | None:
     """The path of the first NaN or ±Infinity in a Struct inside `message` (`lines[2].attributes.size`)."""
     if isinstance(message, struct_pb2.Value):
         kind = message.WhichOneof("kind")
         if kind == "number_value":
             return None if math.isfinite(message.number_value) else path
-        return _non_finite(getattr(message, kind), path) if kind in ("struct_value", "list_value") else None
+        return non_finite_field(getattr(message, kind), path) if kind in ("struct_value", "list_value") else None
     if isinstance(message, struct_pb2.Struct):
         named = [(f"{path}.{key}", value) for key, value in sorted(message.fields.items())]
     elif isinstance(message, struct_pb2.ListValue):
@@ -74,7 +74,7 @@ def _non_finite(message, path: str = "") -> str | None:
             if f.message_type and not f.message_type.GetOptions().map_entry:
                 name = f"{path}.{f.name}".lstrip(".")
                 named += [(f"{name}[{i}]", v) for i, v in enumerate(value)] if f.is_repeated else [(name, value)]
-    return next((found for sub, value in named if (found := _non_finite(value, sub))), None)
+    return next((found for sub, value in named if (found := non_finite_field(value, sub))), None)
 
 
 MAX_WALLET = 1_000  # coupons held per wallet, repeats collapsed (`promo serve --max-wallet`)
@@ -110,13 +110,13 @@ def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: 
         seen.add(line.id)
     user = User(
         id=user_msg.id,
-        level=decode._int(user_msg.level, "user.level", 0, 10**9),
+        level=decode.whole_number(user_msg.level, "user.level", 0, 10**9),
         tags=frozenset(user_msg.tags),
         new=user_msg.new,
-        usage={k: decode._int(v, f"user.usage.{clip(k)}") for k, v in user_msg.usage.items()},
+        usage={k: decode.whole_number(v, f"user.usage.{clip(k)}") for k, v in user_msg.usage.items()},
         attributes=user_attributes,
     )
-    shipping = {shop: decode._money(fee, f"shipping.{clip(shop)}", digits) for shop, fee in msg.shipping.items()}
+    shipping = {shop: decode.money_amount(fee, f"shipping.{clip(shop)}", digits) for shop, fee in msg.shipping.items()}
     if sum(line.list_amount for line in lines) + sum(shipping.values()) > MAX_MINOR:
         raise RequestError("lines", f"the lines' list amounts and shipping must total at most {format_money(MAX_MINOR, digits)}")
     return Request(
@@ -126,11 +126,11 @@ def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: 
         channel=msg.channel,
         region=msg.region,
         shipping=shipping,
-        wallet=decode._wallet([_entry(w) for w in msg.wallet], tz) if msg.wallet else (),
-        selected=tuple(decode._wallet_entry(_entry(w), i, "selected", tz).coupon for i, w in enumerate(msg.selected)),
-        stage=decode._enum(_STAGES.get(msg.stage, msg.stage), "stage", decode.STAGE_NAMES, "STAGE_UNSPECIFIED", None),
-        presale_sold={k: decode._int(v, f"presale_sold.{clip(k)}") for k, v in msg.presale_sold.items()},
-        explain=decode._enum(_EXPLAINS.get(msg.explain, msg.explain), "explain", decode.EXPLAIN_NAMES,
+        wallet=decode.wallet_entries([_entry(w) for w in msg.wallet], tz) if msg.wallet else (),
+        selected=tuple(decode.wallet_entry(_entry(w), i, "selected", tz).coupon for i, w in enumerate(msg.selected)),
+        stage=decode.enum_value(_STAGES.get(msg.stage, msg.stage), "stage", decode.STAGE_NAMES, "STAGE_UNSPECIFIED", None),
+        presale_sold={k: decode.whole_number(v, f"presale_sold.{clip(k)}") for k, v in msg.presale_sold.items()},
+        explain=decode.enum_value(_EXPLAINS.get(msg.explain, msg.explain), "explain", decode.EXPLAIN_NAMES,
                              "EXPLAIN_UNSPECIFIED", Explain.REASONS),
     )
 
@@ -160,8 +160,8 @@ def _line(line: pb.Line, i: int, digits: int, attributes: dict) -> Line:
     out = Line(
         id=line.id, sku=line.sku, shop=line.shop, category=line.category, brand=line.brand,
         tags=frozenset(line.tags),
-        price=decode._money(line.price, f"{path}price", digits),
-        quantity=decode._int(line.quantity, f"{path}quantity", 1, decode.MAX_QUANTITY),
+        price=decode.money_amount(line.price, f"{path}price", digits),
+        quantity=decode.whole_number(line.quantity, f"{path}quantity", 1, decode.MAX_QUANTITY),
         attributes=attributes,
     )
     if out.list_amount > MAX_MINOR:
@@ -187,7 +187,7 @@ def _value(value: struct_pb2.Value, request) -> Any:
     if kind == "number_value":
         number = value.number_value
         if not math.isfinite(number):  # JSON has neither: named as json_format's refusal was
-            raise RequestError(_non_finite(request) or "attributes", "must be a finite number, not NaN or Infinity")
+            raise RequestError(non_finite_field(request) or "attributes", "must be a finite number, not NaN or Infinity")
         return number
     if kind == "bool_value":
         return value.bool_value

@@ -40,7 +40,7 @@ def reference_request(msg: pb.EvaluateRequest, max_lines: int = 10_000):
     try:
         data = json_format.MessageToDict(msg, preserving_proto_field_name=True)
     except json_format.SerializeToJsonError:
-        field = convert._non_finite(msg)
+        field = convert.non_finite_field(msg)
         if field is None:
             raise
         raise RequestError(field, "must be a finite number, not NaN or Infinity") from None
