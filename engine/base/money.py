@@ -99,16 +99,28 @@ def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = No
     open_ = [i for i, w in enumerate(weights) if w > 0 and room[i] > 0]
     left = total
     while left > 0 and open_:
-        weight_sum = sum(weights[i] for i in open_)
+        if len(open_) == 1:  # one part takes what it has room for
+            i = open_[0]
+            take = min(left, room[i] - parts[i])
+            parts[i] += take
+            return parts, left - take
+        weight_sum = 0
+        for i in open_:
+            weight_sum += weights[i]
         # exact shares left*w/W: integer quotient and remainder over the common denominator W
-        shares = [divmod(left * weights[i], weight_sum) for i in open_]
-        extra = left - sum(q for q, _ in shares)
-        if extra:  # the largest remainders get one more unit; sorted() is stable, so ties by index
-            for k in sorted(range(len(open_)), key=lambda k: -shares[k][1])[:extra]:
-                shares[k] = (shares[k][0] + 1, 0)
+        quotients: list[int] = []
+        remainders: list[int] = []
+        for i in open_:
+            q, r = divmod(left * weights[i], weight_sum)
+            quotients.append(q)
+            remainders.append(r)
+        extra = left - sum(quotients)
+        if extra:  # the largest remainders get one more unit; sorted() is stable, reverse too: ties by index
+            for k in sorted(range(len(open_)), key=remainders.__getitem__, reverse=True)[:extra]:
+                quotients[k] += 1
         still_open = []
         for k, i in enumerate(open_):
-            take = min(shares[k][0], room[i] - parts[i])
+            take = min(quotients[k], room[i] - parts[i])
             parts[i] += take
             left -= take
             if room[i] > parts[i]:
