@@ -237,6 +237,59 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- promo stats --------------------------------------------------------------------------------
+
+
+def _instant_us(text: str | None, field: str) -> int | None:
+    from datetime import UTC, datetime
+
+    from server.ledger.clock import to_us
+
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(f"--{field}: `{text}` is not an ISO-8601 date or time") from None
+    return to_us(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from server.ledger.database import connect, reading
+    from server.ledger.stats import presale_stats, stats_json
+
+    if args.promotion:
+        raise Refused("--promotion: figures per promotion are not done yet; give --presale")
+    if not args.presale:
+        raise Refused("give --presale NAME")
+    args.url = args.ledger
+    url = _url(args, existing=True)
+    _at_head(url)
+    engine = connect(url, pool_size=1)
+    try:
+        with reading(engine) as conn:
+            figures = presale_stats(conn, args.presale, _instant_us(args.start, "from"), _instant_us(args.end, "to"))
+    finally:
+        engine.dispose()
+    data = stats_json(figures, args.digits)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    console = stdout_console()
+    shown = table(console, ("figure", "value"), right=("value",), title=f"presale {args.presale}")
+    rows = [("deposits paid (orders)", str(figures.deposit_orders)), ("deposits paid (units)", str(figures.deposit_units)),
+            ("deposits paid (amount)", data["deposits"]["amount"]), ("deposits held", str(figures.deposits_held)),
+            ("balances paid", str(figures.balances_paid)), ("balances (amount)", data["balances_paid"]["amount"]),
+            ("conversion", data["conversion"] or "-"), ("forfeited (orders)", str(figures.forfeited_orders)),
+            ("forfeited deposits", data["forfeited"]["deposits"]), ("cancelled", str(figures.cancelled)),
+            ("stock", "-" if figures.stock is None else str(figures.stock)), ("sold", str(figures.sold)),
+            ("stock left", "-" if figures.stock_left is None else str(figures.stock_left))]
+    for name, value in rows:
+        shown.add_row(name, value)
+    console.print(shown)
+    return 0
+
+
 # ---- promo codes --------------------------------------------------------------------------------
 
 
@@ -311,6 +364,17 @@ def register(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     q.add_argument("--promotion", help="only this promotion's counters and codes")
     q.add_argument("--digits", type=int, default=2, help="the currency's minor digits, for amounts (0 for JPY)")
     q.set_defaults(run=guarded(_show))
+
+    p = sub.add_parser("stats", help="a presale's figures from the ledger: deposits, balances, conversion, "
+                                     "forfeited deposits, stock left (docs/ledger.md)")
+    p.add_argument("--ledger", metavar="URL", default=None, help=f"the ledger's database (default: ${ENV})")
+    p.add_argument("--presale", help="the presale's name")
+    p.add_argument("--promotion", help="a promotion's figures (not done yet)")
+    p.add_argument("--from", dest="start", help="parents opened at or after (ISO-8601; UTC without an offset)")
+    p.add_argument("--to", dest="end", help="parents opened before (ISO-8601)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--digits", type=int, default=2, help="the currency's minor digits, for amounts (0 for JPY)")
+    p.set_defaults(run=guarded(_stats))
 
     p = sub.add_parser("codes", help="single-use codes of a coupon (docs/ledger.md)")
     commands = p.add_subparsers(dest="codes_command", metavar="{issue}", required=True, parser_class=make)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
-from server.ledger import issue, lifecycle, presale, usage, validate
+from server.ledger import issue, lifecycle, presale, stats, usage, validate
 from server.ledger import reserve as reserving
 from server.ledger.clock import to_us, utc_now
 from server.ledger.database import connect, reading, write
@@ -121,6 +121,13 @@ class Ledger:
             return lifecycle.expire_due(conn, now_us, limit=limit) + presale.expire_balances(conn, now_us, limit)
 
         return write(self._engine, sweep)
+
+    def presale_stats(self, name: str, from_us: int | None = None, to_us: int | None = None,
+                      stock: int | None = None) -> stats.PresaleStats:
+        """The figures of a presale (ledger.md §6), its parents opened in [from, to)."""
+        validate.name(name, "presale")
+        with reading(self._engine) as conn:
+            return stats.presale_stats(conn, name, from_us, to_us, stock)
 
     def get_order(self, order_id: str) -> presale.ParentOrder:
         """A presale parent order with its deposit and balance orders (ledger.md §5)."""

@@ -30,11 +30,12 @@ from server.gen.promo.v1 import ledger_pb2 as lpb
 from server.gen.promo.v1 import ledger_pb2_grpc as lpb_grpc
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.ledger import validate
-from server.ledger.clock import from_us
+from server.ledger.clock import from_us, to_us
 from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
 from server.ledger.presale import ParentOrder
+from server.ledger.stats import PresaleStats, stats_json
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
 from server.service import convert, decisions, metrics
 from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
@@ -211,11 +212,44 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
 
 
     @_database
+    def GetStats(self, request: lpb.GetStatsRequest, context) -> lpb.GetStatsResponse:
+        if request.promotion:
+            raise InvalidArgument("promotion", "figures per promotion are not served yet: give `presale`")
+        validate.name(request.presale, "presale")
+        plan = self._plan()
+        bounds = [to_us(parse_datetime(getattr(request, f), f, plan.timezone)) if getattr(request, f) else None
+                  for f in ("from", "to")]
+        served = next((x for x in plan.presales if x.name == request.presale), None)
+        figures = self.ledger.presale_stats(request.presale, bounds[0], bounds[1],
+                                            served.stock if served is not None else None)
+        if served is None and not (figures.deposit_orders or figures.deposits_held or figures.cancelled):
+            raise NotFound("presale", f"`{request.presale[:64]}` is in neither the served ruleset nor the ledger")
+        return lpb.GetStatsResponse(presale=stats_message(figures, plan.digits))
+
+    @_database
     def GetOrder(self, request: lpb.GetOrderRequest, context) -> lpb.GetOrderResponse:
         return order_response(self.ledger.get_order(request.order_id), self._plan().digits)
 
 
 # ---- answers -------------------------------------------------------------------------------------
+
+
+def stats_message(figures: PresaleStats, digits: int) -> lpb.PresaleStats:
+    money = lambda v: format_money(v, digits)  # noqa: E731
+    out = lpb.PresaleStats(
+        presale=figures.presale, deposit_orders=figures.deposit_orders, deposit_units=figures.deposit_units,
+        deposit_amount=money(figures.deposit_amount), deposits_held=figures.deposits_held,
+        balances_paid=figures.balances_paid, balance_amount=money(figures.balance_amount),
+        forfeited_orders=figures.forfeited_orders, forfeited_deposits=money(figures.forfeited_deposits),
+        cancelled=figures.cancelled, sold=figures.sold)
+    conversion = stats_json(figures, digits)["conversion"]
+    if conversion is not None:
+        out.conversion = conversion
+    if figures.stock is not None:
+        out.stock = figures.stock
+    if figures.stock_left is not None:
+        out.stock_left = figures.stock_left
+    return out
 
 
 def order_response(order: ParentOrder, digits: int) -> lpb.GetOrderResponse:

@@ -8,6 +8,9 @@ polls, with timeouts, for the deposit window to close and for the sweep."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,5 +173,24 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
         with pytest.raises(grpc.RpcError) as err:
             stub.GetOrder(lpb.GetOrderRequest(order_id="nobody"), timeout=30)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+        # ---- the figures (ledger.md §6): by hand ----
+        # 3 deposits of 100.00 paid; 2 balances of 1320.00 paid (2640.00); conversion 2/3; one
+        # deposit forfeited (100.00); stock 3, 2 sold, 1 left
+        figures = stub.GetStats(lpb.GetStatsRequest(presale="dj"), timeout=30).presale
+        assert (figures.deposit_orders, figures.deposit_units, figures.deposit_amount) == (3, 3, "300.00")
+        assert (figures.balances_paid, figures.balance_amount, figures.conversion) == (2, "2640.00", "0.6667")
+        assert (figures.forfeited_orders, figures.forfeited_deposits) == (1, "100.00")
+        assert (figures.stock, figures.sold, figures.stock_left) == (3, 2, 1)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetStats(lpb.GetStatsRequest(promotion="shop-30"), timeout=30)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and violation(err.value) == "promotion"
+        printed = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--ledger", url, "--presale", "dj",
+                                  "--json"], capture_output=True, text=True, timeout=120, check=True,
+                                 cwd=Path(__file__).resolve().parents[2])
+        assert json.loads(printed.stdout) == {
+            "presale": "dj", "deposits": {"orders": 3, "units": 3, "amount": "300.00", "held": 0},
+            "balances_paid": {"orders": 2, "amount": "2640.00"}, "conversion": "0.6667",
+            "forfeited": {"orders": 1, "deposits": "100.00"}, "cancelled": 0, "stock": 3, "sold": 2, "stock_left": 1}
     finally:
         assert served.process.stop() == 0

@@ -236,3 +236,52 @@ class GetOrderResponse(_message.Message):
     balance_closes: str
     children: _containers.RepeatedCompositeFieldContainer[ChildOrder]
     def __init__(self, order_id: _Optional[str] = ..., presale: _Optional[str] = ..., line: _Optional[str] = ..., units: _Optional[int] = ..., state: _Optional[str] = ..., ships: _Optional[str] = ..., balance_closes: _Optional[str] = ..., children: _Optional[_Iterable[_Union[ChildOrder, _Mapping]]] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ("promotion", "presale", "to")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    PRESALE_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    presale: str
+    to: str
+    def __init__(self, promotion: _Optional[str] = ..., presale: _Optional[str] = ..., to: _Optional[str] = ..., **kwargs) -> None: ...
+
+class PresaleStats(_message.Message):
+    __slots__ = ("presale", "deposit_orders", "deposit_units", "deposit_amount", "deposits_held", "balances_paid", "balance_amount", "conversion", "forfeited_orders", "forfeited_deposits", "cancelled", "stock", "sold", "stock_left")
+    PRESALE_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DEPOSITS_HELD_FIELD_NUMBER: _ClassVar[int]
+    BALANCES_PAID_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_FIELD_NUMBER: _ClassVar[int]
+    FORFEITED_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    FORFEITED_DEPOSITS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    STOCK_FIELD_NUMBER: _ClassVar[int]
+    SOLD_FIELD_NUMBER: _ClassVar[int]
+    STOCK_LEFT_FIELD_NUMBER: _ClassVar[int]
+    presale: str
+    deposit_orders: int
+    deposit_units: int
+    deposit_amount: str
+    deposits_held: int
+    balances_paid: int
+    balance_amount: str
+    conversion: str
+    forfeited_orders: int
+    forfeited_deposits: str
+    cancelled: int
+    stock: int
+    sold: int
+    stock_left: int
+    def __init__(self, presale: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., deposits_held: _Optional[int] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ..., conversion: _Optional[str] = ..., forfeited_orders: _Optional[int] = ..., forfeited_deposits: _Optional[str] = ..., cancelled: _Optional[int] = ..., stock: _Optional[int] = ..., sold: _Optional[int] = ..., stock_left: _Optional[int] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("presale",)
+    PRESALE_FIELD_NUMBER: _ClassVar[int]
+    presale: PresaleStats
+    def __init__(self, presale: _Optional[_Union[PresaleStats, _Mapping]] = ...) -> None: ...

@@ -71,6 +71,11 @@ class LedgerServiceStub:
                 request_serializer=promo_dot_v1_dot_ledger__pb2.GetOrderRequest.SerializeToString,
                 response_deserializer=promo_dot_v1_dot_ledger__pb2.GetOrderResponse.FromString,
                 _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/promo.v1.LedgerService/GetStats',
+                request_serializer=promo_dot_v1_dot_ledger__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=promo_dot_v1_dot_ledger__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -137,6 +142,14 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStats(self, request, context):
+        """The figures of a presale (ledger.md §6): deposits paid, balances paid, conversion,
+        forfeited deposits, stock left. Figures per promotion are not served yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +187,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.GetOrder,
                     request_deserializer=promo_dot_v1_dot_ledger__pb2.GetOrderRequest.FromString,
                     response_serializer=promo_dot_v1_dot_ledger__pb2.GetOrderResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=promo_dot_v1_dot_ledger__pb2.GetStatsRequest.FromString,
+                    response_serializer=promo_dot_v1_dot_ledger__pb2.GetStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -367,6 +385,33 @@ class LedgerService:
             '/promo.v1.LedgerService/GetOrder',
             promo_dot_v1_dot_ledger__pb2.GetOrderRequest.SerializeToString,
             promo_dot_v1_dot_ledger__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promo.v1.LedgerService/GetStats',
+            promo_dot_v1_dot_ledger__pb2.GetStatsRequest.SerializeToString,
+            promo_dot_v1_dot_ledger__pb2.GetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
