@@ -171,6 +171,30 @@ def assemble_plan(settings: RulesetSettings, build: Build, sources: Mapping[str,
 
 
 @dataclass(frozen=True)
+class Compiled:
+    """The blocks of one file compiled (what engine/plan/parts.py caches), in the order written."""
+
+    promotions: tuple[Promotion, ...]
+    presales: tuple[Presale, ...]
+    guards: tuple[Guard, ...]
+    warnings: tuple[WarningLine, ...]
+
+
+def compile_blocks(items: Sequence[object], source: SourceFile, settings: RulesetSettings,
+                   types_of: Callable[[object], str]) -> Compiled:
+    """`items` (top-level blocks of the file `source`) compiled as the stages compile them, with the
+    ruleset's `settings` and the checker's expression types (`types_of`, Types.of)."""
+    exprs = ExpressionCompiler(settings.digits, settings.timezone, settings.declared, types_of)
+    ctx = _Context(settings.digits, settings.timezone, exprs, _text_reader({source.path: source}))
+    return Compiled(
+        promotions=tuple(_promotion(x, ctx) for x in items if isinstance(x, ast.Promotion)),
+        presales=tuple(_presale(x, ctx) for x in items if isinstance(x, ast.Presale)),
+        guards=tuple(_guard(x, ctx) for x in items if isinstance(x, ast.Guard)),
+        warnings=tuple(_warning(x, ctx) for x in items if isinstance(x, ast.WarningLine)),
+    )
+
+
+@dataclass(frozen=True)
 class _Context:
     digits: int
     tz: ZoneInfo

@@ -22,7 +22,6 @@ from engine.lang import ast
 from engine.lang.checked import RulesetSettings, Types
 from engine.lang.source import SourceFile
 from engine.plan import compiler as c
-from engine.plan.expressions import ExpressionCompiler
 from engine.plan.index import assemble_index, index_keys, is_exact
 from engine.plan.plan import Guard, Plan, Presale, Promotion, WarningLine
 
@@ -40,17 +39,10 @@ class FilePart:
 
 
 def compile_file(tree: ast.File, source: SourceFile, settings: RulesetSettings, types: Types) -> FilePart:
-    exprs = ExpressionCompiler(settings.digits, settings.timezone, settings.declared, types.of)
-    ctx = c._Context(settings.digits, settings.timezone, exprs, c._text_reader({source.path: source}))
+    done = c.compile_blocks(tree.items, source, settings, types.of)
     nodes = [x for x in tree.items if isinstance(x, ast.Promotion)]
-    return FilePart(
-        tree=tree,
-        promotions=tuple(c._promotion(x, ctx) for x in nodes),
-        index_keys=tuple((n.name.value, index_keys(n), is_exact(n)) for n in nodes),
-        presales=tuple(c._presale(x, ctx) for x in tree.items if isinstance(x, ast.Presale)),
-        guards=tuple(c._guard(x, ctx) for x in tree.items if isinstance(x, ast.Guard)),
-        warnings=tuple(c._warning(x, ctx) for x in tree.items if isinstance(x, ast.WarningLine)),
-    )
+    return FilePart(tree, done.promotions, tuple((n.name.value, index_keys(n), is_exact(n)) for n in nodes),
+                    done.presales, done.guards, done.warnings)
 
 
 class PlanParts:
