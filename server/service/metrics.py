@@ -144,7 +144,7 @@ def outcome_of(error: BaseException) -> str:
 
 
 OPERATIONS = {"Reserve": "reserve", "Commit": "commit", "Cancel": "cancel", "Return": "return",
-              "IssueCodes": "issue_codes", "GetUsage": "get_usage"}
+              "IssueCodes": "issue_codes", "GetUsage": "get_usage", "GetOrder": "get_order", "GetStats": "get_stats"}
 
 
 def instrument_ledger(servicer: Any) -> Any:
