@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, Table, create_engine, event, func, literal
+from sqlalchemy import Connection, Engine, String, Table, bindparam, create_engine, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -213,3 +213,13 @@ class Savepoint:
         self._send(f"ROLLBACK TO SAVEPOINT {self._name}", self._conn)
         self._send(f"RELEASE SAVEPOINT {self._name}", self._conn)
         self._cursor.close()
+
+
+def numbered(prefix: str, values: Sequence[Any]) -> dict[str, Any]:
+    """`values` as the bind parameters `in_list(prefix, len(values))` names (prefix0, prefix1, …):
+    a list in a statement that `run` sends, compiled once per length."""
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def in_list(prefix: str, size: int) -> list[Any]:
+    return [bindparam(f"{prefix}{i}") for i in range(size)]

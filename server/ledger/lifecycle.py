@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import BigInteger, Connection, bindparam, case, exists, func, select
 
 from server.ledger import counters, presale
+from server.ledger.database import in_list, numbered, run
 from server.ledger.errors import FailedPrecondition, InvalidArgument, NotFound, ReservationExpired
 from server.ledger.schema import allocations, entries, lines, reservations
 from server.ledger.schema import counters as counter_rows
@@ -24,21 +26,26 @@ def expire_due(conn: Connection, now_us: int, *, order_id: str | None = None, pr
     """Mark held reservations past their expiry `expired` and give back what they hold: those of
     `order_id`, or those holding a counter of `promotions`, or (neither given) any."""
     if order_id is not None:
-        due = conn.execute(_DUE_OF_ORDER, {"order_id": order_id, "now_us": now_us}).scalars().all()
-        return _expire(conn, due, now_us)
+        due = run(conn, "reservations.due_of_order", lambda: _DUE_OF_ORDER, {"order_id": order_id, "now_us": now_us})
+        return _expire(conn, [row[0] for row in due.rows], now_us)
     if promotions:
-        rows = conn.execute(_DUE_ON_PROMOTIONS, {"promotions": sorted(set(promotions)), "now_us": now_us})
-        return _expire(conn, rows.scalars().all(), now_us)
+        names = sorted(set(promotions))
+        rows = run(conn, f"reservations.due_on_promotions.{len(names)}", lambda: _due_on_promotions(len(names)),
+                   {**numbered("p", names), "now_us": now_us})
+        return _expire(conn, [row[0] for row in rows.rows], now_us)
     query = select(r.id).where(r.state == State.HELD, r.expires_us <= now_us)
     return _expire(conn, conn.execute(query.order_by(r.id).limit(limit)).scalars().all(), now_us)
 
 
 _DUE = (r.state == str(State.HELD), r.expires_us <= bindparam("now_us", type_=BigInteger))
 _DUE_OF_ORDER = select(r.id).where(*_DUE, r.order_id == bindparam("order_id")).order_by(r.id)
-_DUE_ON_PROMOTIONS = select(r.id).where(*_DUE, exists(
-    select(entries.c.id).join(counter_rows, counter_rows.c.id == entries.c.counter_id)
-    .where(entries.c.reservation_id == r.id,
-           counter_rows.c.promotion.in_(bindparam("promotions", expanding=True))))).order_by(r.id)
+
+
+def _due_on_promotions(size: int) -> Any:
+    """Held reservations past expiry with an entry on a counter of `size` promotions (p0…)."""
+    return select(r.id).where(*_DUE, exists(
+        select(entries.c.id).join(counter_rows, counter_rows.c.id == entries.c.counter_id)
+        .where(entries.c.reservation_id == r.id, counter_rows.c.promotion.in_(in_list("p", size))))).order_by(r.id)
 
 
 def _expire(conn: Connection, due: Sequence[str], now_us: int) -> int:

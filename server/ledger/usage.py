@@ -8,28 +8,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Connection, Select, and_, bindparam, case, func, or_, select
 
 from server.ledger.codes import normalize
+from server.ledger.database import in_list, numbered, run
 from server.ledger.periods import local_date, period_key, period_keys
 from server.ledger.schema import codes, counters, entries, reservations
 from server.ledger.types import CodeRef, CodeState, Count, CounterKey, Metric, Period, State, Usage, UsageQuery
 
-_COUNTERS = select(counters.c.id, counters.c.promotion, counters.c.metric, counters.c.subject, counters.c.period,
-                   counters.c.used, counters.c.cap).where(
-    counters.c.promotion.in_(bindparam("promotions", expanding=True)),
-    counters.c.metric.in_([str(Metric.USES), str(Metric.SPEND)]),
-    counters.c.subject.in_(bindparam("subjects", expanding=True)),
-    counters.c.period.in_(bindparam("periods", expanding=True)))
+
+class _Counter(NamedTuple):
+    id: int
+    promotion: str
+    metric: str
+    subject: str
+    period: str
+    used: int
+    cap: int
+
+
+def _counters(promotions: int, subjects: int, periods: int) -> Any:
+    """The uses and spend counters of `promotions` names, `subjects` and `periods` (their bind
+    parameters p0…, s0…, q0…: one compiled statement per count, run by `database.run`)."""
+    c = counters.c
+    return select(c.id, c.promotion, c.metric, c.subject, c.period, c.used, c.cap).where(
+        c.promotion.in_(in_list("p", promotions)), or_(c.metric == str(Metric.USES), c.metric == str(Metric.SPEND)),
+        c.subject.in_(in_list("s", subjects)), c.period.in_(in_list("q", periods)))
 
 
 def read(conn: Connection, query: UsageQuery, now: datetime, now_us: int) -> Usage:
     day = local_date(query.at or now, query.timezone)
     c = counters.c
     subjects = ["", query.buyer] if query.buyer else [""]
-    rows = list(conn.execute(_COUNTERS, {"promotions": list(query.promotions), "subjects": subjects,
-                                         "periods": list(period_keys(day))}))
+    periods = list(period_keys(day))
+    shape = (len(query.promotions), len(subjects), len(periods))
+    rows = [_Counter(*row) for row in run(conn, f"usage.counters.{shape}", lambda: _counters(*shape), {
+        **numbered("p", query.promotions), **numbered("s", subjects), **numbered("q", periods)}).rows
+            ] if query.promotions else []
     wanted = {CodeRef(ref.coupon, normalize(ref.code)) for ref in query.codes}
     issued = _issued(conn, {ref.code for ref in wanted})
     pairs = [and_(c.promotion == ref.coupon, c.subject == ref.code) for ref in wanted if ref.code in issued]
@@ -83,18 +100,16 @@ def _code_state(ref: CodeRef, issued: dict[str, str], counts: dict[CounterKey, C
     return CodeState.HELD if count.held else CodeState.REDEEMED
 
 
-def _held() -> Select:
+def _held(ids: int) -> Select:
+    """Per counter of `ids` ones (bind parameters i0…), what held reservations hold on it, live and past expiry."""
     r, e = reservations.c, entries.c
     expired = r.expires_us <= bindparam("now_us", type_=BigInteger)
     return (select(e.counter_id,
                    func.sum(case((expired, 0), else_=e.delta)).label("live"),
                    func.sum(case((expired, e.delta), else_=0)).label("due"))
             .select_from(reservations.join(entries, e.reservation_id == r.id))
-            .where(r.state == str(State.HELD), e.counter_id.in_(bindparam("ids", expanding=True)))
+            .where(r.state == str(State.HELD), e.counter_id.in_(in_list("i", ids)))
             .group_by(e.counter_id))
-
-
-_HELD = _held()
 
 
 def holds_of(conn: Connection, counter_ids: Iterable[int], now_us: int) -> tuple[dict[int, int], dict[int, int]]:
@@ -103,8 +118,8 @@ def holds_of(conn: Connection, counter_ids: Iterable[int], now_us: int) -> tuple
     ids = sorted(set(counter_ids))
     if not ids:
         return {}, {}
-    rows = conn.execute(_HELD, {"now_us": now_us, "ids": ids})
+    rows = run(conn, f"usage.held.{len(ids)}", lambda: _held(len(ids)), {"now_us": now_us, **numbered("i", ids)})
     held, due = {}, {}
-    for row in rows:
-        held[row.counter_id], due[row.counter_id] = int(row.live), int(row.due)
+    for counter_id, live, past in rows.rows:
+        held[counter_id], due[counter_id] = int(live), int(past)
     return held, due
