@@ -55,8 +55,10 @@ def test_not_serving_until_the_rules_compile(live):
     assert server.stub.Evaluate(cart(), timeout=10).totals.payable == "170.00"
 
 
-def test_a_change_is_swapped_in_while_calls_keep_coming(live):
-    server, rules = live
+def swap_under_load(server, path) -> dict:
+    """Write CHANGED to `path` while a client calls Evaluate back to back; checks that no call
+    failed, the revision switched once and every answer is wholly one ruleset's (its revision
+    goes with its price). Returns the `ruleset_loaded` event of the swap."""
     server.wait_serving()
     old = server.stub.GetRuleset(pb.GetRulesetRequest(), timeout=10).revision
     seen: list[tuple[str, str]] = []
@@ -76,7 +78,7 @@ def test_a_change_is_swapped_in_while_calls_keep_coming(live):
     try:
         while len(seen) < 20 and thread.is_alive():
             time.sleep(0.01)
-        write(rules, CHANGED)
+        write(path, CHANGED)
         loaded = server.wait_for("ruleset_loaded", previous=old)
         after = len(seen)
         deadline = time.monotonic() + 30
@@ -90,8 +92,13 @@ def test_a_change_is_swapped_in_while_calls_keep_coming(live):
     revisions = [r for r, _ in seen]
     switches = sum(1 for a, b in zip(revisions, revisions[1:]) if a != b)
     assert revisions[0] == old and revisions[-1] == new and switches == 1
-    # every answer is wholly one ruleset's: its revision goes with its price
     assert set(seen) == {(old, "170.00"), (new, "180.00")}
+    return loaded
+
+
+def test_a_change_is_swapped_in_while_calls_keep_coming(live):
+    server, rules = live
+    swap_under_load(server, rules)
 
 
 def test_a_broken_edit_keeps_the_last_good_ruleset(live):
@@ -150,42 +157,9 @@ def test_the_first_load_parses_every_file(files):
 
 def test_an_edit_reparses_only_its_file_and_no_call_fails(files):
     server, folder = files
-    server.wait_serving()
-    old = server.stub.GetRuleset(pb.GetRulesetRequest(), timeout=10).revision
-    seen: list[tuple[str, str]] = []
-    failures: list[Exception] = []
-    stop = threading.Event()
-
-    def client():
-        while not stop.is_set() and len(seen) < 100_000:
-            try:
-                reply = server.stub.Evaluate(cart(), timeout=10)
-                seen.append((reply.ruleset.revision, reply.totals.payable))
-            except grpc.RpcError as err:
-                failures.append(err)
-
-    thread = threading.Thread(target=client)
-    thread.start()
-    try:
-        while len(seen) < 20 and thread.is_alive():
-            time.sleep(0.01)
-        write(folder / "rules.promo", CHANGED)
-        loaded = server.wait_for("ruleset_loaded", previous=old)
-        after = len(seen)
-        deadline = time.monotonic() + 30
-        while len(seen) < after + 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not failures
+    loaded = swap_under_load(server, folder / "rules.promo")
     # the three unchanged files were neither parsed nor compiled again
     assert loaded["parsed_files"] == 1 and loaded["compiled_files"] == 1
-    new = loaded["revision"]
-    revisions = [r for r, _ in seen]
-    assert revisions[0] == old and revisions[-1] == new
-    assert sum(1 for a, b in zip(revisions, revisions[1:]) if a != b) == 1
-    assert set(seen) == {(old, "170.00"), (new, "180.00")}
 
 
 def test_a_broken_edit_of_another_file_keeps_the_plan(files):
