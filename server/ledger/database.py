@@ -114,21 +114,6 @@ def insert_new(conn: Connection, table: Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-_built: dict[tuple[str, str], Any] = {}
-
-
-def built(conn: Connection, name: str, build: Callable[[Connection], Any]) -> Any:
-    """The statement `build` makes, made once per dialect and kept: a statement built on every
-    call costs SQLAlchemy more than SQLite takes to run it (~0.5 ms against ~0.05 ms). Its values
-    are bind parameters, given at execute."""
-    key = (conn.dialect.name, name)
-    found = _built.get(key)
-    if found is None:
-        found = _built[key] = build(conn)
-    return found
-
-
-
 class Rows:
     """The rows a statement `run` returned, as plain tuples."""
 
