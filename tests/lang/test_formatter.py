@@ -395,7 +395,7 @@ def test_strategy_covers_the_whole_grammar():
     something, and others can rely on `rule_files()` for fuzzing)."""
     seen: set[str] = set()
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=500, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(rule_files(messy=False, max_blocks=12))
     def collect(text):

@@ -71,6 +71,10 @@ def norm(x, seen=None):
     elif isinstance(x, types.FunctionType):
         cells = tuple(norm(c.cell_contents, seen) for c in x.__closure__ or ())
         out = ("fn", x.__code__.co_filename, x.__code__.co_firstlineno, cells, norm(x.__defaults__, seen))
+    elif hasattr(x, "__mypyc_env__"):  # a closure compiled by mypyc: its type names its code
+        env = x.__mypyc_env__
+        out = ("compiled fn", type(x).__name__,
+               tuple((a, norm(getattr(env, a), seen)) for a in sorted(dir(env)) if not a.startswith("__")))
     elif isinstance(x, types.MethodType):
         out = ("method", x.__func__.__qualname__, norm(x.__self__, seen))
     elif dataclasses.is_dataclass(x):
