@@ -249,19 +249,27 @@ def analyze_section(config: Config) -> str:
             f"{time.perf_counter() - start:.0f} s):\n\n```\n{done.stdout.rstrip()}\n```")
 
 
+def run_bench(command: list[str], shown_command: str, timeout: float) -> tuple[str | None, str]:
+    """Run a bench in its own process: (a markdown note if it timed out or failed, else None; its stdout)."""
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"_`{shown_command}` did not finish within {timeout} s._", ""
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```", ""
+    return None, done.stdout
+
+
 def backtest_section(config: Config) -> str:
     if not config.backtest:
         return "_Skipped in this configuration (`--tiny`)._"
     shown_command = " ".join(["bench/backtest.py", *config.backtest_args])
-    try:
-        done = subprocess.run([sys.executable, str(BENCH / "backtest.py"), *config.backtest_args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=config.backtest_timeout)
-    except subprocess.TimeoutExpired:
-        return f"_`{shown_command}` did not finish within {config.backtest_timeout} s._"
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
-    return done.stdout.rstrip() + ("\n\nThe full run (100,000 orders; memory up to 1,000,000) is `bench/backtest.py "
+    failed, out = run_bench([sys.executable, str(BENCH / "backtest.py"), *config.backtest_args], shown_command,
+                            config.backtest_timeout)
+    if failed:
+        return failed
+    return out.rstrip() + ("\n\nThe full run (100,000 orders; memory up to 1,000,000) is `bench/backtest.py "
                                    "--full`, about a quarter of an hour on 2 cores; docs/backtest.md has its figures.")
 
 
@@ -270,20 +278,15 @@ def ledger_section(config: Config) -> str:
     args = ["--orders", str(config.ledger_orders), "--clients", ",".join(map(str, config.ledger_clients)),
             "--backends", ",".join(config.ledger_backends)]
     shown_command = " ".join(["bench/ledger.py", *args])
-    try:
-        done = subprocess.run([sys.executable, str(BENCH / "ledger.py"), *args], cwd=ROOT, capture_output=True,
-                              text=True, timeout=config.ledger_timeout)
-    except subprocess.TimeoutExpired:
-        return f"_`{shown_command}` did not finish within {config.ledger_timeout} s._"
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        return f"_`{shown_command}` failed (exit {done.returncode}):_\n\n```\n{tail}\n```"
+    failed, out = run_bench([sys.executable, str(BENCH / "ledger.py"), *args], shown_command, config.ledger_timeout)
+    if failed:
+        return failed
     return (f"`{shown_command}`: Reserve+Commit as LedgerService runs them below gRPC (the cart priced before the "
             "transaction, priced again inside it only if the ledger moved), on the double11 cart with a new buyer per "
             "order and one more promotion with `limit` and `budget`: a hot coupon (every client on one counter) or "
             "spread ones (one per client); SQLite in WAL with synchronous=FULL (an fsync per commit), PostgreSQL "
             "with fsync on. The ledger's cost is the p50 against Evaluate alone at the same concurrency.\n\n"
-            + done.stdout.rstrip())
+            + out.rstrip())
 
 
 def lsp_section(config: Config) -> str:
