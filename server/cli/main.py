@@ -181,6 +181,14 @@ def _serve(args) -> int:
             print(f"error: {flag} {number}: must be at least {least}" + (f" and at most {most}" if most else ""),
                   file=sys.stderr)
             return 2
+    if args.clock_file is not None:
+        from server.ledger.clock import FileClock
+
+        try:
+            FileClock(args.clock_file)  # checked now: each worker opens its own
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     settings = Settings(host=args.host, port=args.port, max_lines=args.max_lines,
                         max_message_bytes=args.max_message_bytes, max_wallet=args.max_wallet,
                         max_source_bytes=args.max_source_bytes, max_diagnostics=args.max_diagnostics,
@@ -190,7 +198,8 @@ def _serve(args) -> int:
                         reflection=not args.no_reflection, tls=tls,
                         ledger=ledger_cli.serve_ledger(args),  # migrated if new, refused if older (exit 2)
                         metrics_port=args.metrics_port, decision_log=args.decision_log,
-                        decision_log_max_bytes=args.decision_log_max_bytes, decision_log_keep=args.decision_log_keep)
+                        decision_log_max_bytes=args.decision_log_max_bytes, decision_log_keep=args.decision_log_keep,
+                        clock_file=args.clock_file)
     return run_workers(args.rules, settings, args.workers)
 
 
@@ -384,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decision-log-max-bytes", type=int, default=100 * 1024 * 1024,
                    help="a decision log file's size before it is rotated to PATH.1 (default 100 MiB)")
     p.add_argument("--decision-log-keep", type=int, default=5, help="rotated decision log files kept (default 5)")
+    # for tests only, so not in --help: now is the ISO-8601 instant in PATH, re-read when the file
+    # changes (docs/ledger.md "A fake clock for tests")
+    p.add_argument("--clock-file", metavar="PATH", help=argparse.SUPPRESS)
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("lsp", help="the language server for .promo files, over stdio (editors/vscode starts it)")

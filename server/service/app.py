@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from concurrent import futures
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -40,6 +41,7 @@ from engine.pricing.limits import BUDGET, Limits
 from engine.pricing.quote import evaluate
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.gen.promo.v1 import promo_pb2_grpc as pb_grpc
+from server.ledger.clock import FileClock, utc_now
 from server.service import convert, decisions, metrics
 from server.service.interceptors import CallInterceptor, Calls, NoRuleset, annotate
 from server.service.reload import RulesetWatcher, Served
@@ -113,6 +115,7 @@ class Settings:
     decision_log: str | None = None  # one JSON line per Evaluate/Reserve answered (server/service/decisions.py)
     decision_log_max_bytes: int = decisions.MAX_BYTES  # a decision log file's size before it is rotated
     decision_log_keep: int = decisions.KEEP  # rotated decision log files kept
+    clock_file: str | None = None  # a test's fake clock (`--clock-file`, server/ledger/clock.py FileClock); None: the real one
 
 
 LOG_FIELD = 4000  # characters of one log field; a traceback keeps its end
@@ -168,9 +171,10 @@ def configure_logging(fmt: str, level: str = "info") -> None:
 
 
 class PromotionServicer(pb_grpc.PromotionServiceServicer):
-    def __init__(self, watcher: RulesetWatcher, settings: Settings):
+    def __init__(self, watcher: RulesetWatcher, settings: Settings, clock: Callable[[], datetime] = utc_now):
         self.watcher = watcher
         self.settings = settings
+        self.clock = clock  # a cart's (and AnalyzePrices') `at` when the request has none: the ledger's clock too
         # with a ledger: (plan, cart, field prefix) -> the engine's read-only view of it for the
         # cart (server/service/ledger.py ViewReader); None: pricing only, `user.usage` counts
         self.ledger_view: Callable[..., Any] | None = None
@@ -197,7 +201,7 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
                       deadline=time.monotonic() + remaining - min(RESERVE * remaining, RESERVE_MAX))
 
     def _cart(self, request, plan):
-        return convert.to_request(request, plan, self.settings.max_lines, self.settings.max_wallet)
+        return convert.to_request(request, plan, self.settings.max_lines, self.settings.max_wallet, self.clock)
 
     def Evaluate(self, request, context):
         plan = self._served().plan
@@ -225,7 +229,7 @@ class PromotionServicer(pb_grpc.PromotionServiceServicer):
         stream after the findings sent)."""
         plan = self._served().plan
         limits = self._limits(context)
-        items, options = convert.to_analyze(request, plan, self.settings.max_lines)
+        items, options = convert.to_analyze(request, plan, self.settings.max_lines, self.clock)
         for finding in analyze(plan, _until(limits, items), replace(options, limits=limits)):
             if not context.is_active():  # the client went away
                 return
@@ -276,7 +280,9 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
                  ("grpc.max_send_message_length", settings.max_response_bytes)],
         maximum_concurrent_rpcs=settings.threads * 32,  # beyond: RESOURCE_EXHAUSTED instead of an unbounded queue
     )
-    promotions = PromotionServicer(watcher, settings)
+    # one clock for every "now" of pricing and the ledger (log lines and GetRuleset's loaded_at keep the real one)
+    clock = FileClock(settings.clock_file) if settings.clock_file is not None else utc_now
+    promotions = PromotionServicer(watcher, settings, clock)
     pb_grpc.add_PromotionServiceServicer_to_server(decisions.instrument(promotions), server)
     ledger_services: tuple[str, ...] = ()
     if settings.ledger is not None:  # beside the pricing service, on the same handler threads
@@ -287,7 +293,7 @@ def build(rules: str, settings: Settings, log, shared: bool = False) -> Service:
 
         ledger_services = attach(server, health_servicer, settings.ledger, log, pool_size=settings.threads,
                                  served=promotions._served, limits=promotions._limits, cart=promotions._cart,
-                                 on_open=reading)
+                                 on_open=reading, clock=clock, follow_clock=settings.clock_file is not None)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if settings.reflection:
         reflection.enable_server_reflection(

@@ -13,6 +13,7 @@ json_format.ParseDict. tests/server/test_server_convert.py pins both to the json
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from engine.wire import decode
 from engine.wire.decode import RequestError, parse_datetime, request_from_json
 from engine.wire.encode import finding_to_json, qualification_to_json, quote_to_json, to_json
 from server.gen.promo.v1 import promo_pb2 as pb
+from server.ledger.clock import utc_now
 
 
 class LimitExceeded(Exception):
@@ -80,7 +82,8 @@ def non_finite_field(message, path: str = "") -> str | None:
 MAX_WALLET = 1_000  # coupons held per wallet, repeats collapsed (`promo serve --max-wallet`)
 
 
-def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: int = MAX_WALLET) -> Request:
+def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: int = MAX_WALLET,
+               now: Callable[[], datetime] = utc_now) -> Request:
     """The engine's request, read straight from the message's fields (no dict of the whole
     message): what `request_from_json` does with the message's JSON, the same checks in the same
     order with the same field paths, through decode.py's own value checks (money, whole numbers,
@@ -120,7 +123,7 @@ def to_request(msg: pb.EvaluateRequest, plan: Plan, max_lines: int, max_wallet: 
     if sum(line.list_amount for line in lines) + sum(shipping.values()) > MAX_MINOR:
         raise RequestError("lines", f"the lines' list amounts and shipping must total at most {format_money(MAX_MINOR, digits)}")
     return Request(
-        at=decode.parse_datetime(msg.at, "at", tz) if msg.at else datetime.now(UTC),
+        at=decode.parse_datetime(msg.at, "at", tz) if msg.at else now(),
         lines=lines,
         user=user,
         channel=msg.channel,
@@ -257,7 +260,8 @@ def ruleset_response(plan: Plan, loaded_at: datetime) -> pb.GetRulesetResponse:
 MAX_UNITS = 10
 
 
-def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tuple[list[CatalogItem], Options]:
+def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int,
+               now: Callable[[], datetime] = utc_now) -> tuple[list[CatalogItem], Options]:
     """The items (all checked before the first finding is sent) and the analysis options."""
     import re
 
@@ -278,7 +282,7 @@ def to_analyze(msg: pb.AnalyzePricesRequest, plan: Plan, max_items: int) -> tupl
         cart = request_from_json({"user": _as_json(msg.user, "user"), "at": "2026-01-01T00:00:00+00:00"}, plan.digits,
                                  plan.timezone)
         user = cart.user
-    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else datetime.now(UTC)
+    at = parse_datetime(msg.at, "at", plan.timezone) if msg.at else now()
     return items, Options(at=at, max_units=msg.max_units or 3, user=user, channel=msg.channel,
                           what_ifs="none" if msg.skip_what_ifs else "all")
 

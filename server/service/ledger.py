@@ -13,6 +13,7 @@ import base64
 import hashlib
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import wraps
@@ -30,7 +31,7 @@ from server.gen.promo.v1 import ledger_pb2 as lpb
 from server.gen.promo.v1 import ledger_pb2_grpc as lpb_grpc
 from server.gen.promo.v1 import promo_pb2 as pb
 from server.ledger import validate
-from server.ledger.clock import from_us, to_us
+from server.ledger.clock import from_us, to_us, utc_now
 from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
@@ -45,6 +46,7 @@ LEDGER_SERVICE = lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name
 DEFAULT_TTL = 900
 DEFAULT_LENGTH = 12
 SWEEP_INTERVAL = 5.0  # seconds between sweeps of expired reservations (each process, with jitter)
+CLOCK_POLL = 0.1  # under a fake clock (--clock-file): seconds between looks at it; a moved clock is swept at once
 SWEEP_BATCH = 1_000
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -313,12 +315,16 @@ def usage_response(name: str, counters: Mapping[CounterKey, Count], plan: Plan, 
 class Sweeper:
     """Marks held reservations past their expiry `expired` and releases their holds, every
     `interval` seconds (with jitter, so the workers and replicas of one ledger spread out).
-    Reads never wait for it: an expired hold counts as released at once."""
+    Reads never wait for it: an expired hold counts as released at once. With `follow_clock`
+    (a fake clock, `promo serve --clock-file`) it also looks at the ledger's clock every
+    CLOCK_POLL seconds and sweeps as soon as it has moved: a test that moves the clock waits a
+    fraction of a second for the sweep, not `interval`."""
 
-    def __init__(self, ledger: Ledger, log, interval: float = SWEEP_INTERVAL) -> None:
+    def __init__(self, ledger: Ledger, log, interval: float = SWEEP_INTERVAL, *, follow_clock: bool = False) -> None:
         self.ledger = ledger
         self.log = log
         self.interval = interval
+        self.follow_clock = follow_clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-sweep", daemon=True)
 
@@ -328,9 +334,20 @@ class Sweeper:
     def stop(self) -> None:
         self._stop.set()
 
+    def _pause(self) -> float:
+        return self.interval * random.uniform(0.8, 1.2)
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval * random.uniform(0.8, 1.2)):
-            self.sweep()
+        if not self.follow_clock:
+            while not self._stop.wait(self._pause()):
+                self.sweep()
+            return
+        seen, due = self.ledger.now(), time.monotonic() + self._pause()
+        while not self._stop.wait(CLOCK_POLL):
+            now = self.ledger.now()
+            if now != seen or time.monotonic() >= due:
+                seen, due = now, time.monotonic() + self._pause()
+                self.sweep()
 
     def sweep(self) -> int:
         try:
@@ -393,19 +410,22 @@ class ViewReader:
 def attach(server, health_servicer, url: str, log, *, pool_size: int, served: Callable[[], Any],
            limits: Callable[[Any], Any], cart: Callable[[pb.EvaluateRequest, Plan], Any],
            sweep_interval: float = SWEEP_INTERVAL,
-           on_open: Callable[[ViewReader], None] | None = None) -> tuple[str, ...]:
+           on_open: Callable[[ViewReader], None] | None = None,
+           clock: Callable[[], datetime] = utc_now, follow_clock: bool = False) -> tuple[str, ...]:
     """Open the ledger at `url` (a database at the migration head: `promo serve` migrated or
     refused it before starting the workers), register LedgerService on `server` beside the
     pricing service, pricing with its `served` plan, its `limits` and its `cart` conversion, and
     start the sweep; `on_open` gets the ledger's `ViewReader` (the pricing service's Evaluate and
-    Qualify read the ledger through it). Returns the service names, for reflection."""
-    ledger = Ledger(url, pool_size=pool_size)
+    Qualify read the ledger through it). `clock` is the ledger's (the server's one clock: a fake
+    one under `--clock-file`, which the sweep then follows, `follow_clock`). Returns the service
+    names, for reflection."""
+    ledger = Ledger(url, clock=clock, pool_size=pool_size)
     if on_open is not None:
         on_open(ViewReader(ledger))
     servicer = decisions.instrument_ledger(LedgerServicer(ledger, served, limits, cart))  # Reserve logged
     lpb_grpc.add_LedgerServiceServicer_to_server(metrics.instrument_ledger(servicer), server)  # operations counted
     health_servicer.set(LEDGER_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-    Sweeper(ledger, log, sweep_interval).start()
+    Sweeper(ledger, log, sweep_interval, follow_clock=follow_clock).start()
     metrics.watch_ledger(ledger, served, log)  # reservations held, budgets left
     log.info("ledger_open", url=redacted(url), backend=make_url(ledger.url).get_backend_name())
     return (LEDGER_SERVICE,)
