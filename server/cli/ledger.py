@@ -240,10 +240,12 @@ def _show(args: argparse.Namespace) -> int:
 # ---- promo stats --------------------------------------------------------------------------------
 
 
-def _instant_us(text: str | None, field: str) -> int | None:
-    from datetime import UTC, datetime
+def _instant_us(text: str | None, field: str, timezone: str = "UTC") -> int | None:
+    """An ISO-8601 date or time; without an offset, in `timezone`."""
+    from datetime import datetime
 
     from server.ledger.clock import to_us
+    from server.ledger.periods import zone
 
     if not text:
         return None
@@ -251,43 +253,136 @@ def _instant_us(text: str | None, field: str) -> int | None:
         at = datetime.fromisoformat(text)
     except ValueError:
         raise Refused(f"--{field}: `{text}` is not an ISO-8601 date or time") from None
-    return to_us(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
+    return to_us(at if at.tzinfo is not None else at.replace(tzinfo=zone(timezone)))
+
+
+class _Ruleset:
+    """What `promo stats --rules PATH` takes from the ruleset: its timezone, currency digits,
+    presale stocks and promotions' budget clauses."""
+
+    def __init__(self, path: str) -> None:
+        from engine.lang.load import load_ruleset
+        from engine.plan.compiler import compile_plan
+
+        if not Path(path).exists():
+            raise Refused(f"--rules {path}: no such file or folder")
+        loaded = load_ruleset(path)
+        if not loaded.sources:
+            raise Refused(f"--rules {path}: no .promo files (directly in it)")
+        if not loaded.ok:
+            raise Refused(f"--rules {path}: the ruleset has errors (see `promo check {path}`)")
+        self.plan = compile_plan(loaded)
+        self.timezone = str(self.plan.timezone)
+        self.digits = self.plan.digits
+
+    def budgets(self, promotion: str) -> Any:
+        """Its budget clauses as the ledger spells them (none without one); None: not in the ruleset."""
+        from server.service.ledger_pricer import clauses
+
+        found = self.plan.by_name.get(promotion)
+        return None if found is None else clauses(found).budgets
+
+    def stock(self, presale: str) -> int | None:
+        return next((x.stock for x in self.plan.presales if x.name == presale), None)
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from server.ledger.database import connect, reading
-    from server.ledger.stats import presale_stats, stats_json
+    from datetime import UTC, datetime
 
-    if args.promotion:
-        raise Refused("--promotion: figures per promotion are not done yet; give --presale")
-    if not args.presale:
-        raise Refused("give --presale NAME")
+    from server.cli import stats_page
+    from server.ledger.database import connect, reading
+    from server.ledger.stats import (
+        DEFAULT_TIMEZONE,
+        presale_stats,
+        promotion_json,
+        promotion_stats,
+        recorded_timezone,
+        stats_json,
+    )
+
+    if bool(args.promotion) == bool(args.presale):
+        raise Refused("give --promotion NAME or --presale NAME (one of them)")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        raise Refused(f"--out {args.out}: the page is an .html file")
+    if out is not None and not out.parent.is_dir():
+        raise Refused(f"--out {args.out}: the folder `{out.parent}` does not exist")
+    ruleset = _Ruleset(args.rules) if args.rules else None
+    digits = args.digits if args.digits is not None else ruleset.digits if ruleset else 2
+    _instant_us(args.start, "from"), _instant_us(args.end, "to")  # checked before the ledger is opened
     args.url = args.ledger
     url = _url(args, existing=True)
     _at_head(url)
     engine = connect(url, pool_size=1)
     try:
         with reading(engine) as conn:
-            figures = presale_stats(conn, args.presale, _instant_us(args.start, "from"), _instant_us(args.end, "to"))
+            # the days' timezone: the ruleset's, else the one the ledger recorded on the latest order, else UTC
+            whose = {"promotion": args.promotion} if args.promotion else {"presale": args.presale}
+            timezone = ruleset.timezone if ruleset else recorded_timezone(conn, **whose) or DEFAULT_TIMEZONE
+            bounds = _instant_us(args.start, "from", timezone), _instant_us(args.end, "to", timezone)
+            if args.promotion:
+                budgets = ruleset.budgets(args.promotion) if ruleset else None
+                found = promotion_stats(conn, args.promotion, *bounds, timezone=timezone, budgets=budgets,
+                                        now=datetime.now(UTC))
+                data = promotion_json(found, digits)
+            else:
+                stock = ruleset.stock(args.presale) if ruleset else None
+                data = stats_json(presale_stats(conn, args.presale, *bounds, stock, timezone=timezone), digits)
     finally:
         engine.dispose()
-    data = stats_json(figures, args.digits)
+    if out is not None:
+        meta = {"ledger": redacted(url), "from": args.start, "to": args.end,
+                "generated": datetime.now(UTC).isoformat(timespec="seconds")}
+        out.write_text(stats_page.page(data, meta), encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     console = stdout_console()
-    shown = table(console, ("figure", "value"), right=("value",), title=f"presale {args.presale}")
-    rows = [("deposits paid (orders)", str(figures.deposit_orders)), ("deposits paid (units)", str(figures.deposit_units)),
-            ("deposits paid (amount)", data["deposits"]["amount"]), ("deposits held", str(figures.deposits_held)),
-            ("balances paid", str(figures.balances_paid)), ("balances (amount)", data["balances_paid"]["amount"]),
-            ("conversion", data["conversion"] or "-"), ("forfeited (orders)", str(figures.forfeited_orders)),
-            ("forfeited deposits", data["forfeited"]["deposits"]), ("cancelled", str(figures.cancelled)),
-            ("stock", "-" if figures.stock is None else str(figures.stock)), ("sold", str(figures.sold)),
-            ("stock left", "-" if figures.stock_left is None else str(figures.stock_left))]
-    for name, value in rows:
-        shown.add_row(name, value)
+    kind = "promotion" if args.promotion else "presale"
+    shown = table(console, ("figure", "value"), right=("value",), title=f"{kind} {data[kind]}")
+    for name, value in (_promotion_rows(data) if args.promotion else _presale_rows(data)):
+        shown.add_row(name, "-" if value is None else str(value))
     console.print(shown)
+    days = data["days"]
+    if args.promotion:
+        daily = table(console, ("day", "orders", "spend", "GMV", "average order value"),
+                      right=("orders", "spend", "GMV", "average order value"), title=f"per day ({data['timezone']})")
+        for d in days:
+            daily.add_row(d["day"], str(d["orders"]), d["spend"], d["gmv"], d["average_order_value"] or "-")
+    else:
+        daily = table(console, ("day", "deposits paid", "units", "deposits (amount)", "balances paid",
+                                "balances (amount)"),
+                      right=("deposits paid", "units", "deposits (amount)", "balances paid", "balances (amount)"),
+                      title=f"per day ({data['timezone']})")
+        for d in days:
+            daily.add_row(d["day"], str(d["deposits"]["orders"]), str(d["deposits"]["units"]), d["deposits"]["amount"],
+                          str(d["balances_paid"]["orders"]), d["balances_paid"]["amount"])
+    if days:
+        console.print(daily)
     return 0
+
+
+def _promotion_rows(data: dict) -> list[tuple[str, Any]]:
+    rows = [("uses", data["uses"]), ("orders", data["orders"]), ("spend", data["spend"]), ("GMV", data["gmv"]),
+            ("average order value", data["average_order_value"]),
+            ("returned in full (not counted)", data["returned"]), ("cancelled (not counted)", data["cancelled"])]
+    for b in data["budgets"]:
+        which = "budget" if b["period"] == "total" else f"budget per {b['period']} ({b['key']})"
+        rows += [(which, b["budget"]), (f"{which}: used", b["used"]), (f"{which}: held", b["held"]),
+                 (f"{which}: left", b["left"])]
+    return rows
+
+
+def _presale_rows(data: dict) -> list[tuple[str, Any]]:
+    deposits, balances, forfeited = data["deposits"], data["balances_paid"], data["forfeited"]
+    return [("deposits paid (orders)", deposits["orders"]), ("deposits paid (units)", deposits["units"]),
+            ("deposits paid (amount)", deposits["amount"]), ("deposits held", deposits["held"]),
+            ("balances paid", balances["orders"]), ("balances (amount)", balances["amount"]),
+            ("conversion", data["conversion"]), ("forfeited (orders)", forfeited["orders"]),
+            ("forfeited deposits", forfeited["deposits"]), ("cancelled", data["cancelled"]),
+            ("GMV", data["gmv"]), ("average order value", data["average_order_value"]),
+            ("stock", data["stock"]), ("sold", data["sold"]), ("stock left", data["stock_left"])]
 
 
 # ---- promo codes --------------------------------------------------------------------------------
@@ -365,15 +460,25 @@ def register(sub: Any, formatter: type[argparse.HelpFormatter]) -> None:
     q.add_argument("--digits", type=int, default=2, help="the currency's minor digits, for amounts (0 for JPY)")
     q.set_defaults(run=guarded(_show))
 
-    p = sub.add_parser("stats", help="a presale's figures from the ledger: deposits, balances, conversion, "
+    p = sub.add_parser("stats", help="figures from the ledger: a promotion's uses, spend, GMV, average order "
+                                     "value, budgets per day, or a presale's deposits, balances, conversion, "
                                      "forfeited deposits, stock left (docs/ledger.md)")
     p.add_argument("--ledger", metavar="URL", default=None, help=f"the ledger's database (default: ${ENV})")
-    p.add_argument("--presale", help="the presale's name")
-    p.add_argument("--promotion", help="a promotion's figures (not done yet)")
-    p.add_argument("--from", dest="start", help="parents opened at or after (ISO-8601; UTC without an offset)")
-    p.add_argument("--to", dest="end", help="parents opened before (ISO-8601)")
+    p.add_argument("--promotion", help="a promotion's figures")
+    p.add_argument("--presale", help="a presale's figures")
+    p.add_argument("--from", dest="start", metavar="T",
+                   help="a promotion's orders whose time (`at`) is, a presale's parents opened, at or after T "
+                        "(ISO-8601; without an offset, in the days' timezone)")
+    p.add_argument("--to", dest="end", metavar="T", help="… before T (ISO-8601)")
+    p.add_argument("--rules", metavar="PATH",
+                   help="the ruleset: its timezone for the days, its currency's digits, a promotion's budgets, a "
+                        "presale's stock (default: the timezone the ledger recorded on the latest order, else UTC; "
+                        "budgets and stock from the ledger's counters)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--digits", type=int, default=2, help="the currency's minor digits, for amounts (0 for JPY)")
+    p.add_argument("--out", metavar="PAGE.html",
+                   help="also write them as one self-contained HTML page with a per-day chart (offline, phone-ready)")
+    p.add_argument("--digits", type=int, default=None,
+                   help="the currency's minor digits, for amounts (default: the ruleset's with --rules, else 2)")
     p.set_defaults(run=guarded(_stats))
 
     p = sub.add_parser("codes", help="single-use codes of a coupon (docs/ledger.md)")

@@ -20,6 +20,7 @@ from server.ledger.idempotency import claim, store
 from server.ledger.migrate import current, head
 from server.ledger.schema import reservations
 from server.ledger.types import (
+    Budget,
     Pricer,
     Refund,
     Reservation,
@@ -123,11 +124,21 @@ class Ledger:
         return write(self._engine, sweep)
 
     def presale_stats(self, name: str, from_us: int | None = None, to_us: int | None = None,
-                      stock: int | None = None) -> stats.PresaleStats:
-        """The figures of a presale (ledger.md §6), its parents opened in [from, to)."""
+                      stock: int | None = None, *, timezone: str | None = None) -> stats.PresaleStats:
+        """The figures of a presale (ledger.md §6), its parents opened in [from, to), its days in
+        `timezone` (None: the one recorded on its latest order, else UTC)."""
         validate.name(name, "presale")
         with reading(self._engine) as conn:
-            return stats.presale_stats(conn, name, from_us, to_us, stock)
+            return stats.presale_stats(conn, name, from_us, to_us, stock, timezone=timezone)
+
+    def promotion_stats(self, name: str, from_us: int | None = None, to_us: int | None = None, *,
+                        timezone: str | None = None, budgets: Sequence[Budget] | None = None) -> stats.PromotionStats:
+        """The figures of a promotion (ledger.md §6) over its orders with `at` in [from, to), its
+        days in `timezone`; `budgets`: the ruleset's budget clauses (None: the ledger's counters)."""
+        validate.name(name, "promotion")
+        now = self.now()
+        with reading(self._engine) as conn:
+            return stats.promotion_stats(conn, name, from_us, to_us, timezone=timezone, budgets=budgets, now=now)
 
     def get_order(self, order_id: str) -> presale.ParentOrder:
         """A presale parent order with its deposit and balance orders (ledger.md §5)."""

@@ -36,7 +36,7 @@ from server.ledger.errors import InvalidArgument, LedgerError, NotFound
 from server.ledger.issue import LENGTHS
 from server.ledger.ledger import Ledger
 from server.ledger.presale import ParentOrder
-from server.ledger.stats import PresaleStats, stats_json
+from server.ledger.stats import PresaleStats, PromotionStats, promotion_json, stats_json
 from server.ledger.types import Count, CounterKey, Metric, Outcome, Reservation, ReserveRequest, ReturnLine, UsageQuery
 from server.service import convert, decisions, metrics
 from server.service.ledger_pricer import LedgerSnapshot, QuotePricer, cached_clauses, clauses, ledger_view
@@ -215,15 +215,29 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
 
     @_database
     def GetStats(self, request: lpb.GetStatsRequest, context) -> lpb.GetStatsResponse:
-        if request.promotion:
-            raise InvalidArgument("promotion", "figures per promotion are not served yet: give `presale`")
-        validate.name(request.presale, "presale")
+        if request.promotion and request.presale:
+            raise InvalidArgument("promotion", "give `promotion` or `presale`, not both")
         plan = self._plan()
         bounds = [to_us(parse_datetime(getattr(request, f), f, plan.timezone)) if getattr(request, f) else None
                   for f in ("from", "to")]
+        timezone = str(plan.timezone)
+        if request.promotion:
+            validate.name(request.promotion, "promotion")
+            found = cached_clauses(plan).get(request.promotion)
+            known = request.promotion in plan.by_name
+            # the served ruleset's budgets (none without a clause); a promotion it no longer has: the counters'
+            budgets = found.budgets if found is not None else () if known else None
+            found_stats = self.ledger.promotion_stats(request.promotion, bounds[0], bounds[1], timezone=timezone,
+                                                      budgets=budgets)
+            if not known and not (found_stats.orders or found_stats.returned or found_stats.cancelled
+                                  or found_stats.budgets):
+                raise NotFound("promotion", f"`{request.promotion[:64]}` is in neither the served ruleset nor the "
+                                            "ledger")
+            return lpb.GetStatsResponse(promotion=promotion_message(found_stats, plan.digits))
+        validate.name(request.presale, "presale")
         served = next((x for x in plan.presales if x.name == request.presale), None)
         figures = self.ledger.presale_stats(request.presale, bounds[0], bounds[1],
-                                            served.stock if served is not None else None)
+                                            served.stock if served is not None else None, timezone=timezone)
         if served is None and not (figures.deposit_orders or figures.deposits_held or figures.cancelled):
             raise NotFound("presale", f"`{request.presale[:64]}` is in neither the served ruleset nor the ledger")
         return lpb.GetStatsResponse(presale=stats_message(figures, plan.digits))
@@ -237,20 +251,41 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
 
 
 def stats_message(figures: PresaleStats, digits: int) -> lpb.PresaleStats:
-    money = lambda v: format_money(v, digits)  # noqa: E731
+    """The presale's figures as stats_json gives them (`promo stats --json`), as the message."""
+    data = stats_json(figures, digits)
     out = lpb.PresaleStats(
         presale=figures.presale, deposit_orders=figures.deposit_orders, deposit_units=figures.deposit_units,
-        deposit_amount=money(figures.deposit_amount), deposits_held=figures.deposits_held,
-        balances_paid=figures.balances_paid, balance_amount=money(figures.balance_amount),
-        forfeited_orders=figures.forfeited_orders, forfeited_deposits=money(figures.forfeited_deposits),
-        cancelled=figures.cancelled, sold=figures.sold)
-    conversion = stats_json(figures, digits)["conversion"]
-    if conversion is not None:
-        out.conversion = conversion
+        deposit_amount=data["deposits"]["amount"], deposits_held=figures.deposits_held,
+        balances_paid=figures.balances_paid, balance_amount=data["balances_paid"]["amount"],
+        forfeited_orders=figures.forfeited_orders, forfeited_deposits=data["forfeited"]["deposits"],
+        cancelled=figures.cancelled, sold=figures.sold, gmv=data["gmv"], timezone=figures.timezone,
+        days=[lpb.PresaleDay(day=d["day"], deposit_orders=d["deposits"]["orders"], deposit_units=d["deposits"]["units"],
+                             deposit_amount=d["deposits"]["amount"], balances_paid=d["balances_paid"]["orders"],
+                             balance_amount=d["balances_paid"]["amount"]) for d in data["days"]])
+    if data["conversion"] is not None:
+        out.conversion = data["conversion"]
+    if data["average_order_value"] is not None:
+        out.average_order_value = data["average_order_value"]
     if figures.stock is not None:
         out.stock = figures.stock
     if figures.stock_left is not None:
         out.stock_left = figures.stock_left
+    return out
+
+
+def promotion_message(figures: PromotionStats, digits: int) -> lpb.PromotionStats:
+    """The promotion's figures as promotion_json gives them (`promo stats --json`), as the message."""
+    data = promotion_json(figures, digits)
+    out = lpb.PromotionStats(
+        promotion=figures.promotion, uses=figures.uses, orders=figures.orders, spend=data["spend"], gmv=data["gmv"],
+        returned=figures.returned, cancelled=figures.cancelled, timezone=figures.timezone,
+        budgets=[lpb.BudgetFigure(**b) for b in data["budgets"]])
+    if data["average_order_value"] is not None:
+        out.average_order_value = data["average_order_value"]
+    for d in data["days"]:
+        day = out.days.add(day=d["day"], uses=d["uses"], orders=d["orders"], spend=d["spend"], gmv=d["gmv"])
+        if d["average_order_value"] is not None:
+            day.average_order_value = d["average_order_value"]
     return out
 
 

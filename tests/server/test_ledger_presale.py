@@ -3,7 +3,8 @@ and PostgreSQL: `stock 3` raced by four buyers (exactly three deposit orders, th
 FAILED_PRECONDITION / OUT_OF_STOCK), the balance of each priced at the tier that the units sold
 at the deposit window's close reach, its commit completing the parent, a buyer who never pays
 `balance_expired` by the sweep (deposit kept, unit back to the stock), a Return before the ship
-date refused and one after it accepted. The server runs on a fake clock (`--clock-file`, ledger.md
+date refused and one after it accepted, the figures (GetStats and `promo stats`, presale and shop
+coupon) by hand. The server runs on a fake clock (`--clock-file`, ledger.md
 "A fake clock for tests"): the test moves it past the deposit window, the balance window and the
 ship date, and polls, with short timeouts, only for the sweep (which follows a moved clock)."""
 
@@ -198,16 +199,39 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
         assert (figures.balances_paid, figures.balance_amount, figures.conversion) == (2, "2640.00", "0.6667")
         assert (figures.forfeited_orders, figures.forfeited_deposits) == (1, "100.00")
         assert (figures.stock, figures.sold, figures.stock_left) == (3, 2, 1)
-        with pytest.raises(grpc.RpcError) as err:
-            stub.GetStats(lpb.GetStatsRequest(promotion="shop-30"), timeout=30)
-        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and violation(err.value) == "promotion"
-        printed = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--ledger", url, "--presale", "dj",
-                                  "--json"], capture_output=True, text=True, timeout=120, check=True,
-                                 cwd=Path(__file__).resolve().parents[2])
-        assert json.loads(printed.stdout) == {
+        assert (figures.gmv, figures.average_order_value, figures.timezone) == ("2940.00", "980.00", "UTC")
+        assert [(d.day, d.deposit_orders, d.balances_paid) for d in figures.days] == [("2026-11-01", 3, 2)]
+        # the shop coupon, on the two balance orders (1320.00 each, 30.00 off each)
+        coupon = stub.GetStats(lpb.GetStatsRequest(promotion="shop-30"), timeout=30).promotion
+        assert (coupon.uses, coupon.orders, coupon.spend, coupon.gmv, coupon.average_order_value) == (
+            2, 2, "60.00", "2640.00", "1320.00")
+        assert [(d.day, d.orders) for d in coupon.days] == [("2026-11-01", 2)] and not coupon.budgets
+
+        # ---- `promo stats` on this ledger (issue 16, Must show 2): by hand ----
+        # the presale: conversion 2 balances paid ÷ 3 deposits paid = 0.6667; forfeited: one deposit of
+        # 100.00; GMV: the 3 deposits kept (300.00) and the 2 balances paid (2 × 1320.00 = 2640.00) =
+        # 2940.00, over 3 orders with a paid deposit: 980.00. Every order on the fake clock's day (UTC,
+        # the ruleset's timezone, recorded on the orders).
+        def promo_stats(*args: str) -> dict:
+            printed = subprocess.run([sys.executable, "-m", "server.cli", "stats", "--ledger", url, *args, "--json"],
+                                     capture_output=True, text=True, timeout=120, check=True,
+                                     cwd=Path(__file__).resolve().parents[2])
+            return json.loads(printed.stdout)
+
+        assert promo_stats("--presale", "dj") == {
             "presale": "dj", "deposits": {"orders": 3, "units": 3, "amount": "300.00", "held": 0},
             "balances_paid": {"orders": 2, "amount": "2640.00"}, "conversion": "0.6667",
-            "forfeited": {"orders": 1, "deposits": "100.00"}, "cancelled": 0, "stock": 3, "sold": 2, "stock_left": 1}
+            "forfeited": {"orders": 1, "deposits": "100.00"}, "cancelled": 0, "stock": 3, "sold": 2, "stock_left": 1,
+            "gmv": "2940.00", "average_order_value": "980.00", "timezone": "UTC",
+            "days": [{"day": "2026-11-01", "deposits": {"orders": 3, "units": 3, "amount": "300.00"},
+                      "balances_paid": {"orders": 2, "amount": "2640.00"}}]}
+        # the shop coupon: the 2 balance orders it applied to, 30.00 off each (60.00); GMV their payable,
+        # 2 × 1320.00 = 2640.00; average order value 2640.00 ÷ 2 = 1320.00; no budget
+        assert promo_stats("--promotion", "shop-30") == {
+            "promotion": "shop-30", "uses": 2, "orders": 2, "spend": "60.00", "gmv": "2640.00",
+            "average_order_value": "1320.00", "returned": 0, "cancelled": 0, "budgets": [], "timezone": "UTC",
+            "days": [{"day": "2026-11-01", "uses": 2, "orders": 2, "spend": "60.00", "gmv": "2640.00",
+                      "average_order_value": "1320.00"}]}
 
         # ---- a return after the ship date is accepted (the figures above are from before it) ----
         set_clock(clock, ships + timedelta(seconds=1))

@@ -248,8 +248,82 @@ class GetStatsRequest(_message.Message):
     to: str
     def __init__(self, promotion: _Optional[str] = ..., presale: _Optional[str] = ..., to: _Optional[str] = ..., **kwargs) -> None: ...
 
+class PromotionDay(_message.Message):
+    __slots__ = ("day", "uses", "orders", "spend", "gmv", "average_order_value")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    GMV_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_ORDER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    uses: int
+    orders: int
+    spend: str
+    gmv: str
+    average_order_value: str
+    def __init__(self, day: _Optional[str] = ..., uses: _Optional[int] = ..., orders: _Optional[int] = ..., spend: _Optional[str] = ..., gmv: _Optional[str] = ..., average_order_value: _Optional[str] = ...) -> None: ...
+
+class BudgetFigure(_message.Message):
+    __slots__ = ("period", "key", "budget", "used", "held", "left")
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    key: str
+    budget: str
+    used: str
+    held: str
+    left: str
+    def __init__(self, period: _Optional[str] = ..., key: _Optional[str] = ..., budget: _Optional[str] = ..., used: _Optional[str] = ..., held: _Optional[str] = ..., left: _Optional[str] = ...) -> None: ...
+
+class PromotionStats(_message.Message):
+    __slots__ = ("promotion", "uses", "orders", "spend", "gmv", "average_order_value", "returned", "cancelled", "budgets", "timezone", "days")
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    GMV_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_ORDER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    promotion: str
+    uses: int
+    orders: int
+    spend: str
+    gmv: str
+    average_order_value: str
+    returned: int
+    cancelled: int
+    budgets: _containers.RepeatedCompositeFieldContainer[BudgetFigure]
+    timezone: str
+    days: _containers.RepeatedCompositeFieldContainer[PromotionDay]
+    def __init__(self, promotion: _Optional[str] = ..., uses: _Optional[int] = ..., orders: _Optional[int] = ..., spend: _Optional[str] = ..., gmv: _Optional[str] = ..., average_order_value: _Optional[str] = ..., returned: _Optional[int] = ..., cancelled: _Optional[int] = ..., budgets: _Optional[_Iterable[_Union[BudgetFigure, _Mapping]]] = ..., timezone: _Optional[str] = ..., days: _Optional[_Iterable[_Union[PromotionDay, _Mapping]]] = ...) -> None: ...
+
+class PresaleDay(_message.Message):
+    __slots__ = ("day", "deposit_orders", "deposit_units", "deposit_amount", "balances_paid", "balance_amount")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    BALANCES_PAID_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    deposit_orders: int
+    deposit_units: int
+    deposit_amount: str
+    balances_paid: int
+    balance_amount: str
+    def __init__(self, day: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ...) -> None: ...
+
 class PresaleStats(_message.Message):
-    __slots__ = ("presale", "deposit_orders", "deposit_units", "deposit_amount", "deposits_held", "balances_paid", "balance_amount", "conversion", "forfeited_orders", "forfeited_deposits", "cancelled", "stock", "sold", "stock_left")
+    __slots__ = ("presale", "deposit_orders", "deposit_units", "deposit_amount", "deposits_held", "balances_paid", "balance_amount", "conversion", "forfeited_orders", "forfeited_deposits", "cancelled", "stock", "sold", "stock_left", "gmv", "average_order_value", "timezone", "days")
     PRESALE_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_ORDERS_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_UNITS_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +338,10 @@ class PresaleStats(_message.Message):
     STOCK_FIELD_NUMBER: _ClassVar[int]
     SOLD_FIELD_NUMBER: _ClassVar[int]
     STOCK_LEFT_FIELD_NUMBER: _ClassVar[int]
+    GMV_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_ORDER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
     presale: str
     deposit_orders: int
     deposit_units: int
@@ -278,10 +356,16 @@ class PresaleStats(_message.Message):
     stock: int
     sold: int
     stock_left: int
-    def __init__(self, presale: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., deposits_held: _Optional[int] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ..., conversion: _Optional[str] = ..., forfeited_orders: _Optional[int] = ..., forfeited_deposits: _Optional[str] = ..., cancelled: _Optional[int] = ..., stock: _Optional[int] = ..., sold: _Optional[int] = ..., stock_left: _Optional[int] = ...) -> None: ...
+    gmv: str
+    average_order_value: str
+    timezone: str
+    days: _containers.RepeatedCompositeFieldContainer[PresaleDay]
+    def __init__(self, presale: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., deposits_held: _Optional[int] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ..., conversion: _Optional[str] = ..., forfeited_orders: _Optional[int] = ..., forfeited_deposits: _Optional[str] = ..., cancelled: _Optional[int] = ..., stock: _Optional[int] = ..., sold: _Optional[int] = ..., stock_left: _Optional[int] = ..., gmv: _Optional[str] = ..., average_order_value: _Optional[str] = ..., timezone: _Optional[str] = ..., days: _Optional[_Iterable[_Union[PresaleDay, _Mapping]]] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("presale",)
+    __slots__ = ("presale", "promotion")
     PRESALE_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
     presale: PresaleStats
-    def __init__(self, presale: _Optional[_Union[PresaleStats, _Mapping]] = ...) -> None: ...
+    promotion: PromotionStats
+    def __init__(self, presale: _Optional[_Union[PresaleStats, _Mapping]] = ..., promotion: _Optional[_Union[PromotionStats, _Mapping]] = ...) -> None: ...

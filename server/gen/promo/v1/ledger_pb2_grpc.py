@@ -143,8 +143,9 @@ class LedgerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """The figures of a presale (ledger.md §6): deposits paid, balances paid, conversion,
-        forfeited deposits, stock left. Figures per promotion are not served yet.
+        """The figures (ledger.md §6) of a promotion (uses, spend, orders, GMV, average order value,
+        budgets, per day) or of a presale (deposits paid, balances paid, conversion, forfeited
+        deposits, stock left, GMV, per day).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
