@@ -19,21 +19,24 @@ p{overflow-wrap:anywhere}
 .card{flex:1 1 150px;border:1px solid #ddd;border-radius:6px;padding:8px 12px;background:#fafafa;min-width:0}
 .card b{display:block;font-size:20px;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
 .card span{color:#555;font-size:13px}
-table{border-collapse:collapse;width:100%}
+table{border-collapse:collapse;width:100%}table.figures{max-width:640px}
 th,td{border-bottom:1px solid #ddd;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td{overflow-wrap:anywhere}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.zero td{color:#999}
-svg{display:block;width:100%;height:auto;background:#fafafa;border:1px solid #ddd;border-radius:4px}
+svg{display:block;width:100%;max-width:720px;height:auto;background:#fafafa;border:1px solid #ddd;border-radius:4px}
 .legend{font-size:13px;margin:4px 0 0}.legend i{display:inline-block;width:10px;height:10px;border-radius:5px;
 margin:0 4px 0 10px}
 @media (max-width:640px){
  body{padding:10px}
  table.days,table.days tbody,table.days tr,table.days td{display:block;width:100%}
  table.days thead{display:none}
- table.days tr{border:1px solid #ddd;border-radius:6px;margin-bottom:8px;padding:4px 0}
- table.days td{border:0;padding:1px 10px}table.days td.num{text-align:left}
- table.days td:before{content:attr(data-label) ": ";color:#666}
+ table.days tr{display:grid;grid-template-columns:1fr 1fr;border:1px solid #ddd;border-radius:6px;
+  margin-bottom:8px;padding:4px 0}
+ table.days td{border:0;padding:1px 10px;min-width:0}table.days td.num{text-align:left}
+ table.days td:first-child{grid-column:1 / -1;font-weight:600}
+ table.days td:before{content:attr(data-label) ": ";color:#666;font-weight:400}
+ table.figures th{width:55%}
 }
 """
 
@@ -59,7 +62,7 @@ def chart(kind: str, days: list[dict]) -> str:
     """Orders per day (a presale: deposits paid and balances paid per day): one point per day and
     series, on a line, the y axis from 0 with whole-number ticks."""
     series = SERIES[kind]
-    width, height, left, right, top, bottom = 640, 260, 44, 16, 14, 52
+    width, height, left, right, top, bottom = 480, 250, 40, 14, 14, 54
     counts = [_counts(kind, d) for d in days]
     peak = max([1] + [c[name] for c in counts for name, _, _ in series])
     step = max(1, -(-peak // 5))
@@ -73,16 +76,16 @@ def chart(kind: str, days: list[dict]) -> str:
     for tick in range(0, hi + 1, step):
         ty = y(tick)
         parts.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{width - right}" y2="{ty:.1f}" stroke="#e4e4e4"/>'
-                     f'<text x="{left - 6}" y="{ty + 4:.1f}" font-size="12" text-anchor="end">{tick}</text>')
+                     f'<text x="{left - 6}" y="{ty + 4:.1f}" font-size="13" text-anchor="end">{tick}</text>')
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#333"/>')
-    every = max(1, -(-n // 7))  # at most 7 day labels
+    every = max(1, -(-n // 6))  # at most 6 day labels
     for i, d in enumerate(days):
-        if i % every == 0 or i == n - 1 and n <= 7:
-            parts.append(f'<text class="day" x="{x(i):.1f}" y="{height - bottom + 18}" font-size="12" '
+        if i % every == 0:
+            parts.append(f'<text class="day" x="{x(i):.1f}" y="{height - bottom + 18}" font-size="13" '
                          f'text-anchor="middle">{_e(d["day"][5:])}</text>')
-    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" font-size="13" text-anchor="middle">'
-                 f'{_e(what)} per day ({n} day{"s" if n != 1 else ""}, {_e(days[0]["day"] if days else "")}'
-                 f'{" – " + _e(days[-1]["day"]) if n > 1 else ""})</text>')
+    span = f'{_e(days[0]["day"])}{" – " + _e(days[-1]["day"]) if n > 1 else ""}' if days else "no day"
+    parts.append(f'<text x="{(left + width - right) / 2}" y="{height - 10}" font-size="13" text-anchor="middle">'
+                 f'{n} day{"s" if n != 1 else ""}: {span}</text>')
     for name, label, colour in series:
         line = " ".join(f"{x(i):.1f},{y(c[name]):.1f}" for i, c in enumerate(counts))
         if n > 1:
@@ -163,8 +166,13 @@ def page(data: dict, meta: dict[str, Any]) -> str:
     kind = "promotion" if "promotion" in data else "presale"
     name = data[kind]
     cards, tables = (_promotion if kind == "promotion" else _presale)(data)
-    bounds = ("orders whose time is" if kind == "promotion" else "parent orders opened") + (
-        f" from {_e(meta.get('from') or 'the first')} to {_e(meta.get('to') or 'the last')}")
+    start, end = meta.get("from"), meta.get("to")
+    if start or end:
+        bounds = ("orders whose time is" if kind == "promotion" else "parent orders opened") + (
+            f" at or after {_e(start)}" if start else "") + (" and" if start and end else "") + (
+            f" before {_e(end)}" if end else "")
+    else:
+        bounds = "every order" if kind == "promotion" else "every parent order"
     what = "orders per day" if kind == "promotion" else "deposits paid and balances paid per day"
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
