@@ -18,7 +18,7 @@ from server.ledger.database import insert_new, run
 from server.ledger.schema import counters, entries
 from server.ledger.types import CounterKey
 
-_ENTRY_KEYS = ("reservation_id", "counter_id", "delta", "cause", "at_us")
+ENTRY_KEYS = ("reservation_id", "counter_id", "delta", "cause", "at_us")  # an entry's columns, for entries.insert
 _NEW_KEYS = ("promotion", "metric", "subject", "period", "used", "cap", "moved")
 
 
@@ -34,9 +34,11 @@ def _where(key: CounterKey) -> ColumnElement[bool]:
 
 
 def take(conn: Connection, key: CounterKey, want: int, cap: int, at_least: int, *,
-         reservation_id: str, now_us: int) -> tuple[int, int] | None:
+         reservation_id: str, now_us: int, changes: list[dict[str, Any]] | None = None) -> tuple[int, int] | None:
     """Add `want` to the counter, or as much as is left under `cap` if that is at least
-    `at_least`; returns (counter id, amount added), or None when less than `at_least` is left."""
+    `at_least`; returns (counter id, amount added), or None when less than `at_least` is left.
+    The entry is written at once, or appended to `changes` for the caller to write (in this
+    transaction, before it commits: `entries.insert` with ENTRY_KEYS)."""
     values = {**_key(key), "want": want, "new_cap": cap, "at_least": at_least}
     row = run(conn, "counters.take", _guarded, values).first()
     if row is None:
@@ -49,7 +51,7 @@ def take(conn: Connection, key: CounterKey, want: int, cap: int, at_least: int, 
         if row is None:
             return None
     counter_id, moved = int(row[0]), int(row[1])
-    _entry(conn, reservation_id, counter_id, moved, "reserve", now_us)
+    _entry(conn, reservation_id, counter_id, moved, "reserve", now_us, changes)
     return counter_id, moved
 
 
@@ -80,11 +82,12 @@ def _giving() -> Any:
             .values(used=c.used - amount, moved=-amount).returning(c.id))
 
 
-def give(conn: Connection, counter_id: int, amount: int, *, reservation_id: str, cause: str, now_us: int) -> None:
-    """Give back `amount` that this reservation holds on the counter."""
+def give(conn: Connection, counter_id: int, amount: int, *, reservation_id: str, cause: str, now_us: int,
+         changes: list[dict[str, Any]] | None = None) -> None:
+    """Give back `amount` that this reservation holds on the counter (its entry as `take`'s)."""
     if run(conn, "counters.give", _giving, {"counter_id": counter_id, "amount": amount}).first() is None:
         raise Drift(f"counter {counter_id} holds less than the {amount} reservation {reservation_id} gives back")
-    _entry(conn, reservation_id, counter_id, -amount, cause, now_us)
+    _entry(conn, reservation_id, counter_id, -amount, cause, now_us, changes)
 
 
 def used(conn: Connection, key: CounterKey) -> int:
@@ -92,9 +95,13 @@ def used(conn: Connection, key: CounterKey) -> int:
     return conn.execute(select(counters.c.used).where(_where(key))).scalar() or 0
 
 
-def _entry(conn: Connection, reservation_id: str, counter_id: int, delta: int, cause: str, now_us: int) -> None:
-    run(conn, "entries.new", entries.insert, {"reservation_id": reservation_id, "counter_id": counter_id,
-                                              "delta": delta, "cause": cause, "at_us": now_us}, _ENTRY_KEYS)
+def _entry(conn: Connection, reservation_id: str, counter_id: int, delta: int, cause: str, now_us: int,
+           changes: list[dict[str, Any]] | None) -> None:
+    entry = {"reservation_id": reservation_id, "counter_id": counter_id, "delta": delta, "cause": cause, "at_us": now_us}
+    if changes is not None:
+        changes.append(entry)
+    else:
+        run(conn, "entries.new", entries.insert, entry, ENTRY_KEYS)
 
 
 def holdings(conn: Connection, reservation_id: str, promotion: str | None = None,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, String, Table, bindparam, create_engine, event, func, literal
@@ -61,7 +62,13 @@ def _sqlite_connect(dbapi: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
+    """BEGIN IMMEDIATE for a write, BEGIN for a read, sent to the driver (as `run` sends statements)."""
+    sql = "BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN"
+    dbapi = conn.connection.driver_connection
+    try:
+        dbapi.execute(sql)  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as error:  # busy past the timeout: SQLAlchemy's OperationalError
+        raise DBAPIError.instance(sql, (), error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect) from error
 
 
 @contextmanager
@@ -129,7 +136,20 @@ class Rows:
         return self.rows[0]
 
 
-_compiled: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, Any], bool]] = {}
+_compiled: dict[tuple[str, str], tuple[str, Callable[[dict[str, Any]], Any], bool]] = {}
+
+
+def _binder(positions: tuple[str, ...] | None, defaults: dict[str, Any]) -> Callable[[dict[str, Any]], Any]:
+    """Turns a call's values into what the driver takes: a tuple in the statement's order (qmark,
+    numeric), else the dict; with the values bound when the statement was built (`defaults`)."""
+    if positions is None:
+        return (lambda values: {**defaults, **values}) if defaults else (lambda values: values)
+    if not positions:
+        return lambda values: ()
+    pick = itemgetter(*positions)
+    if len(positions) == 1:
+        return (lambda values: (pick({**defaults, **values}),)) if defaults else (lambda values: (pick(values),))
+    return (lambda values: pick({**defaults, **values})) if defaults else pick
 
 
 def run(conn: Connection, name: str, build: Callable[[], Any], params: dict[str, Any] | list[dict[str, Any]],
@@ -149,13 +169,8 @@ def run(conn: Connection, name: str, build: Callable[[], Any], params: dict[str,
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys) if keys is not None else None)
         positions = tuple(compiled.positiontup) if conn.dialect.paramstyle in ("qmark", "numeric") else None
         returns = bool(compiled.returning) or getattr(statement, "is_select", False)
-        found = _compiled[key] = (compiled.string, positions, dict(compiled.params), returns)
-    sql, positions, defaults, returns = found
-
-    def bound(values: dict[str, Any]) -> Any:
-        merged = {**defaults, **values} if defaults else values
-        return merged if positions is None else tuple(merged[p] for p in positions)
-
+        found = _compiled[key] = (compiled.string, _binder(positions, dict(compiled.params)), returns)
+    sql, bound, returns = found
     dbapi = conn.connection.driver_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -164,7 +179,7 @@ def run(conn: Connection, name: str, build: Callable[[], Any], params: dict[str,
             cursor.executemany(sql, [bound(p) for p in params])
             return Rows([])
         cursor.execute(sql, bound(params))
-        return Rows([tuple(row) for row in cursor.fetchall()] if returns else [])
+        return Rows(cursor.fetchall() if returns else [])
     except conn.dialect.loaded_dbapi.Error as error:
         raise DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from error

@@ -29,12 +29,22 @@ def expire_due(conn: Connection, now_us: int, *, order_id: str | None = None, pr
         due = run(conn, "reservations.due_of_order", lambda: _DUE_OF_ORDER, {"order_id": order_id, "now_us": now_us})
         return _expire(conn, [row[0] for row in due.rows], now_us)
     if promotions:
-        names = sorted(set(promotions))
-        rows = run(conn, f"reservations.due_on_promotions.{len(names)}", lambda: _due_on_promotions(len(names)),
-                   {**numbered("p", names), "now_us": now_us})
-        return _expire(conn, [row[0] for row in rows.rows], now_us)
+        return _expire(conn, due_on_promotions(conn, now_us, promotions), now_us)
     query = select(r.id).where(r.state == State.HELD, r.expires_us <= now_us)
     return _expire(conn, conn.execute(query.order_by(r.id).limit(limit)).scalars().all(), now_us)
+
+
+def due_on_promotions(conn: Connection, now_us: int, promotions: Sequence[str]) -> list[str]:
+    """The held reservations past their expiry that hold a counter of `promotions` (read only)."""
+    names = sorted(set(promotions))
+    rows = run(conn, f"reservations.due_on_promotions.{len(names)}", lambda: _due_on_promotions(len(names)),
+               {**numbered("p", names), "now_us": now_us})
+    return [row[0] for row in rows.rows]
+
+
+def expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
+    """Mark these reservations `expired` if they are still held past their expiry, and give back what they hold."""
+    return _expire(conn, due, now_us)
 
 
 _DUE = (r.state == str(State.HELD), r.expires_us <= bindparam("now_us", type_=BigInteger))
@@ -63,14 +73,15 @@ def _expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
 
 _NOW = bindparam("now_us", type_=BigInteger)
 _COMMIT = (reservations.update().where(r.id == bindparam("rid"), r.state == str(State.HELD), r.expires_us > _NOW)
-           .values(state=str(State.COMMITTED), committed_us=_NOW).returning(r.order_id))
+           .values(state=str(State.COMMITTED), committed_us=_NOW).returning(r.order_id, r.parent_order_id))
 
 
 def commit(conn: Connection, reservation_id: str, now_us: int) -> StateChange:
-    row = conn.execute(_COMMIT, {"rid": reservation_id, "now_us": now_us}).first()
+    row = run(conn, "reservations.commit", lambda: _COMMIT, {"rid": reservation_id, "now_us": now_us}).first()
     if row is not None:
-        presale.on_commit(conn, reservation_id, now_us)
-        return StateChange(reservation_id, row.order_id, State.COMMITTED)
+        order_id, parent_order_id = row
+        presale.on_commit(conn, reservation_id, order_id, parent_order_id, now_us)
+        return StateChange(reservation_id, order_id, State.COMMITTED)
     order_id, state = _current(conn, reservation_id)
     if state is State.COMMITTED:
         return StateChange(reservation_id, order_id, state)

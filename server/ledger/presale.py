@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from server.ledger import counters
-from server.ledger.database import insert_new
+from server.ledger.database import insert_new, run
 from server.ledger.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from server.ledger.schema import parent_orders, reservations
 from server.ledger.types import Metric, Order, ReserveRequest, State
@@ -76,11 +76,23 @@ def _balance(conn: Connection, parent_id: str, reservation_id: str, order: Order
                  .values(state=BALANCE_HELD, balance_reservation_id=reservation_id, updated_us=now_us))
 
 
-def on_commit(conn: Connection, reservation_id: str, now_us: int) -> None:
-    conn.execute(parent_orders.update().where(p.deposit_reservation_id == reservation_id, p.state == DEPOSIT_HELD)
-                 .values(state=DEPOSIT_PAID, updated_us=now_us))
-    conn.execute(parent_orders.update().where(p.balance_reservation_id == reservation_id, p.state == BALANCE_HELD)
-                 .values(state=COMPLETED, updated_us=now_us))
+def on_commit(conn: Connection, reservation_id: str, order_id: str, parent_order_id: str | None, now_us: int) -> None:
+    """A committed deposit pays its parent (the parent's id is the deposit's order id), a committed
+    balance completes its own (`parent_order_id`): each one update by the parent's primary key."""
+    run(conn, "parent_orders.deposit_paid", lambda: _PAID, {"oid": order_id, "rid": reservation_id, "now_us": now_us})
+    if parent_order_id is not None:
+        run(conn, "parent_orders.completed", lambda: _COMPLETED,
+            {"oid": parent_order_id, "rid": reservation_id, "now_us": now_us})
+
+
+def _moved(column: Any, before: str, after: str) -> Any:
+    return (parent_orders.update()
+            .where(p.order_id == bindparam("oid"), column == bindparam("rid"), p.state == before)
+            .values(state=after, updated_us=bindparam("now_us")))
+
+
+_PAID = _moved(p.deposit_reservation_id, DEPOSIT_HELD, DEPOSIT_PAID)
+_COMPLETED = _moved(p.balance_reservation_id, BALANCE_HELD, COMPLETED)
 
 
 def on_end(conn: Connection, reservation_id: str, state: State, now_us: int) -> None:
