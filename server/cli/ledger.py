@@ -381,6 +381,7 @@ def _presale_rows(data: dict) -> list[tuple[str, Any]]:
             ("balances paid", balances["orders"]), ("balances (amount)", balances["amount"]),
             ("conversion", data["conversion"]), ("forfeited (orders)", forfeited["orders"]),
             ("forfeited deposits", forfeited["deposits"]), ("cancelled", data["cancelled"]),
+            ("returned in full (not counted)", data["returned"]),
             ("GMV", data["gmv"]), ("average order value", data["average_order_value"]),
             ("stock", data["stock"]), ("sold", data["sold"]), ("stock left", data["stock_left"])]
 

@@ -152,7 +152,8 @@ def _presale(data: dict) -> tuple[str, str]:
             ("balances paid", balances["orders"]), ("balances (amount)", balances["amount"]),
             ("conversion", data["conversion"]), ("forfeited (orders)", forfeited["orders"]),
             ("forfeited deposits", forfeited["deposits"]), ("cancelled", data["cancelled"]),
-            ("GMV", data["gmv"]), ("average order value", data["average_order_value"]),
+            ("returned in full (not counted)", data["returned"]), ("GMV", data["gmv"]),
+            ("average order value", data["average_order_value"]),
             ("stock", data["stock"]), ("sold", data["sold"]), ("stock left", data["stock_left"])]
     days = _days_table(["day", "deposits paid", "units", "deposits (amount)", "balances paid", "balances (amount)"],
                        [[d["day"], d["deposits"]["orders"], d["deposits"]["units"], d["deposits"]["amount"],

@@ -24,7 +24,9 @@ limit and budget periods count) is in [from, to):
 deposits (`balance_expired`: kept by the merchant), stock left; GMV (the paid deposits that were
 kept and the paid balances) and average order value (GMV ÷ deposits paid, half-up); per day the
 deposits paid (on the day of the deposit order) and the balances paid (on the day of the balance
-order), so that the days add up to the totals.
+order), so that the days add up to the totals. As for a promotion, a parent whose deposit or
+balance order was returned in full leaves the figures (counted in `returned` only), and a partly
+returned one's amounts are less what its returns refunded.
 """
 
 from __future__ import annotations
@@ -35,13 +37,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, or_, select
 
 from server.ledger import usage
 from server.ledger.clock import from_us as instant
 from server.ledger.clock import to_us
 from server.ledger.periods import local_date, zone
-from server.ledger.presale import BALANCE_EXPIRED, BALANCE_HELD, COMPLETED, DEPOSIT_HELD, DEPOSIT_PAID
+from server.ledger.presale import BALANCE_EXPIRED, BALANCE_HELD, CANCELLED, COMPLETED, DEPOSIT_HELD, DEPOSIT_PAID
 from server.ledger.schema import allocations, counters, lines, parent_orders, redemptions, reservations
 from server.ledger.shares import units_share
 from server.ledger.types import Budget, CounterKey, Metric, Period, State, UsageQuery
@@ -257,6 +259,7 @@ class PresaleStats:
     stock_left: int | None
     timezone: str = DEFAULT_TIMEZONE
     days: tuple[PresaleDay, ...] = ()
+    returned: int = 0      # paid parents whose deposit or balance order was returned in full (not counted)
 
     @property
     def conversion(self) -> Fraction | None:
@@ -285,51 +288,64 @@ def presale_stats(conn: Connection, presale: str, from_us: int | None = None, to
         where.append(p.created_us < to_us)
     deposit = reservations.alias("deposit")
     balance = reservations.alias("balance")
-    joined = (parent_orders.outerjoin(deposit, deposit.c.id == p.deposit_reservation_id)
-              .outerjoin(balance, and_(balance.c.id == p.balance_reservation_id, balance.c.state == "committed")))
+    d, b = deposit.c, balance.c
     rows = conn.execute(
-        select(p.state, func.count(), func.coalesce(func.sum(p.units), 0),
-               func.coalesce(func.sum(deposit.c.payable), 0), func.coalesce(func.sum(balance.c.payable), 0))
-        .select_from(joined).where(*where).group_by(p.state)).all()
-    by_state = {row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4])) for row in rows}
-
-    def of(*states: str, at: int = 0) -> int:
-        return sum(by_state.get(s, (0, 0, 0, 0))[at] for s in states)
+        select(p.state, p.units, d.id, d.state, d.at_us, d.payable, b.id, b.state, b.at_us, b.payable)
+        .select_from(parent_orders.outerjoin(deposit, d.id == p.deposit_reservation_id)
+                     .outerjoin(balance, b.id == p.balance_reservation_id))
+        .where(*where)).all()
+    refunded = _refunded(conn, where)
+    tz = _timezone(conn, timezone, presale=presale)
+    counts: dict[str, int] = defaultdict(int)
+    by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for state, units, d_id, d_state, d_at, d_paid, b_id, b_state, b_at, b_paid in rows:
+        if state not in PAID:
+            counts[state] += 1  # deposit_held, cancelled
+            continue
+        if State.RETURNED in (d_state, b_state):  # returned in full: out of the figures
+            counts[str(State.RETURNED)] += 1
+            continue
+        paid = max(0, d_paid - refunded.get(d_id, 0))
+        day = by_day[_day(d_at, tz)]
+        day[0] += 1
+        day[1] += units
+        day[2] += paid
+        if state == BALANCE_EXPIRED:
+            counts["forfeited"] += 1
+            counts["forfeited_amount"] += paid
+        if state == COMPLETED and b_state == State.COMMITTED:
+            day = by_day[_day(b_at, tz)]
+            day[3] += 1
+            day[4] += max(0, b_paid - refunded.get(b_id, 0))
+    days = tuple(PresaleDay(x, *by_day.get(x, (0, 0, 0, 0, 0))) for x in day_span(by_day, tz, from_us, to_us))
 
     c = counters.c
     counter = conn.execute(select(c.used, c.cap).where(c.promotion == presale, c.metric == str(Metric.UNITS),
                                                        c.subject == "", c.period == "")).first()
     sold = int(counter.used) if counter is not None else 0
     known = stock if stock is not None else (int(counter.cap) if counter is not None and counter.cap < 2**62 else None)
-    tz = _timezone(conn, timezone, presale=presale)
     return PresaleStats(
-        presale=presale, deposits_held=of(DEPOSIT_HELD), deposit_orders=of(*PAID), deposit_units=of(*PAID, at=1),
-        deposit_amount=of(*PAID, at=2), balances_paid=of(COMPLETED), balance_amount=of(COMPLETED, at=3),
-        forfeited_orders=of(BALANCE_EXPIRED), forfeited_deposits=of(BALANCE_EXPIRED, at=2),
-        cancelled=of("cancelled"), stock=known, sold=sold,
-        stock_left=None if known is None else max(0, known - sold), timezone=tz,
-        days=_presale_days(conn, joined, deposit, balance, where, tz, from_us, to_us))
+        presale=presale, deposits_held=counts[DEPOSIT_HELD], deposit_orders=sum(x.deposit_orders for x in days),
+        deposit_units=sum(x.deposit_units for x in days), deposit_amount=sum(x.deposit_amount for x in days),
+        balances_paid=sum(x.balances_paid for x in days), balance_amount=sum(x.balance_amount for x in days),
+        forfeited_orders=counts["forfeited"], forfeited_deposits=counts["forfeited_amount"],
+        cancelled=counts[CANCELLED], returned=counts[str(State.RETURNED)], stock=known, sold=sold,
+        stock_left=None if known is None else max(0, known - sold), timezone=tz, days=days)
 
 
-def _presale_days(conn: Connection, joined, deposit, balance, where: list, tz: str, from_us: int | None,
-                  to_us: int | None) -> tuple[PresaleDay, ...]:
-    """The paid deposits on the day of their deposit order, the paid balances on the day of their
-    balance order (both by the order's `at`, in `tz`): the days add up to the totals."""
-    p = parent_orders.c
-    rows = conn.execute(select(p.state, p.units, deposit.c.at_us, deposit.c.payable, balance.c.at_us,
-                               balance.c.payable).select_from(joined).where(*where, p.state.in_(PAID))).all()
-    by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for state, units, deposit_at, deposit_paid, balance_at, balance_paid in rows:
-        if deposit_at is not None:
-            figures = by_day[_day(deposit_at, tz)]
-            figures[0] += 1
-            figures[1] += units
-            figures[2] += deposit_paid
-        if state == COMPLETED and balance_at is not None:
-            figures = by_day[_day(balance_at, tz)]
-            figures[3] += 1
-            figures[4] += balance_paid
-    return tuple(PresaleDay(d, *by_day.get(d, (0, 0, 0, 0, 0))) for d in day_span(by_day, tz, from_us, to_us))
+def _refunded(conn: Connection, where: list) -> dict[str, int]:
+    """Per deposit or balance order of the parents `where` selects with units returned: what the
+    returns refunded (the returned units' share of each line's final, as Return computed it)."""
+    p, li = parent_orders.c, lines.c
+    rows = conn.execute(
+        select(li.reservation_id, li.quantity, li.returned, li.final)
+        .select_from(lines.join(parent_orders, or_(li.reservation_id == p.deposit_reservation_id,
+                                                   li.reservation_id == p.balance_reservation_id)))
+        .where(*where, li.returned > 0)).all()
+    refunded: dict[str, int] = defaultdict(int)
+    for row in rows:
+        refunded[row.reservation_id] += units_share(row.final, row.quantity, 0, row.returned)
+    return refunded
 
 
 # ---- as JSON (promo stats --json; GetStats answers the same figures) ----------------------------
@@ -352,7 +368,7 @@ def stats_json(stats: PresaleStats, digits: int) -> dict:
         "balances_paid": {"orders": stats.balances_paid, "amount": money(stats.balance_amount)},
         "conversion": None if conversion is None else f"{float(conversion):.4f}",
         "forfeited": {"orders": stats.forfeited_orders, "deposits": money(stats.forfeited_deposits)},
-        "cancelled": stats.cancelled,
+        "cancelled": stats.cancelled, "returned": stats.returned,
         "stock": stats.stock, "sold": stats.sold, "stock_left": stats.stock_left,
         "gmv": money(stats.gmv), "average_order_value": money(stats.average_order_value),
         "timezone": stats.timezone,

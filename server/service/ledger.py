@@ -258,7 +258,8 @@ def stats_message(figures: PresaleStats, digits: int) -> lpb.PresaleStats:
         deposit_amount=data["deposits"]["amount"], deposits_held=figures.deposits_held,
         balances_paid=figures.balances_paid, balance_amount=data["balances_paid"]["amount"],
         forfeited_orders=figures.forfeited_orders, forfeited_deposits=data["forfeited"]["deposits"],
-        cancelled=figures.cancelled, sold=figures.sold, gmv=data["gmv"], timezone=figures.timezone,
+        cancelled=figures.cancelled, returned=figures.returned, sold=figures.sold, gmv=data["gmv"],
+        timezone=figures.timezone,
         days=[lpb.PresaleDay(day=d["day"], deposit_orders=d["deposits"]["orders"], deposit_units=d["deposits"]["units"],
                              deposit_amount=d["deposits"]["amount"], balances_paid=d["balances_paid"]["orders"],
                              balance_amount=d["balances_paid"]["amount"]) for d in data["days"]])

@@ -221,8 +221,8 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
         assert promo_stats("--presale", "dj") == {
             "presale": "dj", "deposits": {"orders": 3, "units": 3, "amount": "300.00", "held": 0},
             "balances_paid": {"orders": 2, "amount": "2640.00"}, "conversion": "0.6667",
-            "forfeited": {"orders": 1, "deposits": "100.00"}, "cancelled": 0, "stock": 3, "sold": 2, "stock_left": 1,
-            "gmv": "2940.00", "average_order_value": "980.00", "timezone": "UTC",
+            "forfeited": {"orders": 1, "deposits": "100.00"}, "cancelled": 0, "returned": 0, "stock": 3, "sold": 2,
+            "stock_left": 1, "gmv": "2940.00", "average_order_value": "980.00", "timezone": "UTC",
             "days": [{"day": "2026-11-01", "deposits": {"orders": 3, "units": 3, "amount": "300.00"},
                       "balances_paid": {"orders": 2, "amount": "2640.00"}}]}
         # the shop coupon: the 2 balance orders it applied to, 30.00 off each (60.00); GMV their payable,

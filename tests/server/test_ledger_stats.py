@@ -15,6 +15,7 @@ from stats_support import BUDGETS, TZ, orders, presale, utc
 from server.ledger.clock import to_us
 from server.ledger.errors import InvalidArgument
 from server.ledger.stats import average, day_span, promotion_json, stats_json
+from server.ledger.types import ReturnLine
 
 
 def test_a_promotions_figures_by_hand(ledger):
@@ -96,6 +97,22 @@ def test_a_presales_figures_per_day_by_hand(ledger, clock):
     later = ledger.presale_stats("dj", to_us(utc("2024-11-10T16:00:00")), None, timezone=TZ)
     assert (later.deposit_orders, later.balances_paid, later.gmv) == (1, 1, 160_000)  # p3 (p4 held, p5 cancelled)
     assert [(d.day.isoformat(), d.deposit_orders, d.balances_paid) for d in later.days] == [("2024-11-11", 1, 1)]
+
+
+def test_a_presale_order_returned_in_full_leaves_the_presales_figures(ledger, clock):
+    presale(ledger, clock)
+    clock.at = utc("2024-11-16T00:00:00")  # past the ship date (5 days after the deposits)
+    ledger.return_("p1-b", "ret-p1", [ReturnLine("d", 1)])  # p1's balance order, returned in full
+    figures = ledger.presale_stats("dj")
+    # p1 is out: deposits p2, p3 (3 units, 300.00), the balance of p3 (1400.00), conversion 1/2, p2
+    # forfeited; GMV 300.00 + 1400.00 = 1700.00 over 2: 850.00
+    assert (figures.deposit_orders, figures.deposit_units, figures.deposit_amount) == (2, 3, 30_000)
+    assert (figures.balances_paid, figures.balance_amount, figures.returned) == (1, 140_000, 1)
+    assert (figures.forfeited_orders, figures.forfeited_deposits) == (1, 10_000)
+    assert (figures.gmv, figures.average_order_value, str(figures.conversion)) == (170_000, 85_000, "1/2")
+    assert [(d.day.isoformat(), d.deposit_orders, d.deposit_amount, d.balances_paid, d.balance_amount)
+            for d in figures.days] == [("2024-11-10", 1, 10_000, 0, 0), ("2024-11-11", 1, 20_000, 1, 140_000)]
+    assert stats_json(figures, 2)["returned"] == 1
 
 
 def test_average_rounds_half_up_and_the_span_fills_the_gaps():

@@ -323,7 +323,7 @@ class PresaleDay(_message.Message):
     def __init__(self, day: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ...) -> None: ...
 
 class PresaleStats(_message.Message):
-    __slots__ = ("presale", "deposit_orders", "deposit_units", "deposit_amount", "deposits_held", "balances_paid", "balance_amount", "conversion", "forfeited_orders", "forfeited_deposits", "cancelled", "stock", "sold", "stock_left", "gmv", "average_order_value", "timezone", "days")
+    __slots__ = ("presale", "deposit_orders", "deposit_units", "deposit_amount", "deposits_held", "balances_paid", "balance_amount", "conversion", "forfeited_orders", "forfeited_deposits", "cancelled", "stock", "sold", "stock_left", "gmv", "average_order_value", "timezone", "days", "returned")
     PRESALE_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_ORDERS_FIELD_NUMBER: _ClassVar[int]
     DEPOSIT_UNITS_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +342,7 @@ class PresaleStats(_message.Message):
     AVERAGE_ORDER_VALUE_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     DAYS_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_FIELD_NUMBER: _ClassVar[int]
     presale: str
     deposit_orders: int
     deposit_units: int
@@ -360,7 +361,8 @@ class PresaleStats(_message.Message):
     average_order_value: str
     timezone: str
     days: _containers.RepeatedCompositeFieldContainer[PresaleDay]
-    def __init__(self, presale: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., deposits_held: _Optional[int] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ..., conversion: _Optional[str] = ..., forfeited_orders: _Optional[int] = ..., forfeited_deposits: _Optional[str] = ..., cancelled: _Optional[int] = ..., stock: _Optional[int] = ..., sold: _Optional[int] = ..., stock_left: _Optional[int] = ..., gmv: _Optional[str] = ..., average_order_value: _Optional[str] = ..., timezone: _Optional[str] = ..., days: _Optional[_Iterable[_Union[PresaleDay, _Mapping]]] = ...) -> None: ...
+    returned: int
+    def __init__(self, presale: _Optional[str] = ..., deposit_orders: _Optional[int] = ..., deposit_units: _Optional[int] = ..., deposit_amount: _Optional[str] = ..., deposits_held: _Optional[int] = ..., balances_paid: _Optional[int] = ..., balance_amount: _Optional[str] = ..., conversion: _Optional[str] = ..., forfeited_orders: _Optional[int] = ..., forfeited_deposits: _Optional[str] = ..., cancelled: _Optional[int] = ..., stock: _Optional[int] = ..., sold: _Optional[int] = ..., stock_left: _Optional[int] = ..., gmv: _Optional[str] = ..., average_order_value: _Optional[str] = ..., timezone: _Optional[str] = ..., days: _Optional[_Iterable[_Union[PresaleDay, _Mapping]]] = ..., returned: _Optional[int] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
     __slots__ = ("presale", "promotion")
