@@ -108,37 +108,55 @@ def cancel(conn: Connection, reservation_id: str, now_us: int) -> StateChange:
 
 def return_(conn: Connection, order_id: str, returned: Sequence[ReturnLine], now_us: int) -> Refund:
     """Give back the returned units' share of each promotion's spend; uses and codes once every
-    unit of the order is back."""
-    reservation_id = _committed(conn, order_id)
-    presale.check_return(conn, reservation_id, now_us)
-    back: dict[str, int] = defaultdict(int)
+    unit of the order is back. The refund is what the order was paid for those units (a line's
+    `final`: what it charged for the line, by largest remainder over its units). A presale order
+    takes the units back from both its children, deposit and balance, each refunding its share."""
+    children = presale.return_children(conn, order_id, now_us)
+    reservation_ids = children if children is not None else (_committed(conn, order_id),)
+    back: dict[tuple[str, str], int] = defaultdict(int)
     refunds: dict[str, int] = {}
     for i, line in sorted(enumerate(returned), key=lambda x: x[1].id):  # rows locked in one order
-        quantity, before, final = _take_back(conn, reservation_id, i, line)
-        refunds[line.id] = units_share(final, quantity, before, line.quantity)
-        for promotion, amount in conn.execute(select(allocations.c.promotion, allocations.c.amount).where(
-                allocations.c.reservation_id == reservation_id, allocations.c.line_id == line.id)):
-            back[promotion] += units_share(amount, quantity, before, line.quantity)
-    for promotion in sorted(back):
-        if back[promotion]:
+        refunds[line.id] = 0
+        found = False
+        for reservation_id in reservation_ids:
+            taken = _take_back(conn, reservation_id, i, line)
+            if taken is None:
+                continue
+            found = True
+            quantity, before, final = taken
+            refunds[line.id] += units_share(final, quantity, before, line.quantity)
+            for promotion, amount in conn.execute(select(allocations.c.promotion, allocations.c.amount).where(
+                    allocations.c.reservation_id == reservation_id, allocations.c.line_id == line.id)):
+                back[reservation_id, promotion] += units_share(amount, quantity, before, line.quantity)
+        if not found:
+            raise InvalidArgument(f"lines[{i}].id", f"`{line.id[:64]}` is not a line of the order")
+    for reservation_id, promotion in sorted(back):
+        if back[reservation_id, promotion]:
             for counter_id, _held in counters.holdings(conn, reservation_id, promotion, "spend"):
-                counters.give(conn, counter_id, back[promotion], reservation_id=reservation_id, cause="return",
-                              now_us=now_us)
-    state = State.COMMITTED
-    left = conn.execute(select(func.sum(lines.c.quantity - lines.c.returned))
-                        .where(lines.c.reservation_id == reservation_id)).scalar_one()
-    if left == 0:
-        conn.execute(reservations.update().where(r.id == reservation_id, r.state == State.COMMITTED)
-                     .values(state=State.RETURNED, ended_us=now_us))
-        counters.release(conn, reservation_id, "return", now_us)
-        state = State.RETURNED
+                counters.give(conn, counter_id, back[reservation_id, promotion], reservation_id=reservation_id,
+                              cause="return", now_us=now_us)
+    ended = [_returned_if_all_back(conn, reservation_id, now_us) for reservation_id in reservation_ids]
+    state = State.RETURNED if all(ended) else State.COMMITTED
     answer = tuple(LineRefund(x.id, x.quantity, refunds[x.id]) for x in returned)
     return Refund(order_id, sum(refunds.values()), answer, state)
 
 
-def _take_back(conn: Connection, reservation_id: str, i: int, line: ReturnLine) -> tuple[int, int, int]:
+def _returned_if_all_back(conn: Connection, reservation_id: str, now_us: int) -> bool:
+    """Once every unit of the reservation is back: `returned`, its uses and codes released."""
+    left = conn.execute(select(func.sum(lines.c.quantity - lines.c.returned))
+                        .where(lines.c.reservation_id == reservation_id)).scalar_one()
+    if left != 0:
+        return False
+    conn.execute(reservations.update().where(r.id == reservation_id, r.state == State.COMMITTED)
+                 .values(state=State.RETURNED, ended_us=now_us))
+    counters.release(conn, reservation_id, "return", now_us)
+    return True
+
+
+def _take_back(conn: Connection, reservation_id: str, i: int, line: ReturnLine) -> tuple[int, int, int] | None:
     """Mark `line.quantity` more units of the line returned (guarded: never more than it has);
-    returns the line's quantity, how many were returned before, and its final."""
+    returns the line's quantity, how many were returned before, and its final; None when the
+    reservation has no such line."""
     row = conn.execute(lines.update().where(
         lines.c.reservation_id == reservation_id, lines.c.line_id == line.id,
         lines.c.returned + line.quantity <= lines.c.quantity)
@@ -149,7 +167,7 @@ def _take_back(conn: Connection, reservation_id: str, i: int, line: ReturnLine) 
     stored = conn.execute(select(lines.c.quantity - lines.c.returned).where(
         lines.c.reservation_id == reservation_id, lines.c.line_id == line.id)).scalar()
     if stored is None:
-        raise InvalidArgument(f"lines[{i}].id", f"`{line.id[:64]}` is not a line of the order")
+        return None
     raise InvalidArgument(f"lines[{i}].quantity", f"{stored} units of the line are left to return")
 
 

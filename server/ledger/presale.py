@@ -140,12 +140,36 @@ def expire_balances(conn: Connection, now_us: int, limit: int = 1_000) -> int:
     return expired
 
 
-def check_return(conn: Connection, reservation_id: str, now_us: int) -> None:
-    """A presale order cannot be returned before its ship date (ledger.md §3)."""
-    ship = conn.execute(select(p.ship_us).where(
-        (p.deposit_reservation_id == reservation_id) | (p.balance_reservation_id == reservation_id))).first()
-    if ship is not None and ship.ship_us is not None and now_us < ship.ship_us:
+def return_children(conn: Connection, order_id: str, now_us: int) -> tuple[str, ...] | None:
+    """The reservations a Return of `order_id` takes units back from when it names a presale
+    order, the parent's id (its deposit order's) or its balance order's: the committed children,
+    deposit then balance (docs/ledger.md "Return"). None: `order_id` is no presale order. Not
+    before the ship date (ledger.md §3), and only once the parent is completed: before that its
+    balance is unpaid (Cancel refunds the deposit), after `balance_expired` the deposit is kept."""
+    found = select(p.state, p.ship_us, p.deposit_reservation_id, p.balance_reservation_id)
+    row = conn.execute(found.where(p.order_id == order_id).with_for_update()).first()
+    if row is None:  # a balance order's id: its parent, by the parent's key
+        parent = conn.execute(select(r.parent_order_id).where(r.order_id == order_id, r.parent_order_id.is_not(None))
+                              .order_by(r.created_us.desc())).first()
+        if parent is None:
+            return None
+        balance = select(r.id).where(r.order_id == order_id).scalar_subquery()
+        row = conn.execute(found.where(p.order_id == parent.parent_order_id, p.balance_reservation_id.in_(balance))
+                           .with_for_update()).first()
+    if row is None:
+        return None
+    if row.ship_us is not None and now_us < row.ship_us:
         raise FailedPrecondition("order_id", "a presale order cannot be returned before its ship date")
+    if row.state != COMPLETED:
+        why = {BALANCE_EXPIRED: "its balance was never paid and its deposit is kept",
+               CANCELLED: "it was cancelled"}.get(row.state, "its balance is not paid: Cancel refunds the deposit")
+        raise FailedPrecondition("order_id", f"the presale order is {row.state}: {why}")
+    children = (row.deposit_reservation_id, row.balance_reservation_id)
+    committed = set(conn.execute(select(r.id).where(r.id.in_(children), r.state == State.COMMITTED)
+                                 .order_by(r.id).with_for_update()).scalars())
+    if not committed:
+        raise FailedPrecondition("order_id", "the order is returned")
+    return tuple(x for x in children if x in committed)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine.base.enums import Stage
 from engine.base.request import Request
 from engine.plan.plan import BudgetClause, LimitClause, Plan, Promotion
 from engine.pricing.limits import Limits
@@ -244,8 +245,10 @@ def _outcome_key(outcome: Outcome) -> tuple[Any, ...]:
 
 def order_of(quote: Quote, request: Request, found: Mapping[str, Clauses], answer: Any = None) -> Order:
     """The ledger's view of a quote: one hold per applied promotion (its discount as spend, its
-    clauses, its code, its discount per line), the cart's lines with their final prices."""
-    lines = tuple(Line(line.id, line.quantity, line.final) for line in quote.lines if line.gift_of is None)
+    clauses, its code, its discount per line), the cart's lines with what this order charges for
+    each (`paid_now`): what a return refunds."""
+    lines = tuple(Line(line.id, line.quantity, paid_now(quote, line.id, line.final))
+                  for line in quote.lines if line.gift_of is None)
     per_line: dict[str, dict[str, int]] = {}
     for line in quote.lines:
         if line.gift_of is None:
@@ -261,6 +264,17 @@ def order_of(quote: Quote, request: Request, found: Mapping[str, Clauses], answe
             allocation=_allocation(applied.amount, per_line.get(applied.promotion, {})),
             desired=applied.desired or 0))
     return Order(tuple(holds), lines, quote.payable, answer)
+
+
+def paid_now(quote: Quote, line_id: str, final: int) -> int:
+    """What this checkout charges for a line (the engine's `payable_now`): its final, or for a
+    presale line its deposit at the deposit stage and its balance due at the balance stage (the
+    line's final is then the whole price over both orders). The lines' sum plus shipping is the
+    payable."""
+    for presale in quote.presale:
+        if presale.line == line_id and presale.stage != Stage.FULL:
+            return presale.deposit if presale.stage == Stage.DEPOSIT else presale.balance_due
+    return final
 
 
 def _allocation(spend: int, by_line: Mapping[str, int]) -> dict[str, int]:
