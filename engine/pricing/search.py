@@ -110,12 +110,15 @@ class Search:
             (index.get(id(c), -1), sum(1 << i for i in c.lines), c.promotion.name, c.promotion.monotone, c)
             for c in sorted(fixed + free, key=lambda c: c.promotion.order_key) if c.promotion.level != Level.ITEM]
         self.item_free = sum(1 << k for k, c in enumerate(self.free) if c.promotion.level == Level.ITEM)
+        self.free_lines = [sum(1 << i for i in c.lines) for c in self.free]
         # For `_shrink`: each step's candidate, whether its offer is a non-decreasing function of
         # its base alone, and which free candidates can only lower that base (`_feeds`); each
         # step's index by name (-1: item level); offers probed, memoized.
         self.step_cands = [c for c in sorted(fixed + free, key=lambda c: c.promotion.order_key)
                            if c.promotion.level != Level.ITEM]
         self.shrinkable = [self.progressive and _shrinkable(c) for c in self.step_cands]
+        self.sum_based = [self.progressive and _sum_based(c) for c in self.step_cands]  # for `_ranges`
+        self.group_bounds: dict[int, list[int]] = {}  # step -> max_offer of each of its groups
         self.feeds: dict[int, int] = {}  # step -> mask, made when first needed (`_feeds`)
         self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == Level.ITEM}
         self.rank.update((c.promotion.name, j) for j, c in enumerate(self.step_cands))
@@ -133,7 +136,9 @@ class Search:
         self.root_pricing = self.price(0)
         self.root_item = [listed - base for listed, base in zip(prep.listed, self.root_pricing.base)]
         root = self.root_pricing.payable
-        slack = self._slack(0, (1 << n) - 1, self.root_pricing) if root > self.min_payment else -1
+        everything = (1 << n) - 1
+        slack = (self._slack(0, everything, self.root_pricing, self._ranges(0, everything, self.root_pricing))
+                 if root > self.min_payment else -1)
         if slack == 0:  # the second floor is never higher: no fixed promotion takes off more than its bound
             self.floor_price = root
         else:
@@ -279,11 +284,12 @@ class Search:
             if pricing.payable > self.min_payment:
                 remaining = sum(1 << k for ks in slots.values() for k in ks) | items
                 now = [listed - base for listed, base in zip(self.prep.listed, pricing.base)]
-                priced = pricing.payable - self._slack(mask, remaining, pricing) - addable - self._item_gain(items, now)
+                ranges = self._ranges(mask, remaining, pricing)
+                priced = pricing.payable - self._slack(mask, remaining, pricing, ranges) - addable - self._item_gain(items, now)
                 bound = max(bound, priced)
                 if bound <= best[0]:
                     # Tighter still, but paying it need not fill every slot: no tie cut on it.
-                    refined = priced + self._shrink(mask, remaining, slots, pricing)
+                    refined = priced + self._shrink(slots, pricing, bounds, self._line_gains(items, now), ranges)
                     if refined > bound:
                         bound, tie_cut = refined, False
         if bound == best[0] and tie_cut and mask & self.item_free:
@@ -406,12 +412,17 @@ class Search:
     def _item_gain(self, candidates: int, now: list[int]) -> int:
         """What the item-level candidates in `candidates` (a mask) can take off beyond `now` (the
         item-level discount of each line): per line, their best offer above it."""
+        return sum(self._line_gains(candidates, now).values())
+
+    def _line_gains(self, candidates: int, now: list[int]) -> dict[int, int]:
+        """Per line, what the item-level candidates in `candidates` can take off beyond `now`
+        (lines where that is positive)."""
         best: dict[int, int] = {}
         for k in self._bits(candidates):
             for i, off in self.item_offers[k]:
                 if off > best.get(i, 0):
                     best[i] = off
-        return sum(max(0, off - now[i]) for i, off in best.items())
+        return {i: off - now[i] for i, off in best.items() if off > now[i]}
 
     @staticmethod
     def _bits(mask: int) -> list[int]:
@@ -458,7 +469,7 @@ class Search:
         names = sorted([c.promotion.name for c in chosen] + [min(c.promotion.name for c in p) for p in picks])
         return (len(coupons) + len(picks), expiries, names) >= best[1:]
 
-    def _slack(self, mask: int, remaining: int, pricing: Pricing) -> int:
+    def _slack(self, mask: int, remaining: int, pricing: Pricing, ranges: dict[int, tuple[int, int, int]]) -> int:
         """How much more than in `pricing` (the price of `mask`, above `min_payment`) the fixed
         and chosen promotions can take off once some of `remaining` are added.
 
@@ -467,11 +478,13 @@ class Search:
         threshold leaves more to the next one (progressive mode), or takes less of the room
         above the floors. Such a promotion, or a non-monotone one whose inputs may change, can
         gain up to its bound; the others give at most what they give now. An item-level
-        promotion that may be added changes `cart.amount` for all of them."""
+        promotion that may be added changes `cart.amount` for all of them. Where `ranges`
+        (`_ranges`) knows the most a monotone promotion can give, it gains at most that less
+        what it gives now."""
         changed = bool(remaining & self.item_free)
         dirty = lost = 0  # lines whose amounts may change; lines a promotion may give less on
         slack = 0
-        for k, lines, name, monotone, cand in self.steps:
+        for j, (k, lines, name, monotone, cand) in enumerate(self.steps):
             if k >= 0 and not mask >> k & 1:
                 if remaining >> k & 1:
                     dirty |= lines
@@ -479,70 +492,191 @@ class Search:
             if changed or lines & dirty:
                 applied = pricing.applied.get(name, 0)
                 if lines & lost or not monotone:
-                    slack += max(0, self._bound(cand) - applied)
+                    gain = max(0, self._bound(cand) - applied)
+                    known = ranges.get(j)
+                    if monotone and known is not None:
+                        gain = min(gain, max(0, known[2] - applied))
+                    slack += gain
                 dirty |= lines
                 if applied:
                     lost |= lines
         return slack
 
-    def _shrink(self, mask: int, remaining: int, slots: dict[Slot, list[int]], pricing: Pricing) -> int:
-        """How much more than `_slack` and `addable` allow a completion of `mask` (priced in
-        `pricing`, above `min_payment`) must pay, because what is added before a promotion on its
-        lines lowers its base and so what it gives (progressive mode); 0 if nothing is known.
+    def _ranges(self, mask: int, remaining: int, pricing: Pricing) -> dict[int, tuple[int, int, int]]:
+        """For fixed and chosen shop/platform promotions of a completion of `mask` (priced in
+        `pricing`) that adds some of `remaining` (progressive mode): step j -> (shift, low, high),
+        the least and the most it can give, and, for one group of lines, how much higher than
+        now its base can be (`shift`). Steps whose lines nothing may change give what they give
+        now and are not listed; nor are those nothing is known of.
 
-        A step P (a fixed or chosen promotion) qualifies when its offer is a non-decreasing
-        function of its base alone (`_shrinkable`), no item-level candidate may be added, and
-        no fixed or chosen promotion before it on its lines can change what it gives (none of
-        their lines' amounts may change before them): P's base is then B (now) less at least
-        E, what the added candidates that come before P and touch only its lines (`_feeds`)
-        take off; the slots all of whose members are such take off E <= M (their bounds' sum)
-        together, maybe less than M (a threshold missed, a floor). P then gives at most what it
-        gives now (`_slack`: nothing before it gives less) and at most its offer at B - E with
-        its units now (fewer units once a line is at 0 only lower a monotone offer); every other
-        promotion gains at most its `_slack`, every other slot gives at most its bound. So the
-        completion pays at least the `_cut` bound plus min over 0 <= E <= M of
-        (M - E + max(0, now - offer(B - E))). Each qualifying P gives a bound; the best counts."""
-        if remaining & self.item_free:
-            return 0
-        dirty = unstable = 0  # lines whose amounts may change; lines a promotion may give other amounts on
-        best = 0
-        for j, (k, lines, name, _, _) in enumerate(self.steps):
+        A step's group of lines G sees the amounts its lines have before it, which completions
+        only lower (by at most D: what the candidates of `remaining` before it on G can take off,
+        one per slot at its bound, and each line's best item-level offer above what it has now),
+        less what the steps before it on G give. Each of those must have all its lines (of a
+        group) in G, so that all of what it gives lands on G, and give within a known range:
+        then G's base lies between B - D - (what they may give more) and B + (what they may give
+        less), B its base now. A monotone promotion whose benefit is computed on the sum
+        (`_sum_based`) gives at most its offer at the top of that range and at least its offer
+        at the bottom, or the room G keeps above its floors there if that is less (item-level
+        ones lower `cart.amount` too: the bottom is read with `cart.amount` lowered by all they
+        can take off). Any other promotion gives between 0 and its group's `max_offer`; one with
+        a budget's cap, or with a group that lines of an earlier step straddle, is not known,
+        and neither is anything after it on its lines."""
+        if not self.progressive:
+            return {}
+        prep = self.prep
+        items = remaining & self.item_free
+        gains = self._line_gains(items, [listed - base for listed, base in zip(prep.listed, pricing.base)]) if items else {}
+        cart_amount = sum(pricing.base)
+        cart_low = cart_amount - sum(gains.values())
+        dirty = unsure = 0  # lines whose amounts may change; lines after a step nothing is known of
+        for k in self._bits(items):
+            dirty |= self.free_lines[k]
+        added = [k for k in self._bits(remaining & ~self.item_free)]  # item-level ones: `gains`
+        records: list[tuple[int, int, int, int]] = []  # (a group's lines, gives now, least, most)
+        out: dict[int, tuple[int, int, int]] = {}
+        for j, (k, lines, name, _, cand) in enumerate(self.steps):
             if k >= 0 and not mask >> k & 1:
                 if remaining >> k & 1:
                     dirty |= lines
                 continue
-            if lines & dirty:
-                if not lines & unstable and self.shrinkable[j] and pricing.applied.get(name, 0) > 0:
-                    best = max(best, self._step_loss(j, slots, pricing))
-                unstable |= lines
+            if not lines & dirty:
+                continue  # nothing before it on its lines may change: it gives the same
+            dirty |= lines
+            promo = cand.promotion
+            if promo.level == Level.SHIPPING:
+                continue  # it takes nothing off the lines
+            if lines & unsure or promo.name in prep.caps:
+                unsure |= lines
+                continue
+            key = promo.order_key
+            sum_based = self.sum_based[j]
+            found: list[tuple[int, int, int, int]] = []
+            shift = low_total = high_total = 0
+            for g, idx in enumerate(cand.groups):
+                group = sum(1 << i for i in idx)
+                now = sum(pricing.discounts[i].get(name, 0) for i in idx)
+                up = down = 0
+                for lines_h, now_h, low_h, high_h in records:
+                    if lines_h & group:
+                        if lines_h & ~group:
+                            break  # it may move what it gives between G and other lines
+                        up += now_h - low_h
+                        down += high_h - now_h
+                else:
+                    if sum_based:
+                        base, quantity = self._group_base(j, idx, pricing)
+                        drop: dict[Slot, int] = {}
+                        for a in added:
+                            if self.free_lines[a] & group and self.free[a].promotion.order_key < key:
+                                drop[self.slot[a]] = max(drop.get(self.slot[a], 0), self.bound[a])
+                        bottom = max(0, base - sum(drop.values()) - sum(gains.get(i, 0) for i in idx) - down)
+                        room = max(0, bottom - sum(prep.floors[i] for i in idx))
+                        least = min(self._offer_at(promo, bottom, quantity, cart_low), room)
+                        most = self._offer_at(promo, base + up, quantity, cart_amount)
+                    else:
+                        least, most = 0, self._group_bounds(j)[g]
+                    if least <= now <= most:
+                        found.append((group, now, least, most))
+                        shift, low_total, high_total = shift + up, low_total + least, high_total + most
+                        continue
+                found = []
+                break
+            if not found:
+                unsure |= lines
+                continue
+            records += found
+            if sum_based:
+                out[j] = (shift, low_total, high_total)
+        return out
+
+    def _group_base(self, j: int, idx: tuple[int, ...], pricing: Pricing) -> tuple[int, int]:
+        """The base step j's group `idx` has in `pricing` (its lines' amounts after item level
+        less what the steps before it gave them) and its units."""
+        base = quantity = 0
+        for i in idx:
+            amount = pricing.final[i]
+            for name, off in pricing.discounts[i].items():
+                if self.rank.get(name, -1) >= j:
+                    amount += off  # given at or after step j (or, never here, by a non-candidate)
+            base += amount
+            quantity += self.prep.lines[i].quantity
+        return base, quantity
+
+    def _group_bounds(self, j: int) -> list[int]:
+        found = self.group_bounds.get(j)
+        if found is None:
+            found = self.group_bounds[j] = group_offers(self.prep, self.step_cands[j])
+        return found
+
+    def _base_now(self, j: int, pricing: Pricing) -> tuple[int, int] | None:
+        """Step j's base in `pricing` (its lines' amounts after item level less what came before
+        it) and its units; None if a line has a discount of a promotion that is not a candidate."""
+        rank = self.rank
+        base = quantity = 0
+        for i in self.step_cands[j].lines:
+            amount = pricing.base[i]
+            for name, off in pricing.discounts[i].items():
+                r = rank.get(name)
+                if r is None:
+                    return None
+                if 0 <= r < j:
+                    amount -= off
+            base += amount
+            quantity += self.prep.lines[i].quantity  # a line at 0.00 still counts its units
+        return base, quantity
+
+    def _shrink(self, slots: dict[Slot, list[int]], pricing: Pricing, bounds: list[int] | _Offers,
+                gains: dict[int, int], ranges: dict[int, tuple[int, int, int]]) -> int:
+        """How much more than `_slack` and `addable` allow a completion of the partial choice
+        (priced in `pricing`, above `min_payment`) must pay, because what is added before a
+        promotion on its lines lowers its base and so what it gives (progressive mode); 0 if
+        nothing is known.
+
+        A step P (a fixed or chosen promotion) qualifies when its offer is a non-decreasing
+        function of its base alone (`_shrinkable`) and `ranges` (`_ranges`) knows it: every
+        step before it on its lines that may change has all its lines among P's and gives
+        within a known range, so P's base is at most B (now) + U (`shift`: what they may give
+        less) less E, what the added candidates that come before P and touch only its lines
+        (`_feeds`) and the item-level ones (on P's lines) take off; the slots all of whose
+        members are such take off E <= M (their bounds' sum, as `bounds` counts them, and the
+        item-level `gains` on P's lines) together, maybe less than M (a threshold missed, a
+        floor). (Item-level ones also lower `cart.amount`, which only lowers a monotone offer.)
+        P then gives at most its offer at B + U - E with its units now (fewer units once a line
+        is at 0 only lower a monotone offer), and `_slack` allowed it at least what it gives now;
+        every other promotion gains at most its `_slack`, every other slot gives at most its
+        bound. So the completion pays at least the `_cut` bound plus min over 0 <= E <= M of
+        (M - E + max(0, now - offer(B + U - E))). Each qualifying P gives a bound; the best
+        counts."""
+        best = 0
+        for j, (shift, _, _) in ranges.items():
+            if self.shrinkable[j] and pricing.applied.get(self.steps[j][2], 0) > 0:
+                best = max(best, self._step_loss(j, slots, pricing, bounds, gains, shift))
         return best
 
-    def _step_loss(self, j: int, slots: dict[Slot, list[int]], pricing: Pricing) -> int:
-        """min over 0 <= E <= M of (M - E + max(0, now - offer(B - E))) for step j (see `_shrink`)."""
+    def _step_loss(self, j: int, slots: dict[Slot, list[int]], pricing: Pricing, bounds: list[int] | _Offers,
+                   gains: dict[int, int], shift: int) -> int:
+        """min over 0 <= E <= M of (M - E + max(0, now - offer(B + U - E))) for step j, U = `shift`
+        (see `_shrink`)."""
         cand = self.step_cands[j]
         promo = cand.promotion
         feeds = self.feeds.get(j)
         if feeds is None:
             feeds = self.feeds[j] = self._feeds(j)
-        room = 0  # M: the slots all of whose members can only lower P's base
+        # M: the slots all of whose members can only lower P's base (at most as `_cut` counted
+        # them: a completion pays at least its bound plus M - E + ...), and the item-level gains
+        room = sum(gains.get(i, 0) for i in cand.lines)
         for ks in slots.values():
             if all(feeds >> k & 1 for k in ks):
-                room += max(self.bound[k] for k in ks)
+                room += max(bounds[k] for k in ks)
         if room == 0:
             return 0
         # P's base now: its lines' amounts after item level less what came before P
-        rank = self.rank
-        base = quantity = 0
-        for i in cand.lines:
-            amount = pricing.base[i]
-            for name, off in pricing.discounts[i].items():
-                r = rank.get(name)
-                if r is None:
-                    return 0  # not a candidate: claim nothing
-                if 0 <= r < j:
-                    amount -= off
-            base += amount
-            quantity += self.prep.lines[i].quantity  # a line at 0.00 still counts its units
+        found = self._base_now(j, pricing)
+        if found is None:
+            return 0  # not a candidate: claim nothing
+        base, quantity = found
+        base += shift  # the most it can be before E is taken off
         now = pricing.applied[promo.name]
         cart_amount = sum(pricing.base)
         if self._offer_at(promo, base, quantity, cart_amount) < now:
@@ -595,8 +729,15 @@ class Search:
 def _shrinkable(c: Candidate) -> bool:
     """Is what `c` offers at shop/platform level a non-decreasing function of its base amount
     (and units) alone: monotone conditions, one group of lines, a benefit computed on the sum?"""
+    return len(c.groups) == 1 and _sum_based(c)
+
+
+def _sum_based(c: Candidate) -> bool:
+    """Is what `c` offers each of its groups of lines at shop/platform level a non-decreasing
+    function of the group's base amount (and units) alone: monotone conditions, a benefit
+    computed on the sum?"""
     p = c.promotion
-    if p.level not in ORDER_LEVELS or not p.monotone or len(c.groups) != 1:
+    if p.level not in ORDER_LEVELS or not p.monotone:
         return False
     benefit = p.benefit
     options = [t.benefit for t in benefit.tiers] if isinstance(benefit, b.Tiers) else [benefit]
