@@ -240,14 +240,27 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
 
         # ---- a return after the ship date is accepted (the figures above are from before it) ----
         set_clock(clock, ships + timedelta(seconds=1))
+        # A Return of the parent's id takes the unit back from both children, each refunding what it
+        # was paid for it: the deposit order 100.00 (the deposit, worth 200.00 against the price) and
+        # the balance order 1320.00 (1600 − 200 − 50 − 30): 100.00 + 1320.00 = 1420.00, not the
+        # line's final at either stage (1850.00 at the deposit, 1420.00 at the balance, over both orders)
         returned = stub.Return(lpb.ReturnRequest(order_id=paid[0], idempotency_key="ret-2",
                                                  lines=[lpb.ReturnLine(id="d", quantity=1)]), timeout=30)
-        # (the refund's amount is not pinned: a presale order refunds its line's `final` — for this
-        # deposit order, paid 100.00, the whole line at its tier then — an open question of Return)
-        assert returned.order_id == paid[0] and returned.state == "returned"
-        assert [(x.id, x.quantity) for x in returned.lines] == [("d", 1)]
+        assert returned.order_id == paid[0] and returned.state == "returned" and returned.refund == "1420.00"
+        assert [(x.id, x.quantity, x.refund) for x in returned.lines] == [("d", 1, "1420.00")]
         parent = stub.GetOrder(lpb.GetOrderRequest(order_id=paid[0]), timeout=30)
-        assert [(c.kind, c.state) for c in parent.children] == [("deposit", "returned"), ("balance", "committed")]
+        assert [(c.kind, c.state) for c in parent.children] == [("deposit", "returned"), ("balance", "returned")]
+        assert units_sold(url) == 1  # the deposit order returned in full gives its unit back, as before
+        # the balance order's id names the same presale order: the second buyer's, the same 1420.00
+        other = stub.Return(lpb.ReturnRequest(order_id=f"{paid[1]}-balance", idempotency_key="ret-3",
+                                              lines=[lpb.ReturnLine(id="d", quantity=1)]), timeout=30)
+        assert (other.order_id, other.state, other.refund) == (f"{paid[1]}-balance", "returned", "1420.00")
+        # nothing left to return; and the forfeited order's deposit is kept: no Return refunds it
+        for order, key in ((paid[0], "ret-4"), (last, "ret-5")):
+            with pytest.raises(grpc.RpcError) as err:
+                stub.Return(lpb.ReturnRequest(order_id=order, idempotency_key=key,
+                                              lines=[lpb.ReturnLine(id="d", quantity=1)]), timeout=30)
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and violation(err.value) == "order_id"
     finally:
         assert served.process.stop() == 0
 
