@@ -261,6 +261,16 @@ def test_a_presale_end_to_end(backend, request, tmp_path: Path):
                 stub.Return(lpb.ReturnRequest(order_id=order, idempotency_key=key,
                                               lines=[lpb.ReturnLine(id="d", quantity=1)]), timeout=30)
             assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and violation(err.value) == "order_id"
+
+        # ---- the figures after the returns: an order returned in full leaves them (docs/ledger.md) ----
+        # the presale: only the forfeited order is left (its 100.00 deposit kept, no balance: conversion
+        # 0 ÷ 1), 2 returned; GMV 100.00 over 1 order. shop-30: both its balance orders returned: no order
+        after = stub.GetStats(lpb.GetStatsRequest(presale="dj"), timeout=30).presale
+        assert (after.deposit_orders, after.balances_paid, after.conversion, after.returned) == (1, 0, "0.0000", 2)
+        assert (after.forfeited_deposits, after.gmv, after.average_order_value) == ("100.00", "100.00", "100.00")
+        coupon = stub.GetStats(lpb.GetStatsRequest(promotion="shop-30"), timeout=30).promotion
+        assert (coupon.orders, coupon.returned, coupon.gmv, coupon.HasField("average_order_value"),
+                len(coupon.days)) == (0, 2, "0.00", False, 0)
     finally:
         assert served.process.stop() == 0
 
