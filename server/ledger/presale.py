@@ -62,7 +62,7 @@ def on_reserve(conn: Connection, request: ReserveRequest, reservation_id: str, o
 
 
 def _balance(conn: Connection, parent_id: str, reservation_id: str, order: Order, now_us: int) -> None:
-    row = conn.execute(select(p.state, p.balance_closes_us, p.presale).where(p.order_id == parent_id)
+    row = conn.execute(select(p.state, p.balance_closes_us, p.presale, p.units).where(p.order_id == parent_id)
                        .with_for_update()).first()
     if row is None:
         raise NotFound("parent_order_id", "no such presale order")
@@ -70,8 +70,13 @@ def _balance(conn: Connection, parent_id: str, reservation_id: str, order: Order
         raise FailedPrecondition("parent_order_id", f"the presale order is {row.state}: its balance cannot be reserved")
     if row.balance_closes_us is not None and row.balance_closes_us <= now_us:
         raise FailedPrecondition("parent_order_id", "the balance window has closed")
-    if not any(x.presale == row.presale and x.stage == "balance" for x in order.presales):
+    lines = [x for x in order.presales if x.presale == row.presale and x.stage == "balance"]
+    if not lines:
         raise FailedPrecondition("parent_order_id", "the cart is not at the balance stage of the order's presale")
+    # the balance pays for the units the deposit held: a Return later takes back both children's shares
+    if [x.units for x in lines] != [row.units]:
+        raise FailedPrecondition("parent_order_id", f"the balance order must carry the deposit's {row.units} "
+                                 f"unit(s) of the presale on one line")
     conn.execute(parent_orders.update().where(p.order_id == parent_id, p.state == DEPOSIT_PAID)
                  .values(state=BALANCE_HELD, balance_reservation_id=reservation_id, updated_us=now_us))
 

@@ -24,9 +24,9 @@ def deposit(ledger, clock, order_id: str, units: int = 1, stock: int = 2, key: s
     return ledger.reserve(ReserveRequest(order_id, key or f"dep-{order_id}", "u1", order=order))
 
 
-def balance(ledger, order_id: str, parent: str):
-    presales = (PresaleOrder("d", "dj", "balance", 1),)
-    order = Order((), (Line("d", 1, 140_000),), 140_000, presales=presales)
+def balance(ledger, order_id: str, parent: str, units: int = 1):
+    presales = (PresaleOrder("d", "dj", "balance", units),)
+    order = Order((), (Line("d", units, 140_000 * units),), 140_000 * units, presales=presales)
     return ledger.reserve(ReserveRequest(order_id, f"bal-{order_id}", "u1", parent_order_id=parent, order=order))
 
 
@@ -68,6 +68,18 @@ def test_the_states_of_a_parent_order(ledger, clock):
     with pytest.raises(NotFound):
         balance(ledger, "p9-b", "p9")
     assert units(ledger) == 1
+    assert verify(ledger.url).ok
+
+
+def test_a_balance_pays_for_exactly_the_units_of_its_deposit(ledger, clock):
+    ledger.commit(deposit(ledger, clock, "p1", units=2).reservation_id, "pay-p1")
+    for other in (1, 3):  # fewer or more units than the deposit held
+        with pytest.raises(FailedPrecondition) as err:
+            balance(ledger, f"p1-b{other}", "p1", units=other)
+        assert err.value.field == "parent_order_id" and "2 unit(s)" in str(err.value)
+    assert ledger.get_order("p1").state == "deposit_paid"  # a refused balance holds nothing
+    ledger.commit(balance(ledger, "p1-b", "p1", units=2).reservation_id, "pay-p1-b")
+    assert ledger.get_order("p1").state == "completed"
     assert verify(ledger.url).ok
 
 
