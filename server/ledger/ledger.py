@@ -64,6 +64,16 @@ class Ledger:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def prices_first(self) -> bool:
+        """Whether a Reserve's pricer should price once before the write transaction (with a
+        snapshot read of its own: `QuotePricer.prime`), leaving the transaction to price again
+        only if the ledger moved. On SQLite yes: a write transaction holds the database's one
+        write lock from its first statement, for every process, so the engine runs outside it.
+        On PostgreSQL no: the transaction takes no lock while it prices (its first guarded
+        update comes after), and the snapshot read before it would cost round trips of its own."""
+        return self._engine.dialect.name == "sqlite"
+
     # ---- reads ----
 
     def get_usage(self, query: UsageQuery) -> Usage:

@@ -150,7 +150,8 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
         for i, line in enumerate(cart.lines):
             validate.name(line.id, f"cart.lines[{i}].id")
         pricer = QuotePricer(plan, cart, self._limits(context), cart.user.id, stored_answer)
-        pricer.prime(self.ledger.get_usage)  # outside the transaction: it prices again only if the ledger moved
+        if self.ledger.prices_first:  # outside the transaction: it prices again only if the ledger moved
+            pricer.prime(self.ledger.get_usage)
         reservation = self.ledger.reserve(ReserveRequest(
             order_id=request.order_id, idempotency_key=request.idempotency_key, buyer=cart.user.id,
             timezone=str(plan.timezone), ttl_seconds=ttl,

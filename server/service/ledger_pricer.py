@@ -181,7 +181,9 @@ class QuotePricer:
     Pricing is the expensive part, so the same engine inputs are priced once: `prime` prices
     with a snapshot read before the transaction, and the call inside it prices again only if the
     snapshot it reads there differs (another checkout moved a counter this cart reads) or a hold
-    was refused. `quote` is the last quote priced: the one the reservation holds."""
+    was refused. Without `prime` the call inside prices (what LedgerService does on PostgreSQL,
+    where the transaction locks nothing while it prices: `Ledger.prices_first`). `quote` is the
+    last quote priced: the one the reservation holds."""
 
     def __init__(self, plan: Plan, request: Request, limits: Limits, buyer: str,
                  answer: Answer, price: Price = evaluate) -> None:
