@@ -119,6 +119,7 @@ class Search:
         self.shrinkable = [self.progressive and _shrinkable(c) for c in self.step_cands]
         self.sum_based = [self.progressive and _sum_based(c) for c in self.step_cands]  # for `_ranges`
         self.group_bounds: dict[int, list[int]] = {}  # step -> max_offer of each of its groups
+        self.before: dict[tuple[int, int], int] = {}  # see `_before`
         self.feeds: dict[int, int] = {}  # step -> mask, made when first needed (`_feeds`)
         self.rank = {c.promotion.name: -1 for c in fixed + free if c.promotion.level == Level.ITEM}
         self.rank.update((c.promotion.name, j) for j, c in enumerate(self.step_cands))
@@ -263,7 +264,7 @@ class Search:
             # still addable can take off each line beyond it.
             payable, bases, now = self._at_items(mask & self.item_free)
             bounds: list[int] | _Offers = self._offers(mask & self.item_free, bases, exact=not items)
-            addable = self._addable(slots, bounds)
+            addable = sum(self._tops(slots, bounds).values())
             bound = (payable - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
                      - addable - self._item_gain(items, now))
         else:
@@ -272,7 +273,8 @@ class Search:
             chosen_items = mask & self.item_free
             bounds = self._offers(chosen_items, [listed - off for listed, off in zip(self.prep.listed, given)], exact=False) \
                 if chosen_items else self.bound
-            addable = self._addable(slots, bounds)
+            tops = self._tops(slots, bounds)
+            addable = sum(tops.values())
             with_items = self._item_gain(mask & self.item_free | items, self.root_item)
             # Always valid: no promotion takes off more than its bound, no line more than its best offer.
             bound = (self.floor_price - sum(bounds[k] for k in range(len(self.free)) if mask >> k & 1 and not self.item_offers[k])
@@ -289,7 +291,7 @@ class Search:
                 bound = max(bound, priced)
                 if bound <= best[0]:
                     # Tighter still, but paying it need not fill every slot: no tie cut on it.
-                    refined = priced + self._shrink(slots, pricing, bounds, self._line_gains(items, now), ranges)
+                    refined = priced + self._shrink(slots, pricing, tops, self._line_gains(items, now), ranges)
                     if refined > bound:
                         bound, tie_cut = refined, False
         if bound == best[0] and tie_cut and mask & self.item_free:
@@ -299,18 +301,18 @@ class Search:
             return True, pricing
         return False, pricing
 
-    def _addable(self, slots: dict[Slot, list[int]], bounds: list[int] | _Offers) -> int:
-        """The most the slots can still add: each slot's largest offer in `bounds`. An offer is
-        never above its candidate's bound, so members whose bound the slot's best already
-        reaches are not asked (each ask may compute an offer)."""
-        total = 0
-        for ks in slots.values():
+    def _tops(self, slots: dict[Slot, list[int]], bounds: list[int] | _Offers) -> dict[Slot, int]:
+        """The most each slot can still add: its largest offer in `bounds` (their sum: what the
+        slots can add). An offer is never above its candidate's bound, so members whose bound
+        the slot's best already reaches are not asked (each ask may compute an offer)."""
+        tops: dict[Slot, int] = {}
+        for key, ks in slots.items():
             top = 0
             for k in ks:
                 if self.bound[k] > top:
                     top = max(top, bounds[k])
-            total += top
-        return total
+            tops[key] = top
+        return tops
 
     def _dominated(self, optional: Callable[[Candidate], bool]) -> list[int]:
         """Coupons another coupon always does at least as well as: the same level, lines, group,
@@ -532,7 +534,6 @@ class Search:
         dirty = unsure = 0  # lines whose amounts may change; lines after a step nothing is known of
         for k in self._bits(items):
             dirty |= self.free_lines[k]
-        added = [k for k in self._bits(remaining & ~self.item_free)]  # item-level ones: `gains`
         records: list[tuple[int, int, int, int]] = []  # (a group's lines, gives now, least, most)
         out: dict[int, tuple[int, int, int]] = {}
         for j, (k, lines, name, _, cand) in enumerate(self.steps):
@@ -549,7 +550,6 @@ class Search:
             if lines & unsure or promo.name in prep.caps:
                 unsure |= lines
                 continue
-            key = promo.order_key
             sum_based = self.sum_based[j]
             found: list[tuple[int, int, int, int]] = []
             shift = low_total = high_total = 0
@@ -567,9 +567,8 @@ class Search:
                     if sum_based:
                         base, quantity = self._group_base(j, idx, pricing)
                         drop: dict[Slot, int] = {}
-                        for a in added:
-                            if self.free_lines[a] & group and self.free[a].promotion.order_key < key:
-                                drop[self.slot[a]] = max(drop.get(self.slot[a], 0), self.bound[a])
+                        for a in self._bits(remaining & self._before(j, g, group)):
+                            drop[self.slot[a]] = max(drop.get(self.slot[a], 0), self.bound[a])
                         bottom = max(0, base - sum(drop.values()) - sum(gains.get(i, 0) for i in idx) - down)
                         room = max(0, bottom - sum(prep.floors[i] for i in idx))
                         least = min(self._offer_at(promo, bottom, quantity, cart_low), room)
@@ -603,6 +602,17 @@ class Search:
             quantity += self.prep.lines[i].quantity
         return base, quantity
 
+    def _before(self, j: int, g: int, group: int) -> int:
+        """The free shop/platform candidates before step j on the lines (`group`, a mask) of its
+        group g, as a bit mask over `free` (item-level ones are counted by their gains)."""
+        found = self.before.get((j, g))
+        if found is None:
+            key = self.step_cands[j].promotion.order_key
+            found = self.before[(j, g)] = sum(
+                1 << a for a, c in enumerate(self.free)
+                if self.free_lines[a] & group and c.promotion.level in ORDER_LEVELS and c.promotion.order_key < key)
+        return found
+
     def _group_bounds(self, j: int) -> list[int]:
         found = self.group_bounds.get(j)
         if found is None:
@@ -626,7 +636,7 @@ class Search:
             quantity += self.prep.lines[i].quantity  # a line at 0.00 still counts its units
         return base, quantity
 
-    def _shrink(self, slots: dict[Slot, list[int]], pricing: Pricing, bounds: list[int] | _Offers,
+    def _shrink(self, slots: dict[Slot, list[int]], pricing: Pricing, tops: dict[Slot, int],
                 gains: dict[int, int], ranges: dict[int, tuple[int, int, int]]) -> int:
         """How much more than `_slack` and `addable` allow a completion of the partial choice
         (priced in `pricing`, above `min_payment`) must pay, because what is added before a
@@ -639,7 +649,7 @@ class Search:
         within a known range, so P's base is at most B (now) + U (`shift`: what they may give
         less) less E, what the added candidates that come before P and touch only its lines
         (`_feeds`) and the item-level ones (on P's lines) take off; the slots all of whose
-        members are such take off E <= M (their bounds' sum, as `bounds` counts them, and the
+        members are such take off E <= M (the sum of their `tops`, as `_cut` counted them, and the
         item-level `gains` on P's lines) together, maybe less than M (a threshold missed, a
         floor). (Item-level ones also lower `cart.amount`, which only lowers a monotone offer.)
         P then gives at most its offer at B + U - E with its units now (fewer units once a line
@@ -651,10 +661,10 @@ class Search:
         best = 0
         for j, (shift, _, _) in ranges.items():
             if self.shrinkable[j] and pricing.applied.get(self.steps[j][2], 0) > 0:
-                best = max(best, self._step_loss(j, slots, pricing, bounds, gains, shift))
+                best = max(best, self._step_loss(j, slots, pricing, tops, gains, shift))
         return best
 
-    def _step_loss(self, j: int, slots: dict[Slot, list[int]], pricing: Pricing, bounds: list[int] | _Offers,
+    def _step_loss(self, j: int, slots: dict[Slot, list[int]], pricing: Pricing, tops: dict[Slot, int],
                    gains: dict[int, int], shift: int) -> int:
         """min over 0 <= E <= M of (M - E + max(0, now - offer(B + U - E))) for step j, U = `shift`
         (see `_shrink`)."""
@@ -666,9 +676,9 @@ class Search:
         # M: the slots all of whose members can only lower P's base (at most as `_cut` counted
         # them: a completion pays at least its bound plus M - E + ...), and the item-level gains
         room = sum(gains.get(i, 0) for i in cand.lines)
-        for ks in slots.values():
+        for key, ks in slots.items():
             if all(feeds >> k & 1 for k in ks):
-                room += max(bounds[k] for k in ks)
+                room += tops[key]
         if room == 0:
             return 0
         # P's base now: its lines' amounts after item level less what came before P
