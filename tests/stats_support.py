@@ -60,8 +60,9 @@ def deposit(ledger, clock, order_id: str, units: int = 1, commit: bool = True):
     return held
 
 
-def balance(ledger, order_id: str, parent: str) -> None:
-    order = Order((), (Line("d", 1, 140_000),), 140_000, presales=(PresaleOrder("d", "dj", "balance", 1),))
+def balance(ledger, order_id: str, parent: str, units: int = 1) -> None:
+    """The balance order of `parent` (its deposit's units): 1400.00, whatever the units."""
+    order = Order((), (Line("d", units, 140_000),), 140_000, presales=(PresaleOrder("d", "dj", "balance", units),))
     held = ledger.reserve(ReserveRequest(order_id, f"bal-{order_id}", "u1", timezone=TZ, parent_order_id=parent,
                                          order=order))
     ledger.commit(held.reservation_id, f"pay-{order_id}")
@@ -78,7 +79,7 @@ def presale(ledger, clock) -> None:
     deposit(ledger, clock, "p3", units=2)
     ledger.cancel(deposit(ledger, clock, "p5").reservation_id, "refund-p5")  # refunded: cancelled
     clock.at = utc("2024-11-10T17:00:00")
-    balance(ledger, "p3-b", "p3")
+    balance(ledger, "p3-b", "p3", units=2)
     clock.at = utc("2024-11-10T19:00:00")  # p2's balance window closed at 17:00
     assert ledger.sweep() == 1  # p2: balance_expired
     deposit(ledger, clock, "p4", commit=False)  # held, not paid
