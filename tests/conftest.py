@@ -1,5 +1,6 @@
 """Refuse to test stale compiled modules: a mypyc extension beside its source is what Python
-imports, so after an edit to that source the tests would run the old code."""
+imports, so after an edit to that source the tests would run the old code. And the headless
+Chromium the page tests share."""
 
 from __future__ import annotations
 
@@ -31,3 +32,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if stale:
         pytest.exit(f"{', '.join(stale)} changed after it was compiled: run `make test` (it recompiles), "
                     "or delete engine/**/*.so to test the pure-Python modules", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed when missing (tests/browser.py); in CI a missing browser fails."""
+    from tests.browser import ensure_chromium
+
+    found = ensure_chromium()
+    if found is None:
+        message = "no chromium, and `apt-get install -y chromium` did not bring one"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def browser(chromium: str):
+    """A page driven over the DevTools protocol (tests/browser.py), closed after the test."""
+    from tests.browser import Browser
+
+    b = Browser(chromium)
+    yield b
+    b.close()

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -172,19 +171,6 @@ def test_csv_report(tmp_path):
 
 
 # ---- the HTML page in headless Chromium ---------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed when missing (apt-get); in CI a missing browser fails the test."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True, timeout=1200)
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.fail("headless Chromium is needed: apt-get install chromium")
-    return found
-
 
 def test_html_report_in_headless_chromium(tmp_path, chromium, progressive):
     from playwright.sync_api import sync_playwright

@@ -14,22 +14,11 @@ import pytest
 
 from server.cli.main import main
 from server.cli.report import risk_key
-from tests.browser import Browser, ensure_chromium
+from tests.browser import Browser
 
 ROOT = Path(__file__).absolute().parent.parent.parent
 DOUBLE11 = ROOT / "examples" / "double11"
 AT = "2026-11-11T10:00"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = ensure_chromium()
-    if found is None:
-        message = "no chromium, and `apt-get install -y chromium` did not bring one"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # in CI a missing browser fails the suite
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +34,6 @@ def report(tmp_path_factory) -> tuple[Path, list[dict]]:
     finally:
         os.chdir(cwd)
     return html, json.loads(data.read_text(encoding="utf-8"))["findings"]
-
-
-@pytest.fixture
-def browser(chromium):
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 ROWS = "Array.from(document.querySelectorAll('#below tbody tr')).map(r => r.dataset.sku)"

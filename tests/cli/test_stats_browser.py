@@ -19,29 +19,11 @@ from stats_support import orders, presale
 from server.cli.main import main
 from server.ledger.ledger import Ledger
 from server.ledger.types import Budget, Hold, Line, Order, ReserveRequest
-from tests.browser import Browser, ensure_chromium
+from tests.browser import Browser
 
 ROOT = Path(__file__).absolute().parent.parent.parent
 CAMPAIGN = "double11: 30 off 300 <shop> & co"  # a name to escape
 DAYS = 14
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    found = ensure_chromium()
-    if found is None:
-        message = "no chromium, and `apt-get install -y chromium` did not bring one"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # in CI a missing browser fails the suite
-        pytest.skip(message)
-    return found
-
-
-@pytest.fixture
-def browser(chromium):
-    b = Browser(chromium)
-    yield b
-    b.close()
 
 
 def campaign(ledger: Ledger) -> None:
