@@ -96,11 +96,9 @@ def _timezone(conn: Connection, given: str | None, **whose: str) -> str:
 # ---- a promotion ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PromotionDay:
-    day: date
+class _Orders:
+    """What a promotion's orders (of a day or of the whole span) come to: a use is one order."""
     orders: int
-    spend: int
     gmv: int
 
     @property
@@ -110,6 +108,14 @@ class PromotionDay:
     @property
     def average_order_value(self) -> int | None:
         return average(self.gmv, self.orders)
+
+
+@dataclass(frozen=True)
+class PromotionDay(_Orders):
+    day: date
+    orders: int
+    spend: int
+    gmv: int
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ class BudgetFigure:
 
 
 @dataclass(frozen=True)
-class PromotionStats:
+class PromotionStats(_Orders):
     promotion: str
     timezone: str
     orders: int     # committed, not returned in full
@@ -136,14 +142,6 @@ class PromotionStats:
     cancelled: int  # orders cancelled after commit (not in the figures)
     budgets: tuple[BudgetFigure, ...]
     days: tuple[PromotionDay, ...]
-
-    @property
-    def uses(self) -> int:
-        return self.orders
-
-    @property
-    def average_order_value(self) -> int | None:
-        return average(self.gmv, self.orders)
 
 
 def promotion_stats(conn: Connection, promotion: str, from_us: int | None = None, to_us_: int | None = None, *,
