@@ -364,50 +364,53 @@ def test_search_equals_brute_force_when_shop_coupons_lower_a_stepped_base(instan
 
 @st.composite
 def chained_instances(draw):
-    """Progressive carts of two to four shops whose item-level and shop-level coupons feed a
-    platform coupon and then a cross-shop step (every, tiers, percentages; the promotions before
-    it on its lines, which `Search._stable` may find to give the same in every completion:
-    a platform coupon far above or near its threshold, a shop promotion with or without a
-    threshold, a percentage spanning two shops), while item-level coupons may still be added;
-    sometimes guard floors, a coupon group across shops, an `exclusive` one, priorities that put
-    the cross-shop step before the platform coupon."""
+    """Progressive carts of two or three shops whose item-level and shop-level coupons feed a
+    platform coupon and then a cross-shop step (every, tiers, percentages, a threshold), with
+    the promotions before the step on its lines that `Search._ranges` bounds: often an automatic
+    platform promotion whose threshold sits just below the cart's total (a small coupon makes
+    it miss, which leaves more to the step), a shop promotion with or without a threshold, a
+    percentage spanning two shops; item-level coupons that may still be added; sometimes guard
+    floors, a coupon group across shops, an `exclusive` one, priorities that put the step first."""
     pick = lambda options: draw(st.sampled_from(options))  # noqa: E731
+    shops = SHOPS[:pick([2, 2, 3])]
+    lines = [{"id": f"l{k}", "sku": pick("ABC"), "shop": shops[k % len(shops)], "quantity": draw(st.integers(1, 2)),
+              "price": f"{draw(st.integers(30, 130))}.{draw(st.integers(0, 99)):02d}"}
+             for k in range(draw(st.integers(len(shops), 2 * len(shops))))]
+    total = sum(float(line["price"]) * line["quantity"] for line in lines) // 1  # yuan, rounded down
+    near = int(total) - draw(st.integers(0, 30))  # a threshold the cart meets by a few yuan
     text = (f'ruleset "r" {{ currency CNY stacking progressive rounding {pick(["half_up", "down"])}'
             f' group "pc" max 1 group "extra" max {pick([1, 2])} }}\n')
     if draw(st.integers(0, 3)) == 0:
         text += f'guard "fl" {{ scope sku == "{pick("AB")}" floor {pick(["60%", "90%"])} }}\n'
-    shops = SHOPS[:pick([2, 2, 3])]
     blocks: list[tuple[str, list[str]]] = []
-    if draw(st.booleans()):  # an automatic platform promotion before the step, which added coupons may make miss
-        blocks.append(("promotion", ["level platform", pick(["when amount >= 150", "when amount >= 200", "when amount >= 250"]),
-                                     pick(["discount 30", "discount 50"]), "priority 2"]))
-    blocks.append(("promotion", ["level platform", pick(["", "", "when amount >= 150"]),
-                                 pick(["discount 30 every 100 max 90", "discount 20 every 150", "discount 10%", "discount 60",
+    off = pick([30, 50])
+    if draw(st.integers(0, 3)) > 0:  # an automatic platform promotion before the step, which added coupons may make miss
+        blocks.append(("promotion", ["level platform", f"when amount >= {max(1, near)}", f"discount {off}", "priority 2"]))
+    step_at = max(1, near - off - draw(st.integers(-20, 20)))
+    blocks.append(("promotion", ["level platform", pick(["", f"when amount >= {step_at}"]),
+                                 pick(["discount 30 every 100 max 90", "discount 20 every 150", "discount 10%", f"discount {off + 10}",
                                        "tiers { amount >= 300: discount 50; amount >= 150: discount 20 }"]),
                                  pick(["", "", "priority 1"])]))
     for _ in range(pick([1, 1, 2])):
-        blocks.append(("coupon", ["level platform", pick(["when amount >= 100", "when amount >= 200", "when amount >= 280", ""]),
-                                  pick(["discount 20", "discount 40", "discount 5%"]), 'group "pc"']))
+        blocks.append(("coupon", ["level platform", pick([f"when amount >= {max(1, near - 40)}", "when amount >= 100", ""]),
+                                  pick(["discount 8", "discount 20", "discount 40", "discount 5%"]), 'group "pc"']))
     if draw(st.booleans()):
         blocks.append(("promotion", ["level shop", f'scope shop in ["{shops[0]}", "{shops[1]}"]',
                                      pick(["discount 5%", "when amount >= 80 discount 8"])]))
     for shop in shops:
         for _ in range(pick([1, 1, 2])):
             clauses = ["level shop", f'scope shop == "{shop}"', pick(["", "when amount >= 60", "when amount >= 100", "when amount >= 140"]),
-                       pick(["discount 10", "discount 15", "discount 25", "discount 12%"])]
+                       pick(["discount 1", "discount 10", "discount 25", "discount 52", "discount 12%"])]
             extra = draw(st.integers(0, 9))
             clauses += ['group "extra"'] if extra < 2 else ["exclusive"] if extra == 2 else []
             blocks.append((pick(["coupon"] * 5 + ["promotion"]), clauses))
     for _ in range(pick([0, 1, 2, 2])):
         blocks.append(("coupon", ["level item", pick(['scope sku == "A"', 'scope sku == "B"', f'scope shop == "{pick(shops)}"']),
-                                  pick(["discount 5", "discount 8 each", "discount 10%"])]))
+                                  pick(["discount 1", "discount 5", "discount 8 each", "discount 10%"])]))
     blocks = blocks[:12]
     for n, (kind, clauses) in enumerate(blocks):
         text += f'{kind} "c{n:02d}" {{ ' + " ".join(c for c in clauses if c) + " }\n"
     wallet = [f"c{n:02d}" for n, (kind, _) in enumerate(blocks) if kind == "coupon"]
-    lines = [{"id": f"l{k}", "sku": pick("ABC"), "shop": shops[k % len(shops)], "quantity": draw(st.integers(1, 2)),
-              "price": f"{draw(st.integers(30, 130))}.{draw(st.integers(0, 99)):02d}"}
-             for k in range(draw(st.integers(len(shops), 2 * len(shops))))]
     return text, {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": wallet, "explain": "EXPLAIN_OFF"}
 
 
