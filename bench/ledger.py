@@ -486,7 +486,7 @@ def section(result: dict) -> str:
             e = evaluated.get(r["clients"])
             lines.append(f"| {r['backend']} | {r['clients']} | {r['per_second']:,.0f} | {r['p50_ms']:.2f} | "
                          f"{r['p99_ms']:.2f} | {e['per_second'] if e else 0:,.0f} | "
-                         f"{r['per_second'] / e['per_second'] if e else 0:.2f} | "
+                         f"{r['per_second'] / e['per_second'] if e else 0:.2g} | "
                          f"{r['per_second'] / anchor['per_second']:.2f} | {r['repriced']} |")
     return "\n".join(lines)
 

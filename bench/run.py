@@ -284,8 +284,9 @@ def ledger_section(config: Config) -> str:
     failed, out = run_bench([sys.executable, str(BENCH / "ledger.py"), *args], shown_command, config.ledger_timeout)
     if failed:
         return failed
-    return (f"`{shown_command}`: Reserve+Commit as LedgerService runs them below gRPC (the cart priced before the "
-            "transaction, priced again inside it only if the ledger moved), on the double11 cart with a new buyer per "
+    return (f"`{shown_command}`: Reserve+Commit as LedgerService runs them below gRPC (on SQLite the cart priced "
+            "before the transaction and again inside it only if the ledger moved, on PostgreSQL priced inside it), "
+            "on the double11 cart with a new buyer per "
             "order and one more promotion with `limit` and `budget`: a hot coupon (every client on one counter) or "
             "spread ones (one per client); SQLite in WAL with synchronous=FULL (an fsync per commit), PostgreSQL "
             "with fsync on. The ledger's cost is the p50 against Evaluate alone at the same concurrency; the "
