@@ -66,7 +66,11 @@ class _Split:
                     lines[id(free[a])] & lines[id(free[z])]):
                 self._join([a, z])
         index = {id(c): k for k, c in enumerate(free)}
-        for promo in self.cands:
+        # Whether a promotion joins its movers does not depend on the order they are looked at
+        # (only whether they are joined already, which makes the join a no-op): the promotions on
+        # the most lines first, which join the most, so the later ones are often skipped without
+        # asking whether they respond, and a progressive cart that is one part ends early.
+        for promo in sorted(self.cands, key=lambda c: -len(c.lines)):
             if self.count == 1:
                 return [free]
             if promo.promotion.level == Level.ITEM:
