@@ -202,6 +202,15 @@ class _Offer:
     shares: list[int] | None
     hints: tuple[HintData, ...]
 
+    # written out (dataclass keeps it): compiled, the generated one runs interpreted at ~10x the cost
+    def __init__(self, benefit: b.Benefit | None, reason: Reason | None, off: int, shares: list[int] | None,
+                 hints: tuple[HintData, ...]) -> None:
+        object.__setattr__(self, "benefit", benefit)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "off", off)
+        object.__setattr__(self, "shares", shares)
+        object.__setattr__(self, "hints", hints)
+
 
 def _offer(prep: Prepared, promo: Promotion, idx: tuple[int, ...], weights: tuple[int, ...], cart_amount: int,
            explain: bool) -> _Offer:

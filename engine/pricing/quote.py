@@ -29,6 +29,18 @@ class LineQuote:
     discounts: tuple[tuple[str, int], ...]
     gift_of: str | None = None
 
+    # Written out (dataclass keeps it): compiled, the generated __init__ runs interpreted (its
+    # object.__setattr__ per field) at ~10x the cost; made for every line of every answer
+    def __init__(self, id: str, quantity: int, list: int, base: int, final: int,
+                 discounts: tuple[tuple[str, int], ...], gift_of: str | None = None) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "quantity", quantity)
+        object.__setattr__(self, "list", list)
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "final", final)
+        object.__setattr__(self, "discounts", discounts)
+        object.__setattr__(self, "gift_of", gift_of)
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -39,6 +51,16 @@ class Applied:
     coupon_id: str
     capped: bool
     desired: int | None = None  # its budget cut it (a ledger's snapshot): what it would have given
+
+    def __init__(self, promotion: str, level: str, kind: str, amount: int, coupon_id: str, capped: bool,
+                 desired: int | None = None) -> None:  # written out: see LineQuote
+        object.__setattr__(self, "promotion", promotion)
+        object.__setattr__(self, "level", level)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "coupon_id", coupon_id)
+        object.__setattr__(self, "capped", capped)
+        object.__setattr__(self, "desired", desired)
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,24 @@ class Quote:
     search: SearchOutcome
     trace: tuple[dict[str, Any], ...] = field(default=())
     better_set: BetterSet | None = None  # with `selected` coupons: a set the engine would choose
+
+    def __init__(self, plan: Plan, list: int, discount: int, shipping: int, payable: int, lines: tuple[LineQuote, ...],
+                 applied: tuple[Applied, ...], not_applied: tuple[NotApplied, ...], hints: tuple[HintData, ...],
+                 presale: tuple[PresaleQuote, ...], search: SearchOutcome, trace: tuple[dict[str, Any], ...] = (),
+                 better_set: BetterSet | None = None) -> None:  # written out: see LineQuote
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "list", list)
+        object.__setattr__(self, "discount", discount)
+        object.__setattr__(self, "shipping", shipping)
+        object.__setattr__(self, "payable", payable)
+        object.__setattr__(self, "lines", lines)
+        object.__setattr__(self, "applied", applied)
+        object.__setattr__(self, "not_applied", not_applied)
+        object.__setattr__(self, "hints", hints)
+        object.__setattr__(self, "presale", presale)
+        object.__setattr__(self, "search", search)
+        object.__setattr__(self, "trace", trace)
+        object.__setattr__(self, "better_set", better_set)
 
 
 def evaluate(plan: Plan, request: Request, limits: Limits = Limits(), ledger: LedgerView | None = None) -> Quote:

@@ -35,6 +35,16 @@ class Candidate:
     wallet: WalletEntry | None
     shops: frozenset[str] = frozenset()
 
+    # Written out (dataclass keeps it): compiled, the generated __init__ runs interpreted (its
+    # object.__setattr__ per field) at ~10x the cost; one per candidate of every request
+    def __init__(self, promotion: Promotion, lines: tuple[int, ...], groups: tuple[tuple[int, ...], ...],
+                 wallet: WalletEntry | None, shops: frozenset[str] = frozenset()) -> None:
+        object.__setattr__(self, "promotion", promotion)
+        object.__setattr__(self, "lines", lines)
+        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "wallet", wallet)
+        object.__setattr__(self, "shops", shops)
+
 
 @dataclass
 class Prepared:
@@ -77,3 +87,22 @@ class Pricing:
     shipping: dict[str, int] = field(default_factory=dict)  # shop -> fee charged
     gifts: list[tuple[str, b.Gift, str]] = field(default_factory=list)  # (promotion, gift, shop)
     payable: int = 0
+
+    # written out (dataclass keeps it): compiled, the generated one runs interpreted; a pricing is
+    # made (or copied) for every choice priced. None: a new empty container, as default_factory
+    def __init__(self, base: list[int], final: list[int], discounts: list[dict[str, int]],
+                 applied: dict[str, int] | None = None, capped: set[str] | None = None,
+                 desired: dict[str, int] | None = None, failed: dict[str, Reason] | None = None,
+                 hints: list[HintData] | None = None, shipping: dict[str, int] | None = None,
+                 gifts: list[tuple[str, b.Gift, str]] | None = None, payable: int = 0) -> None:
+        self.base = base
+        self.final = final
+        self.discounts = discounts
+        self.applied = {} if applied is None else applied
+        self.capped = set() if capped is None else capped
+        self.desired = {} if desired is None else desired
+        self.failed = {} if failed is None else failed
+        self.hints = [] if hints is None else hints
+        self.shipping = {} if shipping is None else shipping
+        self.gifts = [] if gifts is None else gifts
+        self.payable = payable
