@@ -11,7 +11,7 @@ from engine.plan import benefits as b
 from engine.plan.plan import Clause, Promotion
 from engine.plan.predicates import OrderFacts
 from engine.pricing.explain import HintData, Minor, Reason
-from engine.pricing.state import Prepared
+from engine.pricing.state import CONDITION_FAILED, THRESHOLD_NOT_MET, Prepared
 
 
 def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts: list[b.Part],
@@ -25,7 +25,7 @@ def benefit_at(prep: Prepared, promo: Promotion, facts: OrderFacts, parts: list[
                         values=_values(clause.reads, facts), result=ok)
         if not ok:
             if clause.threshold is None:
-                return None, Reason(ReasonCode.CONDITION_FAILED, clause_detail(clause, facts) if explain else {})
+                return None, Reason(CONDITION_FAILED, clause_detail(clause, facts) if explain else {})
             return None, _threshold_reason(prep, promo, clause.threshold, facts, parts, explain)
     benefit = promo.benefit
     if isinstance(benefit, b.Tiers):
@@ -55,7 +55,7 @@ def _nearest_tier(tiers: b.Tiers, facts: OrderFacts) -> b.Tier | None:
 def _threshold_reason(prep: Prepared, promo: Promotion, threshold: b.Threshold, facts: OrderFacts, parts: list[b.Part],
                       explain: bool, benefit: b.Benefit | None = None) -> Reason:
     gap = threshold.gap(facts)
-    reason = Reason(ReasonCode.THRESHOLD_NOT_MET, gap=gap, gap_is_money=threshold.is_money)
+    reason = Reason(THRESHOLD_NOT_MET, gap=gap, gap_is_money=threshold.is_money)
     if explain:
         needed, seen = threshold.needed(), getattr(facts, b.THRESHOLD_ATTRS[threshold.attr])
         detail: dict[str, Any] = {"threshold": threshold.attr, "needed": needed, "seen": seen}
@@ -117,7 +117,7 @@ def most_telling(reasons: list[Reason]) -> Reason | None:
     """Of one promotion's failures in several shops, the one closest to applying."""
     if not reasons:
         return None
-    thresholds = [r for r in reasons if r.code == ReasonCode.THRESHOLD_NOT_MET and r.gap is not None]
+    thresholds = [r for r in reasons if r.code == THRESHOLD_NOT_MET and r.gap is not None]
     if thresholds:
         return min(thresholds, key=lambda r: r.gap or 0)
     return reasons[0]

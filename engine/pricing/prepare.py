@@ -8,14 +8,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from engine.base.enums import Explain, Level, ReasonCode, Stage
+from engine.base.enums import ReasonCode, Stage
 from engine.base.request import Line, Request, WalletEntry
 from engine.plan.plan import Plan, Presale, Promotion
 from engine.plan.predicates import OrderFacts, line_floor, within
 from engine.pricing.conditions import clause_detail
 from engine.pricing.explain import Reason, Trace
 from engine.pricing.ledger import LedgerView, budget_left, refusal
-from engine.pricing.state import Candidate, Prepared, PresaleLine
+from engine.pricing.state import (
+    CONDITION_FAILED,
+    DEPOSIT,
+    EXPLAIN_OFF,
+    ITEM,
+    NO_ELIGIBLE_ITEMS,
+    SHIPPING,
+    SHOP,
+    Candidate,
+    Prepared,
+    PresaleLine,
+)
 
 
 def prepare(plan: Plan, request: Request, trace: Trace | None = None, ledger: LedgerView | None = None) -> Prepared:
@@ -40,7 +51,7 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None, ledger: Le
     for name in [*wallet, *request.selected]:  # held coupons whatever their scope
         if name in plan.by_name and name not in found:
             found[name] = (plan.by_name[name], every)
-    quiet = request.explain == Explain.OFF  # no reasons wanted: skip what cannot apply early
+    quiet = request.explain == EXPLAIN_OFF  # no reasons wanted: skip what cannot apply early
     for promo, could in sorted(found.values(), key=lambda f: f[0].order_key):
         if promo.name in unselected:
             continue  # the buyer chose other coupons
@@ -54,13 +65,13 @@ def prepare(plan: Plan, request: Request, trace: Trace | None = None, ledger: Le
         matched = tuple(i for i in scoped if lines[i].price > 0)
         reason = _blocked(promo, matched, presale, wallet, request, now, ledger)
         if reason is None and not matched:
-            reason = _condition_failure(promo, plan, request) or Reason(ReasonCode.NO_ELIGIBLE_ITEMS)
+            reason = _condition_failure(promo, plan, request) or Reason(NO_ELIGIBLE_ITEMS)
         if reason is not None:
             blocked[promo.name] = reason
             trace.event("candidate", promotion=promo.name, result=reason.code)
             continue
-        if presale and promo.level != Level.ITEM:
-            matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != Stage.DEPOSIT)
+        if presale and promo.level != ITEM:
+            matched = tuple(i for i in matched if presale.get(i) is None or presale[i].stage != DEPOSIT)
         left = budget_left(promo, ledger)
         if left is not None:
             caps[promo.name] = left
@@ -105,8 +116,8 @@ def _blocked(promo: Promotion, matched: tuple[int, ...], presale: dict[int, Pres
     if promo.window is not None and not within(promo.window, now):
         start, end = promo.window
         return Reason(ReasonCode.OUTSIDE_WINDOW, {"window": f"{start.isoformat()} .. {end.isoformat()}", "now": now.isoformat()})
-    if (matched and presale and promo.level != Level.ITEM
-            and all(i in presale and presale[i].stage == Stage.DEPOSIT for i in matched)):
+    if (matched and presale and promo.level != ITEM
+            and all(i in presale and presale[i].stage == DEPOSIT for i in matched)):
         return Reason(ReasonCode.STAGE_MISMATCH, {"stage": Stage.DEPOSIT})
     if promo.is_coupon and promo.name not in wallet:
         return Reason(ReasonCode.NOT_IN_WALLET)
@@ -119,18 +130,18 @@ def _condition_failure(promo: Promotion, plan: Plan, request: Request) -> Reason
     facts = OrderFacts(0, 0, 0, 0, request.user, request.channel, request.region, request.at)
     for clause in promo.clauses:
         if clause.threshold is None and not clause.test(facts):
-            return Reason(ReasonCode.CONDITION_FAILED, clause_detail(clause, facts))
+            return Reason(CONDITION_FAILED, clause_detail(clause, facts))
     return None
 
 
 def _groups(promo: Promotion, matched: tuple[int, ...], lines: list[Line]) -> tuple[tuple[int, ...], ...]:
     # Shop-level promotions (and free shipping) apply per shop: each shop is its own sub-order.
-    if promo.level in (Level.SHOP, Level.SHIPPING):
+    if promo.level in (SHOP, SHIPPING):
         by_shop: dict[str, list[int]] = {}
         for i in matched:
             by_shop.setdefault(lines[i].shop, []).append(i)
         return tuple(tuple(v) for _, v in sorted(by_shop.items()))
-    if promo.level == Level.ITEM:
+    if promo.level == ITEM:
         return tuple((i,) for i in matched)
     return (matched,) if matched else ()
 

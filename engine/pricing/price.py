@@ -11,13 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.base.enums import ORDER_LEVELS, Level, ReasonCode, Stage
 from engine.base.money import allocate
 from engine.plan import benefits as b
 from engine.plan.plan import Promotion
 from engine.pricing.conditions import benefit_at, most_telling, next_step_hint
 from engine.pricing.explain import HintData, Minor, Reason
-from engine.pricing.state import Candidate, Prepared, Pricing
+from engine.pricing.state import (
+    DEPOSIT,
+    FULL,
+    ITEM,
+    NOT_BEST_COMBINATION,
+    PLATFORM,
+    SHIPPING,
+    SHOP,
+    THRESHOLD_NOT_MET,
+    ZERO_BENEFIT,
+    Candidate,
+    Prepared,
+    Pricing,
+)
 
 # ---- preparation -------------------------------------------------------------------------------
 
@@ -28,11 +40,11 @@ from engine.pricing.state import Candidate, Prepared, Pricing
 def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricing:
     """Price the cart with the candidates named in `enabled` (automatic ones included)."""
     active = [c for c in prep.candidates if c.promotion.name in enabled]
-    order = [c for c in active if c.promotion.level in ORDER_LEVELS]
+    order = [c for c in active if c.promotion.level in (SHOP, PLATFORM)]
     # Every choice the search tries shares the item level and the order-level promotions before
     # the first one a constraint can switch off: that part is priced once per request.
     shared = next((k for k, c in enumerate(order) if _switchable(c.promotion)), len(order))
-    key = (frozenset(c.promotion.name for c in active if c.promotion.level == Level.ITEM),
+    key = (frozenset(c.promotion.name for c in active if c.promotion.level == ITEM),
            tuple(c.promotion.name for c in order[:shared]), explain)
     snapshot = prep.snapshots.get(key)
     if snapshot is None:
@@ -46,7 +58,7 @@ def run(prep: Prepared, enabled: frozenset[str], explain: bool = True) -> Pricin
         out = _copy(snapshot)
     for cand in order[shared:]:
         _order_level(prep, cand, out.final, sum(out.base), out, explain)
-    _shipping(prep, [c for c in active if c.promotion.level == Level.SHIPPING], out, explain)
+    _shipping(prep, [c for c in active if c.promotion.level == SHIPPING], out, explain)
     _gifts_at_item_level(prep, active, out)
     _min_payment(prep, out)
     return out
@@ -71,10 +83,10 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
     best_off: dict[str, int] = {}
     for cand in active:
         promo = cand.promotion
-        if promo.level != Level.ITEM or isinstance(promo.benefit, b.Gift):
+        if promo.level != ITEM or isinstance(promo.benefit, b.Gift):
             continue
         for i in cand.lines:
-            if i in prep.presale and prep.presale[i].stage != Stage.FULL:
+            if i in prep.presale and prep.presale[i].stage != FULL:
                 continue  # a deposit presale fixes the line's price
             line = prep.lines[i]
             facts = prep.facts(listed[i], line.quantity, cart_list)
@@ -108,13 +120,13 @@ def _item_level(prep: Prepared, active: list[Candidate], out: Pricing, explain: 
         _cut_item_level(prep, active, out)
     for cand in active:
         name = cand.promotion.name
-        if cand.promotion.level == Level.ITEM and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
+        if cand.promotion.level == ITEM and name not in out.applied and not isinstance(cand.promotion.benefit, b.Gift):
             if name in tried and not best_off.get(name):
                 out.failed[name] = tried[name]
             elif not best_off.get(name):
-                out.failed[name] = Reason(ReasonCode.ZERO_BENEFIT)
+                out.failed[name] = Reason(ZERO_BENEFIT)
             else:
-                out.failed[name] = Reason(ReasonCode.NOT_BEST_COMBINATION,
+                out.failed[name] = Reason(NOT_BEST_COMBINATION,
                                           {"why": "another item-level price is lower on every eligible line"})
             out.capped.discard(name)
 
@@ -125,7 +137,7 @@ def _cut_item_level(prep: Prepared, active: list[Candidate], out: Pricing) -> No
     for cand in active:
         name = cand.promotion.name
         cap = prep.caps.get(name)
-        if cap is None or cand.promotion.level != Level.ITEM or out.applied.get(name, 0) <= cap:
+        if cap is None or cand.promotion.level != ITEM or out.applied.get(name, 0) <= cap:
             continue
         over = out.applied[name] - cap
         out.desired[name] = out.applied[name]
@@ -160,7 +172,7 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
             reasons.append(offer.reason)
             continue
         if isinstance(offer.benefit, b.Gift):
-            out.gifts.append((promo.name, offer.benefit, prep.lines[idx[0]].shop if promo.level == Level.SHOP else ""))
+            out.gifts.append((promo.name, offer.benefit, prep.lines[idx[0]].shop if promo.level == SHOP else ""))
             out.applied.setdefault(promo.name, 0)
             continue
         off = offer.off
@@ -189,7 +201,7 @@ def _order_level(prep: Prepared, cand: Candidate, amounts: list[int], cart_amoun
     if total > 0:
         out.applied[promo.name] = total
     elif promo.name not in out.applied:
-        out.failed[promo.name] = most_telling(reasons) or Reason(ReasonCode.ZERO_BENEFIT)
+        out.failed[promo.name] = most_telling(reasons) or Reason(ZERO_BENEFIT)
 
 
 @dataclass(frozen=True)
@@ -255,7 +267,7 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
         # shipping of a shop whose lines are all at the deposit stage is charged with the balance
         for shop in list(fees):
             lines = [i for i, line in enumerate(prep.lines) if line.shop == shop]
-            if lines and all(i in prep.presale and prep.presale[i].stage == Stage.DEPOSIT for i in lines):
+            if lines and all(i in prep.presale and prep.presale[i].stage == DEPOSIT for i in lines):
                 fees[shop] = 0
     for cand in active:
         promo = cand.promotion
@@ -270,7 +282,7 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
             benefit, reason = benefit_at(prep, promo, facts, parts, explain)
             if benefit is None:
                 assert reason is not None
-                if reason.code == ReasonCode.THRESHOLD_NOT_MET:
+                if reason.code == THRESHOLD_NOT_MET:
                     reason.would_save = fees.get(shop, 0)  # what free shipping is worth here
                 reasons.append(reason)
             elif fees.get(shop, 0) > 0:
@@ -284,14 +296,14 @@ def _shipping(prep: Prepared, active: list[Candidate], out: Pricing, explain: bo
         if waived:
             out.applied[promo.name] = waived
         else:
-            out.failed[promo.name] = most_telling(reasons) or Reason(ReasonCode.ZERO_BENEFIT, {"why": "no shipping fee to waive"})
+            out.failed[promo.name] = most_telling(reasons) or Reason(ZERO_BENEFIT, {"why": "no shipping fee to waive"})
     out.shipping = fees
 
 
 def _gifts_at_item_level(prep: Prepared, active: list[Candidate], out: Pricing) -> None:
     for cand in active:
         promo = cand.promotion
-        if promo.level != Level.ITEM or not isinstance(promo.benefit, b.Gift):
+        if promo.level != ITEM or not isinstance(promo.benefit, b.Gift):
             continue
         reasons: list[Reason] = []
         for i in cand.lines:
@@ -306,15 +318,15 @@ def _gifts_at_item_level(prep: Prepared, active: list[Candidate], out: Pricing) 
                 out.gifts.append((promo.name, benefit, line.shop))
                 out.applied.setdefault(promo.name, 0)
         if promo.name not in out.applied:
-            out.failed[promo.name] = most_telling(reasons) or Reason(ReasonCode.ZERO_BENEFIT)
+            out.failed[promo.name] = most_telling(reasons) or Reason(ZERO_BENEFIT)
 
 
 def payable_now(prep: Prepared, i: int, final: int) -> int:
     """What line `i` is charged in this checkout: its final, its deposit, or its balance."""
     presale = prep.presale.get(i)
-    if presale is None or presale.stage == Stage.FULL:
+    if presale is None or presale.stage == FULL:
         return final
-    if presale.stage == Stage.DEPOSIT:
+    if presale.stage == DEPOSIT:
         return presale.deposit
     return final - presale.deposit
 
@@ -330,12 +342,12 @@ def _min_payment(prep: Prepared, out: Pricing) -> None:
     for name in order:
         for i in range(len(prep.lines)):
             part = out.discounts[i].get(name, 0)
-            if need <= 0 or part == 0 or (i in prep.presale and prep.presale[i].stage == Stage.DEPOSIT):
+            if need <= 0 or part == 0 or (i in prep.presale and prep.presale[i].stage == DEPOSIT):
                 continue
             back = min(part, need)
             out.discounts[i][name] = part - back
             out.final[i] += back
-            if name in prep.plan.by_name and prep.plan.by_name[name].level == Level.ITEM:
+            if name in prep.plan.by_name and prep.plan.by_name[name].level == ITEM:
                 out.base[i] += back
             out.applied[name] -= back
             out.capped.add(name)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.base.enums import Explain, ReasonCode, Stage
+from engine.base.enums import ReasonCode
 from engine.base.request import Request
 from engine.plan.plan import Plan
 from engine.pricing.choose import Choice, choose
@@ -16,7 +16,7 @@ from engine.pricing.explain import HintData, Reason, Trace
 from engine.pricing.ledger import LedgerView
 from engine.pricing.limits import DeadlineExceeded, Limits
 from engine.pricing.prepare import prepare
-from engine.pricing.state import Prepared
+from engine.pricing.state import EXPLAIN_OFF, EXPLAIN_TRACE, FULL, THRESHOLD_NOT_MET, Prepared
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,8 @@ def evaluate(plan: Plan, request: Request, limits: Limits = Limits(), ledger: Le
     Raises DeadlineExceeded when the deadline passes before any set was priced. `ledger` is a
     read-only snapshot of the ledger (engine/pricing/ledger.py); None: no ledger, `user.usage`
     counts the per-user limits and nothing else of the ledger's clauses holds."""
-    explain = request.explain != Explain.OFF
-    trace = Trace(request.explain == Explain.TRACE)
+    explain = request.explain != EXPLAIN_OFF
+    trace = Trace(request.explain == EXPLAIN_TRACE)
     prep = prepare(plan, request, trace, ledger)
     choice = choose(prep, explain, limits)
     pricing = choice.pricing
@@ -213,7 +213,7 @@ def _hints(next_steps: list[HintData], not_applied: tuple[NotApplied, ...],
     found = {h.promotion: h for h in next_steps}
     for item in not_applied:
         r = item.reason
-        if r.code == ReasonCode.THRESHOLD_NOT_MET and r.gap and r.would_save:
+        if r.code == THRESHOLD_NOT_MET and r.gap and r.would_save:
             found.setdefault(item.promotion, HintData(item.promotion, r.gap, r.gap_is_money, r.would_save))
     return [found[name] for name in in_order(found)]
 
@@ -223,7 +223,7 @@ def _presale(prep: Prepared, finals: list[int]) -> Iterator[PresaleQuote]:
         p = prep.presale.get(i)
         if p is None:
             continue
-        due = 0 if p.stage == Stage.FULL else finals[i] - p.deposit
+        due = 0 if p.stage == FULL else finals[i] - p.deposit
         yield PresaleQuote(line.id, p.stage, p.deposit, p.worth, due, p.presale.ships)
 
 
