@@ -1,6 +1,10 @@
 """The immutable evaluation plan a ruleset compiles to: promotions with their closures, benefits
 as data and windows as instants, presales, guards, warning lines and the index. No syntax tree
 is inside: a plan is what pricing reads, and the edits analysis needs are its methods.
+
+Compiled by mypyc with the pricing core (pyproject `[tool.promo] compiled`): pricing reads a
+promotion's fields thousands of times a request, a native attribute read instead of an instance
+dictionary lookup. A plan is never pickled (its predicates are closures).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from engine.base.request import Line
 from engine.base.span import Span
 from engine.plan import benefits as b
 from engine.plan.benefits import Threshold
-from engine.plan.predicates import OrderFacts, active_guards, line_floor
+from engine.plan.predicates import OrderFacts, Predicate, active_guards, line_floor
 
 LEVEL_ORDER = {"item": 0, "shop": 1, "platform": 2, "shipping": 3}
 
@@ -70,7 +74,7 @@ class Promotion:
     title: str
     priority: int
     window: tuple[datetime, datetime] | None
-    scope: Callable
+    scope: Predicate  # on a Line
     scope_text: str
     clauses: tuple[Clause, ...]
     benefit: b.Benefit
@@ -104,9 +108,9 @@ class Presale:
     name: str
     title: str
     priority: int
-    scope: Callable
+    scope: Predicate  # on a Line
     price: int
-    price_tiers: tuple[tuple[Callable, int], ...]  # (test on OrderFacts.sold, unit price)
+    price_tiers: tuple[tuple[Predicate, int], ...]  # (test on OrderFacts.sold, unit price)
     deposit: int | None
     worth: int | None
     balance_discount: int
@@ -121,7 +125,7 @@ class Presale:
 @dataclass(frozen=True)
 class Guard:
     name: str
-    scope: Callable
+    scope: Predicate  # on a Line
     window: tuple[datetime, datetime] | None
     percent: Fraction | None  # floor as a share of the list price
     each: int | None  # floor per unit
@@ -138,7 +142,7 @@ class Guard:
 @dataclass(frozen=True)
 class WarningLine:
     name: str
-    scope: Callable
+    scope: Predicate  # on a Line
     percent: Fraction | None
     each: int | None
 

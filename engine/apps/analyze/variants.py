@@ -16,7 +16,12 @@ from engine.plan.plan import Plan
 def remove_from(plan: Plan, name: str, sku: str) -> Plan:
     """The plan with `sku` taken out of promotion `name`'s scope (一键剔除)."""
     old = plan.by_name[name]
-    new = replace(old, scope=lambda line, s=old.scope: s(line) and line.sku != sku)
+    scope = old.scope
+
+    def without(line: Any) -> bool:  # a Line
+        return scope(line) and line.sku != sku
+
+    new = replace(old, scope=without)
     swap = lambda ps: tuple(new if p is old else p for p in ps)  # noqa: E731
     index = dict(plan.index)
     for key in _keys_of(plan).get(name, ()):
