@@ -196,6 +196,7 @@ class QuotePricer:
         self._clauses = cached_clauses(plan)
         self._query: tuple[UsageQuery | None] | None = None  # worked out on first use
         self._priced: tuple[Any, Order, Quote] | None = None
+        self._tiered: frozenset[str] | None = None  # the plan's presales with price tiers (on first use)
         self.quote: Quote | None = None
         self.pricings = 0  # how many times the engine ran (bench and tests)
 
@@ -208,7 +209,7 @@ class QuotePricer:
         # a presale's units sold come from the ledger (server/service/presale_view.py)
         request = self.request if usage is None or not query or not query.presales else with_sold(self.request, usage.sold)
         inputs = (view.key(self.plan, query), tuple(sorted((k, _outcome_key(v)) for k, v in outcomes.items())),
-                  tuple(sorted(request.presale_sold.items())))
+                  self._sold_key(request.presale_sold))
         if self._priced is not None and self._priced[0] == inputs:
             self.quote = self._priced[2]
             return self._priced[1]
@@ -227,6 +228,21 @@ class QuotePricer:
         self(read, {})
 
     # ---- what the engine reads of the ledger ----
+
+    def _sold_key(self, sold: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+        """What of the units sold the quote can depend on: the count of each presale with 件数阶梯
+        tiers (`price ... tiers`, the one place `sold` is read). A presale without tiers prices
+        every count alike, so its units moving under the snapshot re-price nothing; the stock is
+        still the guarded update's to enforce. A tiered presale keys on the exact count: the
+        compiled plan holds its tiers as predicates (engine/plan/plan.py `Presale.price_tiers`),
+        not thresholds, so which counts share a tier is the engine's to know, not the server's.
+        After the deposit window has closed the count is the one at the close (usage.sold):
+        fixed, so it moves nothing either."""
+        if not sold:
+            return ()
+        if self._tiered is None:
+            self._tiered = frozenset(p.name for p in self.plan.presales if p.price_tiers)
+        return tuple(sorted((name, n) for name, n in sold.items() if name in self._tiered))
 
     def query(self) -> UsageQuery | None:
         """The snapshot this cart needs (`usage_query`, for this buyer); None when no promotion of
