@@ -13,6 +13,8 @@ One run measures, on the double11 cart:
   engine's (issue 17's goal: <= 0.25). The engine in the server takes more CPU than in a loop
   of its own (caches shared with the transport, the clients and other work on the cores): the
   loop's figure is printed beside it;
+- the clients' own CPU per call (their processes' CPU time over the calls): they run on the same
+  cores as the servers, so what they take is a share of the machine the server does not get;
 - calls/s with as many client processes as `--clients` (closed loop: the most it serves), per
   worker count, and p50/p99 with the clients sending at half that rate (open loop: latency from
   the time each call was due, so a server that falls behind is not hidden);
@@ -95,13 +97,15 @@ def echo_server_aio(port: int, answer_size: int) -> None:
 # ---- clients -------------------------------------------------------------------------------------
 
 
-def client(target: str, method: str, payload: bytes, calls: int) -> tuple[float, float, list[float], int]:
-    """`calls` sequential calls on one channel: (start, end, latencies in ms, failures)."""
+def client(target: str, method: str, payload: bytes, calls: int) -> tuple[float, float, list[float], int, float]:
+    """`calls` sequential calls on one channel: (start, end, latencies in ms, failures, this
+    client process's CPU seconds over the calls: what it takes of the cores the server shares)."""
     with grpc.insecure_channel(target) as channel:
         call = channel.unary_unary(method)  # bytes in, bytes out
         for _ in range(20):  # connect and warm up, not measured
             call(payload, timeout=30)
         latencies, failed = [], 0
+        cpu = time.process_time()
         start = time.perf_counter()
         for _ in range(calls):
             t = time.perf_counter()
@@ -110,7 +114,7 @@ def client(target: str, method: str, payload: bytes, calls: int) -> tuple[float,
             except grpc.RpcError:
                 failed += 1
             latencies.append((time.perf_counter() - t) * 1000)
-        return start, time.perf_counter(), latencies, failed
+        return start, time.perf_counter(), latencies, failed, time.process_time() - cpu
 
 
 def paced(target: str, method: str, payload: bytes, calls: int, rate: float, offset: float,
@@ -157,7 +161,8 @@ def load(target: str, method: str, payload: bytes, calls: int, clients: int) -> 
     latencies = sorted(x for r in results for x in r[2])
     wall = max(r[1] for r in results) - min(r[0] for r in results)
     return {"calls": len(latencies), "failed": sum(r[3] for r in results), "per_s": len(latencies) / wall,
-            "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1]}
+            "p50": statistics.median(latencies), "p99": latencies[int(len(latencies) * 0.99) - 1],
+            "client_cpu_ms": sum(r[4] for r in results) / len(latencies) * 1000}
 
 
 def measured_load(target: str, method: str, payload: bytes, calls: int, clients: int, pids: list[int],
@@ -388,10 +393,10 @@ def main() -> None:
     print(f"{args.pack}/cart.json: request {result['request']} B, response {result['response']} B; "
           f"{args.clients} client processes, {args.calls} calls per row, {multiprocessing.cpu_count()} CPUs\n")
     print(f"{'target':<14} {'workers':>7} {'calls':>6} {'failed':>6} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'server CPU ms/call':>19}")
+          f"{'server CPU ms/call':>19} {'client CPU ms/call':>19}")
     for name, workers, r in result["rows"]:
         print(f"{name:<14} {workers:>7} {r['calls']:>6} {r['failed']:>6} {r['per_s']:>9.0f} {r['p50']:>8.2f} "
-              f"{r['p99']:>8.2f} {r['cpu_ms']:>19.3f}")
+              f"{r['p99']:>8.2f} {r['cpu_ms']:>19.3f} {r['client_cpu_ms']:>19.3f}")
     print(f"\nengine alone (evaluate in a loop in this process): {result['engine_cpu_ms']:.3f} ms CPU per call")
     for w, s in summary(result).items():
         print(f"{w} worker(s): engine in the server {s['engine_cpu_ms']:.3f} ms; "
