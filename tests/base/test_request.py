@@ -160,3 +160,28 @@ def test_the_largest_cart_is_accepted_exactly():
     r = request_from_json(req(lines=[{"id": "a", "sku": "A", "price": "999999999999.99", "quantity": 10}],
                               shipping={"S1": "0.09"}), 2, SHANGHAI)
     assert sum(line.list_amount for line in r.lines) + sum(r.shipping.values()) == 10**15 - 1
+
+
+def test_a_request_survives_pickle_copy_and_replace():
+    """Requests and users go to analyze's and backtest's worker processes (Options carries a
+    User) and through `dataclasses.replace`; compiled (engine/base/request.py is in the mypyc
+    set) a frozen dataclass needs its own `__reduce__` for that."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from engine.base.request import Line, Request, User, WalletEntry
+
+    request = request_from_json(req(user={"id": "u1", "level": 3, "tags": ["88vip"], "usage": {"p": 1}},
+                                    wallet=[{"coupon": "c1", "id": "w1"}], explain="EXPLAIN_OFF",
+                                    lines=[{"id": "l1", "sku": "A", "shop": "S1", "price": "10.00", "quantity": 2,
+                                            "tags": ["hot"], "attributes": {"color": "red"}}]), 2, SHANGHAI)
+    for value in (request, request.lines[0], request.user, request.wallet[0], User(), WalletEntry("c")):
+        for twin in (pickle.loads(pickle.dumps(value)), copy.copy(value), copy.deepcopy(value)):
+            assert twin == value and type(twin) is type(value)
+    assert pickle.loads(pickle.dumps(request)).lines[0].list_amount == 2000
+    changed = dataclasses.replace(request, selected=("c1",), explain=Explain.REASONS)
+    assert changed.selected == ("c1",) and changed.lines == request.lines and changed.user == request.user
+    assert Request(request.at, ()).user == User() and Line("l", "s", "S", "", "", frozenset(), 1, 1).attributes == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.lines[0].price = 1  # type: ignore[misc]
