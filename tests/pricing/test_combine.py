@@ -370,7 +370,9 @@ def chained_instances(draw):
     platform promotion whose threshold sits just below the cart's total (a small coupon makes
     it miss, which leaves more to the step), a shop promotion with or without a threshold, a
     percentage spanning two shops; item-level coupons that may still be added; sometimes guard
-    floors, a coupon group across shops, an `exclusive` one, priorities that put the step first."""
+    floors, a coupon group across shops, an `exclusive` one, priorities that put the step first.
+    A third of them are relays of automatic promotions instead (`_relay`), with the platform
+    coupons after them."""
     pick = lambda options: draw(st.sampled_from(options))  # noqa: E731
     shops = SHOPS[:pick([2, 2, 3])]
     lines = [{"id": f"l{k}", "sku": pick("ABC"), "shop": shops[k % len(shops)], "quantity": draw(st.integers(1, 2)),
@@ -379,7 +381,7 @@ def chained_instances(draw):
     total = sum(float(line["price"]) * line["quantity"] for line in lines) // 1  # yuan, rounded down
     near = int(total) - draw(st.integers(0, 30))  # a threshold the cart meets by a few yuan
     text = (f'ruleset "r" {{ currency CNY stacking progressive rounding {pick(["half_up", "down"])}'
-            f' group "pc" max 1 group "extra" max {pick([1, 2])} }}\n')
+            f' group "pc" max 1 group "extra" max {pick([1, 2])} group "ig" max 1 }}\n')
     if draw(st.integers(0, 3)) == 0:
         text += f'guard "fl" {{ scope sku == "{pick("AB")}" floor {pick(["60%", "90%"])} }}\n'
     blocks: list[tuple[str, list[str]]] = []
@@ -407,6 +409,9 @@ def chained_instances(draw):
     for _ in range(pick([0, 1, 2, 2])):
         blocks.append(("coupon", ["level item", pick(['scope sku == "A"', 'scope sku == "B"', f'scope shop == "{pick(shops)}"']),
                                   pick(["discount 1", "discount 5", "discount 8 each", "discount 10%"])]))
+    if draw(st.integers(0, 2)) == 0:
+        # with platform coupons after it, which leave the relay as it is
+        blocks = _relay(draw, lines, shops) + [block for block in blocks if 'group "pc"' in block[1]]
     blocks = blocks[:12]
     for n, (kind, clauses) in enumerate(blocks):
         text += f'{kind} "c{n:02d}" {{ ' + " ".join(c for c in clauses if c) + " }\n"
@@ -414,10 +419,124 @@ def chained_instances(draw):
     return text, {"at": "2026-11-11T10:00:00+08:00", "lines": lines, "wallet": wallet, "explain": "EXPLAIN_OFF"}
 
 
+def _relay(draw, lines: list[dict], shops: list[str]) -> list[tuple[str, list[str]]]:
+    """Automatic promotions in a relay, for `Search._ranges`: p, met by a few cents, misses
+    once a small coupon `small` is added, and q after it (on every line, missed now by less
+    than p gives) then applies and gives more than p did: `small` is the best choice. A larger
+    coupon `big` in the same seat (tried first) makes both miss: the first choice found. What
+    makes p miss: (split) an automatic platform promotion across the shops, before p (on the
+    first shop's lines only), takes more of the first shop once `small` lowers the second (p's
+    lines do not change); (item) `small` is an item-level coupon on p's lines, `big` one in
+    the same group on the second shop; (more) `small` makes an automatic shop promotion
+    `when amount <= ...` before p apply. A bound that took p's least for what it gives now
+    (ignoring how an earlier promotion's share moves, what item-level coupons take off, or
+    what an earlier promotion may give more) leaves q's gain out and cuts `small`."""
+    pick = lambda options: draw(st.sampled_from(options))  # noqa: E731
+    kind = pick(["split", "item", "more"])
+    cents = [round(float(line["price"]) * 100) * line["quantity"] for line in lines]
+    total = sum(cents)
+    first = sum(c for c, line in zip(cents, lines) if line["shop"] == shops[0])
+    p_off, h_off = pick([20, 30, 50]), pick([5, 10]) if kind == "more" else 0
+    small = draw(st.integers(2, min(10, p_off - h_off - 2)))
+    q_off = p_off + draw(st.integers(5, 30))
+    big = (0 if kind == "item" else p_off) + small + draw(st.integers(1, q_off - p_off - 1))
+    yuan = lambda c: f"{c // 100}.{c % 100:02d}"  # noqa: E731
+    out: list[tuple[str, list[str]]] = []
+    if kind == "split":
+        cross = pick([30, 50])
+        share = -(-cross * 100 * first // total)
+        out.append(("promotion", ["level platform", f"discount {cross}", "priority 3"]))
+        p_at, q_now = first - share - draw(st.integers(2, 12)), total - 100 * (cross + p_off)
+        seat = ["level shop", f'scope shop == "{shops[1]}"']
+    elif kind == "item":
+        lines[0]["sku"], lines[1]["sku"] = "T", "U"  # lines[0] is in shops[0], lines[1] in shops[1]
+        p_at, q_now = first - draw(st.integers(0, 100 * small - 1)), total - 100 * p_off
+        seat = []
+    else:
+        out.append(("promotion", ["level shop", f'scope shop == "{shops[0]}"',
+                                  f"when amount <= {yuan(first - draw(st.integers(1, 100 * small)))}", f"discount {h_off}", "priority 3"]))
+        p_at, q_now = first - 100 * small - draw(st.integers(0, 100 * h_off - 1)), total - 100 * p_off
+        seat = ["level shop", f'scope shop == "{shops[0]}"', "priority 4"]
+    out.append(("promotion", ["level shop" if kind != "split" else "level platform", f'scope shop == "{shops[0]}"',
+                              f"when amount >= {yuan(p_at)}", f"discount {p_off}", "priority 2"]))
+    q_at = q_now + 100 * draw(st.integers(1, p_off - small - h_off))
+    out.append(("promotion", ["level platform", f"when amount >= {yuan(q_at)}", f"discount {q_off}", "priority 1"]))
+    if kind == "item":
+        out += [("coupon", ["level item", 'scope sku == "T"', f"discount {small}", 'group "ig"']),
+                ("coupon", ["level item", 'scope sku == "U"', f"discount {big}", 'group "ig"'])]
+    else:
+        out += [("coupon", seat + [f"discount {small}"]), ("coupon", seat + [f"discount {big}"])]
+    return out
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(chained_instances())
 def test_search_equals_brute_force_when_shops_feed_a_platform_coupon_and_a_cross_shop_step(instance):
     same_as_brute_force(*instance)
+
+
+# Traps for `Search._ranges`, relays of `_relay` written out: a promotion p misses once a small
+# coupon is added and a later q (missed now) then gives more than p did, so the small coupon is
+# the best choice; the larger one in its seat is tried first and found first. The small one's
+# branch survives only if p's least (q's base can rise by what p may give less) counts all that
+# can move p's base down. Each fails with one part of that bottom left out.
+
+
+def _relay_quote(rules: str, cart: list[dict], wallet: list[str]) -> dict:
+    q = quote(rules, cart, wallet=wallet)
+    assert q["search"]["optimal"] is True
+    same_as_brute_force(rules, {"at": "2026-11-11T10:00:00+08:00", "lines": cart, "wallet": wallet})
+    return q
+
+
+def test_a_promotion_across_shops_can_take_more_of_a_later_ones_lines_when_another_shop_is_lowered():
+    # h (50.00 over both shops) gives S1 25.00 of it: p (S1 only) sees 75.00 and applies, q sees
+    # 200 - 50 - 50 = 100.00 < 105: 100.00. With c (1.00 off S2) h gives S1 25.13, p misses
+    # although nothing before it on S1 changed by itself, and q applies: 199 - 50 - 80 = 69.00.
+    # d (60.00) makes p and q miss: 90.00. p's range must not take h's [50, 50] for what S1
+    # keeps (h's lines are not all in p's group), or q seems to gain nothing and c is cut.
+    rules = HEADER.format(mode="progressive") + '''
+promotion "h" { level platform discount 50 priority 2 }
+promotion "p" { level platform scope shop == "S1" when amount >= 75 discount 50 priority 1 }
+promotion "q" { level platform when amount >= 105 discount 80 }
+coupon "c" { level shop scope shop == "S2" discount 1 }
+coupon "d" { level shop scope shop == "S2" discount 60 }
+'''
+    q = _relay_quote(rules, [line("a", "100.00"), line("b", "100.00", shop="S2")], ["c", "d"])
+    assert q["totals"]["payable"] == "69.00"
+    assert sorted(a["promotion"] for a in q["applied"]) == ["c", "h", "q"]
+
+
+def test_an_item_level_coupon_still_open_lowers_the_least_a_later_promotion_can_give():
+    # p (S1 满100减50) applies and q (满160减60) misses (150.00): 150.00. i2 (1.00 off line a)
+    # makes p miss and q apply: 199 - 60 = 139.00. i1 (5.00 off line b), in the same group and
+    # tried first, leaves p and q as they are: 145.00. When i1 is left out, i2 is still open:
+    # p's least must count what i2 takes off its lines (0, not 50), else q's gain is 0 and i2 cut.
+    rules = ('ruleset "r" { currency CNY timezone "Asia/Shanghai" stacking progressive group "g1" max 1 }\n'
+             'promotion "p" { level shop scope shop == "S1" when amount >= 100 discount 50 }\n'
+             'promotion "q" { level platform when amount >= 160 discount 60 }\n'
+             'coupon "i1" { level item scope sku == "Y" discount 5 group "g1" }\n'
+             'coupon "i2" { level item scope sku == "X" discount 1 group "g1" }\n')
+    q = _relay_quote(rules, [line("a", "100.00"), line("b", "100.00", shop="S2", sku="Y")], ["i1", "i2"])
+    assert q["totals"]["payable"] == "139.00"
+    assert sorted(a["promotion"] for a in q["applied"]) == ["i2", "q"]
+
+
+def test_an_earlier_promotion_that_may_give_more_lowers_the_least_a_later_one_can_give():
+    # 155.00 in S1. h (amount <= 150) misses, p (满146减50) applies, q (满120减60) misses: 105.00.
+    # c (5.00, before h) makes h apply: 145.00 < 146, p misses, q applies: 155 - 5 - 5 - 60 =
+    # 85.00. d (60.00) makes p and q miss: 90.00. p's least must count what h may give more
+    # (5.00: its range is [0, 5]), not only c: else q's gain is 0 and c is cut.
+    rules = HEADER.format(mode="progressive") + '''
+promotion "h" { level shop scope shop == "S1" when amount <= 150 discount 5 priority 2 }
+promotion "p" { level shop scope shop == "S1" when amount >= 146 discount 50 priority 1 }
+promotion "q" { level platform when amount >= 120 discount 60 }
+coupon "c" { level shop scope shop == "S1" discount 5 priority 3 }
+coupon "d" { level shop scope shop == "S1" discount 60 priority 3 }
+'''
+    q = _relay_quote(rules, [line("a", "155.00")], ["c", "d"])
+    assert q["totals"]["payable"] == "85.00"
+    assert sorted(a["promotion"] for a in q["applied"]) == ["c", "h", "q"]
 
 
 def test_equal_coupons_at_other_places_in_a_progressive_level_are_both_tried():
