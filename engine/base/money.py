@@ -94,36 +94,44 @@ def allocate(total: int, weights: Sequence[int], room: Sequence[int] | None = No
     Returns the parts (same order as `weights`) and what no part could take. Remainder ties go
     to the earlier index, so callers pass lines in a canonical order.
     """
-    parts = [0] * len(weights)
-    room = list(room) if room is not None else [total] * len(weights)
-    open_ = [i for i, w in enumerate(weights) if w > 0 and room[i] > 0]
+    # lists, not the Sequences given: compiled, a list[int] is indexed natively, a Sequence (a
+    # tuple) through PyObject_GetItem; and `//` with the product less the quotient times W for the
+    # remainder, which is divmod's exactly, in tagged integers (mypyc calls the generic divmod)
+    w: list[int] = list(weights)
+    n = len(w)
+    parts = [0] * n
+    cap: list[int] = list(room) if room is not None else [total] * n
+    open_ = [i for i in range(n) if w[i] > 0 and cap[i] > 0]
     left = total
     while left > 0 and open_:
         if len(open_) == 1:  # one part takes what it has room for
             i = open_[0]
-            take = min(left, room[i] - parts[i])
+            take = min(left, cap[i] - parts[i])
             parts[i] += take
             return parts, left - take
         weight_sum = 0
         for i in open_:
-            weight_sum += weights[i]
+            weight_sum += w[i]
         # exact shares left*w/W: integer quotient and remainder over the common denominator W
         quotients: list[int] = []
         remainders: list[int] = []
+        given = 0
         for i in open_:
-            q, r = divmod(left * weights[i], weight_sum)
+            share = left * w[i]
+            q = share // weight_sum
             quotients.append(q)
-            remainders.append(r)
-        extra = left - sum(quotients)
+            remainders.append(share - q * weight_sum)
+            given += q
+        extra = left - given
         if extra:  # the largest remainders get one more unit; sorted() is stable, reverse too: ties by index
             for k in sorted(range(len(open_)), key=remainders.__getitem__, reverse=True)[:extra]:
                 quotients[k] += 1
         still_open = []
         for k, i in enumerate(open_):
-            take = min(quotients[k], room[i] - parts[i])
+            take = min(quotients[k], cap[i] - parts[i])
             parts[i] += take
             left -= take
-            if room[i] > parts[i]:
+            if cap[i] > parts[i]:
                 still_open.append(i)
         open_ = still_open
     return parts, left
