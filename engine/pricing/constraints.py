@@ -105,13 +105,23 @@ def settled(sitting: list[Candidate], cands: list[Candidate], optional: Callable
                               if not optional(c) and c.promotion.name not in names and fits(sitting, c, groups)})
 
 
+def _never(c: Candidate) -> bool:
+    return False
+
+
+def _is_coupon(c: Candidate) -> bool:
+    return c.promotion.is_coupon
+
+
 def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], Callable[[Candidate], bool]]:
     """(fixed, free, optional): the candidates that always apply, those the search chooses
     among, and which of those the buyer may leave out (coupons, unless `selected`)."""
+    # no closures here: compiled, a closure and its environment refer to each other, a cycle
+    # every evaluate would leave to the garbage collector (tests/pricing/test_no_cycles.py)
     groups = prep.plan.groups
     cands = prep.candidates
     # With `selected` coupons the buyer has chosen: they are tried like automatic promotions.
-    optional: Callable[[Candidate], bool] = (lambda c: False) if prep.request.selected else (lambda c: c.promotion.is_coupon)
+    optional: Callable[[Candidate], bool] = _never if prep.request.selected else _is_coupon
     members: dict[str, int] = {}
     for c in cands:
         if c.promotion.group:
@@ -119,13 +129,12 @@ def split(prep: Prepared) -> tuple[list[Candidate], list[Candidate], Callable[[C
     # Every conflict involves a coupon, an exclusive promotion or a group member.
     constrained = [c for c in cands if c.promotion.is_coupon or c.promotion.exclusive or c.promotion.group]
     is_constrained = set(map(id, constrained))
-
-    def is_free(c: Candidate) -> bool:
+    free_ids: set[int] = set()
+    for c in cands:
         oversubscribed = c.promotion.group and members[c.promotion.group] > groups.get(c.promotion.group, 1)
         others = cands if id(c) in is_constrained else constrained
-        return optional(c) or oversubscribed or any(conflict(c, o, groups) for o in others if o is not c)
-
-    free_ids = {id(c) for c in cands if is_free(c)}
+        if optional(c) or oversubscribed or any(conflict(c, o, groups) for o in others if o is not c):
+            free_ids.add(id(c))
     return [c for c in cands if id(c) not in free_ids], [c for c in cands if id(c) in free_ids], optional
 
 

@@ -181,6 +181,8 @@ class Search:
             self._visit(0, 0, self.root_pricing)
         except _Stop:
             pass
+        finally:
+            self.offer_tables.clear()  # they refer back to the search: a cycle only the collector would free
 
     def _visit(self, i: int, mask: int, pricing: Pricing | None, banned: int = 0) -> None:
         """Decide free candidate i onwards. `pricing` is the price of `mask` if known; choices are
