@@ -103,11 +103,15 @@ def candidates_for(plan: Plan, lines: Sequence[Line]) -> dict[str, tuple[Promoti
         for key in (("sku", line.sku), ("shop", line.shop), ("category", line.category)):
             for p in plan.index.get(key, ()):
                 if p.name in keyed:
-                    keyed[p.name][1].append(i)
+                    idx = keyed[p.name][1]
+                    # lines come in index order, so each list is ascending as built; a promotion
+                    # found again on the same line (under two keys) is the last index already
+                    if idx[-1] != i:
+                        idx.append(i)
                 else:
                     keyed[p.name] = (p, [i])
     for name, (p, idx) in keyed.items():
-        found[name] = (p, tuple(sorted(set(idx))))
+        found[name] = (p, tuple(idx))
     return found
 
 
