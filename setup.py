@@ -1,7 +1,7 @@
 """Builds promo with its pricing core compiled to C by mypyc (the same Python source, typed).
 
-The modules in pyproject's `[tool.promo] compiled` (the package engine/pricing/ and the plan's
-money, benefits and predicates) run on every request; compiled they price a cart in about two
+The modules in pyproject's `[tool.promo] compiled` (the package engine/pricing/, money, the
+request's and the plan's types, benefits and predicates) run on every request; compiled they price a cart in about two
 thirds of the time. `PROMO_PURE_PYTHON=1 pip install .` skips the compiler (for a machine
 without one): the same code then runs interpreted, with identical results.
 """
