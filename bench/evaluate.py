@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gen import cart_json, ruleset_text  # noqa: E402
+from gen import cart_json, ruleset_files  # noqa: E402
 
 from engine.lang.load import load_sources  # noqa: E402
 from engine.lang.source import SourceFile  # noqa: E402
@@ -49,7 +49,7 @@ latency_ms = median_ms
 
 
 def plan_of(promotions: int, shops: int):
-    loaded = load_sources([SourceFile("bench.promo", ruleset_text(promotions, shops))])
+    loaded = load_sources([SourceFile(name, text) for name, text in ruleset_files(promotions, shops)])
     assert loaded.ok
     return compile_plan(loaded)
 

@@ -16,6 +16,19 @@ PLATFORM_COUPONS = 5
 
 
 def ruleset_text(promotions: int, shops: int, seed: int = 1, stacking: str = "parallel") -> str:
+    return "\n".join(ruleset_blocks(promotions, shops, seed, stacking))
+
+
+def ruleset_files(promotions: int, shops: int, per_file: int = 10_000, **options) -> list[tuple[str, str]]:
+    """The same ruleset as (name, text) files: the header and up to `per_file` blocks in each
+    (one file of 100,000 promotions is past the checker's limit on a file's size)."""
+    blocks = ruleset_blocks(promotions, shops, **options)
+    return [(f"bench-{k // per_file:03d}.promo", "\n".join(blocks[k:k + per_file]))
+            for k in range(0, len(blocks), per_file)]
+
+
+def ruleset_blocks(promotions: int, shops: int, seed: int = 1, stacking: str = "parallel") -> list[str]:
+    """The header, then one block per promotion."""
     rng = random.Random(seed)
     out = [
         'ruleset "bench" {\n    currency CNY\n    timezone "Asia/Shanghai"\n'
@@ -55,7 +68,7 @@ def ruleset_text(promotions: int, shops: int, seed: int = 1, stacking: str = "pa
                 ]
             )
             out.append(f'promotion "shop-promo-{i}" {{\n    level shop\n    scope shop == "{shop}"\n    {body}\n}}\n')
-    return "\n".join(out)
+    return out
 
 
 def cart_json(lines: int, shops: int, ruleset_shops: int, seed: int = 7, wallet: list[str] | None = None) -> dict:
