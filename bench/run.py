@@ -34,7 +34,7 @@ import combine  # noqa: E402
 import evaluate as evaluate_bench  # noqa: E402
 import hostile  # noqa: E402
 import peers  # noqa: E402
-from gen import ruleset_text  # noqa: E402
+from gen import ruleset_files  # noqa: E402
 
 from engine.lang.load import load_sources  # noqa: E402
 from engine.lang.source import SourceFile  # noqa: E402
@@ -183,9 +183,9 @@ def sizes_section(config: Config, log) -> dict:
     sizes, cart_rows = [], []
     for n in config.sizes:
         shops = max(n // 10, 1)
-        text = ruleset_text(n, shops)
+        files = [SourceFile(name, text) for name, text in ruleset_files(n, shops)]
         start = time.perf_counter()
-        loaded = load_sources([SourceFile("bench.promo", text)])
+        loaded = load_sources(files)
         load_s = time.perf_counter() - start
         assert loaded.ok
         gc.collect()
@@ -202,7 +202,7 @@ def sizes_section(config: Config, log) -> dict:
         tracemalloc.stop()
         del traced
         explain = evaluate_bench.rows(plan, shops, repeat=repeat_for(config, n))
-        sizes.append({"promotions": n, "shops": shops, "lines": text.count("\n"), "load_s": load_s,
+        sizes.append({"promotions": n, "shops": shops, "lines": sum(f.text.count("\n") for f in files), "load_s": load_s,
                       "compile_s": compile_s, "plan_bytes": plan_bytes, "explain": explain})
         log(f"  {n:,} promotions: parse+check {load_s:.1f}s, compile {compile_s:.1f}s, "
             f"plan {plan_bytes / 2**20:.1f} MiB, evaluate p50 {explain[0]['p50']:.2f} ms")
@@ -212,7 +212,7 @@ def sizes_section(config: Config, log) -> dict:
                 p50, p99 = evaluate_bench.latency_ms(lambda p=plan, r=request: evaluate(p, r), repeat=config.cart_repeat)
                 cart_rows.append({"lines": lines, "shops": min(5, lines), "p50": p50, "p99": p99,
                                   "candidates": len(candidates_for(plan, request.lines))})
-        del plan, loaded, text
+        del plan, loaded, files
         gc.collect()
     return {"sizes": sizes, "cart": cart_rows}
 
