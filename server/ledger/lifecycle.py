@@ -27,11 +27,11 @@ def expire_due(conn: Connection, now_us: int, *, order_id: str | None = None, pr
     `order_id`, or those holding a counter of `promotions`, or (neither given) any."""
     if order_id is not None:
         due = run(conn, "reservations.due_of_order", lambda: _DUE_OF_ORDER, {"order_id": order_id, "now_us": now_us})
-        return _expire(conn, [row[0] for row in due.rows], now_us)
+        return expire(conn, [row[0] for row in due.rows], now_us)
     if promotions:
-        return _expire(conn, due_on_promotions(conn, now_us, promotions), now_us)
+        return expire(conn, due_on_promotions(conn, now_us, promotions), now_us)
     query = select(r.id).where(r.state == State.HELD, r.expires_us <= now_us)
-    return _expire(conn, conn.execute(query.order_by(r.id).limit(limit)).scalars().all(), now_us)
+    return expire(conn, conn.execute(query.order_by(r.id).limit(limit)).scalars().all(), now_us)
 
 
 def due_on_promotions(conn: Connection, now_us: int, promotions: Sequence[str]) -> list[str]:
@@ -40,11 +40,6 @@ def due_on_promotions(conn: Connection, now_us: int, promotions: Sequence[str]) 
     rows = run(conn, f"reservations.due_on_promotions.{len(names)}", lambda: _due_on_promotions(len(names)),
                {**numbered("p", names), "now_us": now_us})
     return [row[0] for row in rows.rows]
-
-
-def expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
-    """Mark these reservations `expired` if they are still held past their expiry, and give back what they hold."""
-    return _expire(conn, due, now_us)
 
 
 _DUE = (r.state == str(State.HELD), r.expires_us <= bindparam("now_us", type_=BigInteger))
@@ -58,7 +53,8 @@ def _due_on_promotions(size: int) -> Any:
         .where(entries.c.reservation_id == r.id, counter_rows.c.promotion.in_(in_list("p", size))))).order_by(r.id)
 
 
-def _expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
+def expire(conn: Connection, due: Sequence[str], now_us: int) -> int:
+    """Mark these reservations `expired` if they are still held past their expiry, and give back what they hold."""
     swept = 0
     for reservation_id in due:
         moved = conn.execute(reservations.update()
